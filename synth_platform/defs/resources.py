@@ -1,0 +1,80 @@
+"""Resources: where the platform keeps its files, and the secret it pseudonymises with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from synth_platform.lib import warehouse
+
+DEMO_PSEUDONYM_KEY = "DEMO-ONLY-KEY--set-SYNTH_PSEUDONYM_KEY-for-real-data"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Every access goes through `warehouse.connect`, under one lock."""
+
+    path: str
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.path)
+
+    def write_table(self, schema: str, table: str, frame) -> None:
+        warehouse.write_table(self.db_path, schema, table, frame)
+
+    def read_table(self, schema: str, table: str, columns: list[str] | None = None):
+        return warehouse.read_table(self.db_path, schema, table, columns)
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return warehouse.table_exists(self.db_path, schema, table)
+
+    def connect(self, read_only: bool = False):
+        return warehouse.connect(self.db_path, read_only=read_only)
+
+    def lock(self):
+        return warehouse.warehouse_lock(self.db_path)
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Folders outside the warehouse: landing files, quarantine, fitted models."""
+
+    root: str
+
+    @property
+    def root_path(self) -> Path:
+        return Path(self.root)
+
+    def landing_dir(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else self.root_path / path
+
+    def quarantine_dir(self, dataset: str) -> Path:
+        return self.root_path / "data" / "quarantine" / dataset
+
+    def model_dir(self, dataset: str) -> Path:
+        return self.root_path / "data" / "models" / dataset
+
+
+class PseudonymKeyResource(dg.ConfigurableResource):
+    """The HMAC key for keyed pseudonyms. Bind it with `dg.EnvVar("SYNTH_PSEUDONYM_KEY")`."""
+
+    key: str
+    is_demo_default: bool = False
+
+
+class SynthesizerFactory(dg.ConfigurableResource):
+    """Builds the synthesizer object for a spec's `kind` and says what epsilon it spends.
+
+    A resource so that a deployment (or a test planting a deliberately leaky model) can
+    swap the implementation without touching the assets.
+    """
+
+    def build(self, kind: str, metadata: dict, params: dict):
+        from synth_platform.lib.synthesis import make_synthesizer
+
+        return make_synthesizer(kind, metadata, params)
+
+    def epsilon(self, kind: str, params: dict) -> float | None:
+        """Epsilon one fit spends; None for synthesizers with no differential-privacy guarantee."""
+        return None

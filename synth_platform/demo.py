@@ -1,0 +1,45 @@
+"""`make demo`: run the whole governed chain of the demo dataset and print a summary.
+
+The run goes to the Dagster instance in $DAGSTER_HOME, so it shows in the UI
+afterwards (`make dev`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import dagster as dg
+
+from synth_platform.defs.automation import chain_job_name
+from synth_platform.lib.demo_data import write_demo_landing_file
+from synth_platform.run_summary import render
+from synth_platform.settings import Settings
+
+DATASET = "adult_customers"
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    landing = settings.root / "data" / "landing" / DATASET
+    started = time.perf_counter()
+    path = write_demo_landing_file(landing)
+    print(f"Demo landing file: {path.relative_to(settings.root)} ({time.perf_counter() - started:.1f} s)")
+
+    from synth_platform.definitions import defs
+
+    job = defs.resolve_job_def(chain_job_name(DATASET))
+    instance = dg.DagsterInstance.get()
+    run_config = {"ops": {f"{DATASET}__raw": {"config": {"landing_file": str(path)}}}}
+    started = time.perf_counter()
+    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    elapsed = time.perf_counter() - started
+    run = instance.get_run_by_id(result.run_id)
+    print()
+    print(render(instance, run, settings.warehouse_path, DATASET))
+    print(f"\nWall time of the run: {elapsed:.1f} s. Browse it in the UI: make dev, then http://127.0.0.1:3000")
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

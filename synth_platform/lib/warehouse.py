@@ -1,0 +1,106 @@
+"""The embedded DuckDB warehouse: brief connections behind one inter-process lock.
+
+DuckDB lets one process hold a read-write handle on a file, and excludes every other
+process while it does. Dagster runs steps in separate processes, dbt runs in yet
+another, so every connection here is opened for one unit of work, under an exclusive
+file lock, and closed at once. The lock is a plain `flock` on a sibling file, which
+the kernel releases even when a process dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WarehouseBusyError(TimeoutError):
+    """Another process held the warehouse lock for longer than we were willing to wait."""
+
+
+def quote_ident(name: str) -> str:
+    """Quote a schema/table/column name; reject anything that is not a plain identifier."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+@contextmanager
+def warehouse_lock(db_path: Path, timeout_s: float = 600.0) -> Iterator[None]:
+    """Hold the exclusive warehouse lock (blocking, with a timeout) for the body."""
+    lock_path = Path(f"{db_path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    with open(lock_path, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusyError(
+                        f"the warehouse {db_path} stayed locked for {timeout_s:.0f}s by another process"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection under the warehouse lock."""
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with warehouse_lock(db_path):
+        if read_only and not db_path.exists():
+            raise FileNotFoundError(f"the warehouse {db_path} does not exist yet: run the ingest step first")
+        con = duckdb.connect(str(db_path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def write_table(db_path: Path, schema: str, table: str, frame: pd.DataFrame) -> None:
+    """Replace `schema.table` with the frame, atomically (one transaction)."""
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    with connect(db_path) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        con.register("_frame", frame)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _frame")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("_frame")
+
+
+def read_table(db_path: Path, schema: str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a whole table (or some columns of it) into pandas."""
+    selected = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+    with connect(db_path, read_only=True) as con:
+        return con.execute(f"SELECT {selected} FROM {quote_ident(schema)}.{quote_ident(table)}").df()
+
+
+def table_exists(db_path: Path, schema: str, table: str) -> bool:
+    if not Path(db_path).exists():
+        return False
+    with connect(db_path, read_only=True) as con:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()
+    return bool(found and found[0])

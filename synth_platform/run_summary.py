@@ -1,0 +1,95 @@
+"""A plain-text summary of one governed run, read back from Dagster's event log and the ledger."""
+
+from __future__ import annotations
+
+import math
+
+import dagster as dg
+import pandas as pd
+
+from synth_platform.lib import ledger, warehouse
+
+
+def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
+    records = instance.get_records_for_run(run_id, of_type=kind, limit=10_000).records
+    return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    stats = instance.get_run_step_stats(run_id)
+    return {s.step_key: (s.end_time or s.start_time) - s.start_time for s in stats if s.start_time}
+
+
+def materialized_row_counts(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
+    counts = {}
+    for event in _events(instance, run_id, dg.DagsterEventType.ASSET_MATERIALIZATION):
+        materialization = event.event_specific_data.materialization
+        row_count = materialization.metadata.get("dagster/row_count")
+        if row_count is not None:
+            counts[materialization.asset_key.to_user_string()] = int(row_count.value)
+    return counts
+
+
+def check_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
+    results = []
+    for event in _events(instance, run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = event.event_specific_data
+        metadata = evaluation.metadata
+        results.append(
+            {
+                "check": evaluation.check_name,
+                "passed": evaluation.passed,
+                "figure": metadata["figure"].value if "figure" in metadata else None,
+                "threshold": metadata["threshold"].value if "threshold" in metadata else None,
+            }
+        )
+    return results
+
+
+def ledger_rows(db_path, run_id: str) -> pd.DataFrame:
+    with warehouse.connect(db_path, read_only=True) as con:
+        rows = ledger.read_ledger(con)
+    return rows[rows["run_id"] == run_id]
+
+
+def _fmt_epsilon(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return "unbounded (inf)" if math.isinf(value) else f"{value:g}"
+
+
+def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: str) -> str:
+    lines = [f"Run {run.run_id} of job {run.job_name}: {run.status.value}", ""]
+    counts = materialized_row_counts(instance, run.run_id)
+    lines.append("Rows")
+    for key in ("raw", "masked", "train", "holdout", "synthetic", "release"):
+        name = f"{dataset}/{key}"
+        if name in counts:
+            lines.append(f"  {name:<32} {counts[name]:>10,}")
+    lines.append("")
+    lines.append("Time per stage")
+    seconds = step_seconds(instance, run.run_id)
+    for step, value in seconds.items():
+        lines.append(f"  {step:<40} {value:>8.1f} s")
+    lines.append(f"  {'total':<40} {sum(seconds.values()):>8.1f} s")
+    lines.append("")
+    lines.append("Release gate (blocking checks)")
+    for result in check_results(instance, run.run_id):
+        verdict = "PASS" if result["passed"] else "FAIL"
+        figure = "" if result["figure"] is None else f"{result['figure']:.4f}"
+        threshold = "" if result["threshold"] is None else f"(threshold {result['threshold']:g})"
+        lines.append(f"  {verdict}  {result['check']:<30} {figure:>10} {threshold}")
+    lines.append("")
+    rows = ledger_rows(db_path, run.run_id)
+    lines.append("Ledger rows written by this run")
+    for row in rows.itertuples():
+        quality = "" if pd.isna(row.quality_score) else f" quality={row.quality_score:.4f}"
+        lines.append(
+            f"  #{row.entry_id} {row.event:<8} {row.synthesizer} epsilon={row.epsilon_note}; "
+            f"cumulative={_fmt_epsilon(row.cumulative_epsilon)}{quality} decision={row.decision} "
+            f"source={row.source_hash[:12]}… hash={row.row_hash[:12]}…"
+        )
+    decisions = [r.decision for r in rows.itertuples() if r.event in ("released", "blocked")]
+    lines.append("")
+    lines.append(f"Release decision: {decisions[-1] if decisions else 'none (the run stopped before the gate)'}")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+import numpy as np
+import pandas as pd
+
+from synth_platform.lib.privacy import distance_to_closest_record, exact_copies, identifier_leaks
+
+
+def _real(n, seed):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, n),
+            "weight": rng.normal(70, 12, n).round(3),
+            "job": rng.choice(["a", "b", "c", "d"], n),
+        }
+    )
+
+
+COLUMNS = ["age", "weight", "job"]
+
+
+def test_copies_of_training_rows_are_counted():
+    train, holdout = _real(500, 1), _real(500, 2)
+    synthetic = pd.concat([train.iloc[:50], _real(450, 3)]).reset_index(drop=True)
+    result = exact_copies(synthetic, train, holdout, COLUMNS)
+    assert result.copies == 50
+    assert abs(result.share - 0.1) < 1e-9
+    assert result.holdout_baseline_share == 0.0
+
+
+def test_copies_match_across_integer_and_float_dtypes():
+    train = pd.DataFrame({"a": pd.array([1, 2], dtype="Int64"), "b": ["x", None]})
+    synthetic = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", None]})
+    assert exact_copies(synthetic, train, train.iloc[:0], ["a", "b"]).copies == 2
+
+
+def test_dcr_flags_memorisation_and_passes_fresh_samples():
+    train, holdout = _real(3000, 1), _real(3000, 2)
+    fresh = _real(1000, 3)
+    memorised = train.sample(1000, random_state=0)
+    fresh_share = distance_to_closest_record(fresh, train, holdout, COLUMNS, max_rows=1000).share_closer_to_train
+    leaky_share = distance_to_closest_record(memorised, train, holdout, COLUMNS, max_rows=1000)
+    assert 0.4 < fresh_share < 0.6
+    assert leaky_share.share_closer_to_train > 0.6
+    assert leaky_share.median_dcr_train < leaky_share.median_dcr_holdout
+
+
+def test_identifier_leaks_found_in_any_column_and_in_other_formats():
+    raw = [pd.Series(["Ann Example", "Bob Sample"]), pd.Series(["(617) 555-0123"]), pd.Series(["123-45-6789"])]
+    synthetic = pd.DataFrame(
+        {
+            "name": ["Carl Other", "ANN EXAMPLE "],
+            "notes": ["bob sample", "x"],
+            "phone": ["617.555.0123", "212-555-0000"],
+            "n": [123456789, 5],
+        }
+    )
+    result = identifier_leaks(synthetic, raw)
+    assert result.columns_with_leaks == {"name": 1, "notes": 1, "phone": 1, "n": 1}
+    assert result.leaked_cells == 4
+
+
+def test_no_leaks_in_clean_table():
+    result = identifier_leaks(pd.DataFrame({"a": ["x", None], "b": [1, 2]}), [pd.Series(["secret"])])
+    assert result.leaked_cells == 0
