@@ -37,7 +37,9 @@ def main() -> int:
     run = instance.get_run_by_id(result.run_id)
     print()
     print(render(instance, run, settings.warehouse_path, DATASET))
-    print(f"\nWall time of the run: {elapsed:.1f} s. Browse it in the UI: make dev, then http://127.0.0.1:3000")
+    print(
+        f"\nWall time of the run: {elapsed:.1f} s. Browse it in the UI: make dev, then http://127.0.0.1:3000"
+    )
     return 0 if result.success else 1
 
 

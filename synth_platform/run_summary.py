@@ -91,5 +91,7 @@ def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: s
         )
     decisions = [r.decision for r in rows.itertuples() if r.event in ("released", "blocked")]
     lines.append("")
-    lines.append(f"Release decision: {decisions[-1] if decisions else 'none (the run stopped before the gate)'}")
+    lines.append(
+        f"Release decision: {decisions[-1] if decisions else 'none (the run stopped before the gate)'}"
+    )
     return "\n".join(lines)

@@ -11,7 +11,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
-from synth_platform.lib.spec import DatasetSpec  # noqa: E402
+from synth_platform.lib.spec import DatasetSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -78,5 +78,5 @@ def test_generalisations():
 def test_rare_categories_and_outliers():
     values, count = suppress_rare(pd.Series(["a"] * 5 + ["b"]), 2)
     assert count == 1 and values.tolist()[-1] == RARE_CATEGORY
-    numbers, clipped = clip_outliers(pd.Series(list(range(100)) + [10_000], dtype="Int64"), (0.0, 0.99))
+    numbers, clipped = clip_outliers(pd.Series([*list(range(100)), 10000], dtype="Int64"), (0.0, 0.99))
     assert clipped == 1 and numbers.max() < 10_000

@@ -37,7 +37,9 @@ def test_dcr_flags_memorisation_and_passes_fresh_samples():
     train, holdout = _real(3000, 1), _real(3000, 2)
     fresh = _real(1000, 3)
     memorised = train.sample(1000, random_state=0)
-    fresh_share = distance_to_closest_record(fresh, train, holdout, COLUMNS, max_rows=1000).share_closer_to_train
+    fresh_share = distance_to_closest_record(
+        fresh, train, holdout, COLUMNS, max_rows=1000
+    ).share_closer_to_train
     leaky_share = distance_to_closest_record(memorised, train, holdout, COLUMNS, max_rows=1000)
     assert 0.4 < fresh_share < 0.6
     assert leaky_share.share_closer_to_train > 0.6
@@ -45,7 +47,11 @@ def test_dcr_flags_memorisation_and_passes_fresh_samples():
 
 
 def test_identifier_leaks_found_in_any_column_and_in_other_formats():
-    raw = [pd.Series(["Ann Example", "Bob Sample"]), pd.Series(["(617) 555-0123"]), pd.Series(["123-45-6789"])]
+    raw = [
+        pd.Series(["Ann Example", "Bob Sample"]),
+        pd.Series(["(617) 555-0123"]),
+        pd.Series(["123-45-6789"]),
+    ]
     synthetic = pd.DataFrame(
         {
             "name": ["Carl Other", "ANN EXAMPLE "],

@@ -1,7 +1,5 @@
 """Jobs, the nightly schedule, and one landing-folder sensor per dataset."""
 
-from __future__ import annotations
-
 import json
 import os
 
@@ -18,7 +16,7 @@ def chain_job_name(dataset: str) -> str:
     return f"{dataset}_governed_chain"
 
 
-def chain_job(spec: DatasetSpec) -> dg.UnresolvedAssetJobDefinition:
+def chain_job(spec: DatasetSpec):
     """The dataset's chain and everything downstream of its release (the dbt models)."""
     selection = dg.AssetSelection.groups(spec.name)
     return dg.define_asset_job(
@@ -29,7 +27,7 @@ def chain_job(spec: DatasetSpec) -> dg.UnresolvedAssetJobDefinition:
     )
 
 
-def refresh_all_job(specs: list[DatasetSpec]) -> dg.UnresolvedAssetJobDefinition:
+def refresh_all_job(specs: list[DatasetSpec]):
     selection = dg.AssetSelection.groups(*[s.name for s in specs], "analytics")
     return dg.define_asset_job(REFRESH_ALL_JOB, selection=selection, description="Refresh every dataset.")
 
@@ -39,7 +37,7 @@ def _status(kind: type) -> object:
     return kind.RUNNING if wanted == "RUNNING" else kind.STOPPED
 
 
-def nightly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def nightly_schedule(job) -> dg.ScheduleDefinition:
     timezone = os.environ.get("SYNTH_SCHEDULE_TIMEZONE", "UTC")
     return dg.ScheduleDefinition(
         name="nightly_refresh",
@@ -56,7 +54,7 @@ def raw_op_name(dataset: str) -> str:
     return f"{dataset}__raw"
 
 
-def landing_sensor(spec: DatasetSpec, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
     """Launch the dataset's chain for each new file in its landing folder.
 
     The cursor remembers each file's (mtime, size) so unchanged files are not hashed

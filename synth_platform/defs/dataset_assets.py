@@ -7,8 +7,6 @@ governance); every step opens it briefly under one lock and the `duckdb_warehous
 pool. The domain work lives in `synth_platform.lib`; this module only wires it.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg
@@ -41,7 +39,8 @@ GATE_CHECKS = {
     "exact_copies": "Share of synthetic rows identical to a training row is at most max_exact_copy_share.",
     "distance_to_closest_record": "Share of synthetic rows closer to train than to holdout is at most "
     "max_dcr_train_share.",
-    "no_identifier_leak": "No raw direct-identifier value of the source appears anywhere in the synthetic table.",
+    "no_identifier_leak": "No raw direct-identifier value of the source appears anywhere in the "
+    "synthetic table.",
 }
 
 #: Bump a stage's version when its logic changes, so Dagster flags its outputs as stale.
@@ -215,7 +214,8 @@ def build_dataset_assets(spec: DatasetSpec) -> list:
             asset_key=key["train"], metadata=table_metadata(train, identity_lineage(train, key["masked"]))
         )
         yield dg.MaterializeResult(
-            asset_key=key["holdout"], metadata=table_metadata(holdout, identity_lineage(holdout, key["masked"]))
+            asset_key=key["holdout"],
+            metadata=table_metadata(holdout, identity_lineage(holdout, key["masked"])),
         )
 
     @dg.asset(
@@ -240,13 +240,17 @@ def build_dataset_assets(spec: DatasetSpec) -> list:
             train = train.sample(spec.synthesizer.max_train_rows, random_state=spec.synthesizer.seed)
             train = train.reset_index(drop=True)
         epsilon = synthesizers.epsilon(spec.synthesizer.kind, spec.synthesizer.params)
-        with warehouse.connect(read_only=True) as con:
-            spent = ledger.cumulative_epsilon(con, ds) if _has_ledger(con) else 0.0
+        with warehouse.connect() as con:
+            spent = ledger.cumulative_epsilon(con, ds)
         try:
             ledger.check_budget(spent, epsilon, spec.privacy.epsilon_budget)
         except ledger.BudgetExceededError as error:
-            raise dg.Failure(description=f"Training of '{ds}' refused: {error}.", allow_retries=False) from None
-        built = synthesizers.build(spec.synthesizer.kind, synthesis.sdv_metadata(train), spec.synthesizer.params)
+            raise dg.Failure(
+                description=f"Training of '{ds}' refused: {error}.", allow_retries=False
+            ) from None
+        built = synthesizers.build(
+            spec.synthesizer.kind, synthesis.sdv_metadata(train), spec.synthesizer.params
+        )
         model = synthesis.fit_and_save(
             train,
             spec.synthesizer.kind,
@@ -305,13 +309,12 @@ def build_dataset_assets(spec: DatasetSpec) -> list:
         identifier_columns = _direct_identifier_columns(plan)
         forbidden = refill.forbidden_values(identifiers[c] for c in identifier_columns)
         templates = {c: refill.learn_template(identifiers[c]) for c in identifier_columns}
-        shaped = refill.restore_source_shape(sampled, spec, plan, forbidden, templates, seed=spec.synthesizer.seed)
+        shaped = refill.restore_source_shape(
+            sampled, spec, plan, forbidden, templates, seed=spec.synthesizer.seed
+        )
         warehouse.write_table("synthetic", ds, shaped)
         lineage = column_lineage(
-            {
-                t.column: [(key["synthesizer"], t.column)] if t.reaches_model else []
-                for t in plan
-            }
+            {t.column: [(key["synthesizer"], t.column)] if t.reaches_model else [] for t in plan}
         )
         descriptions = {c: "fake value (Faker), never a source value" for c in identifier_columns}
         return dg.MaterializeResult(
@@ -337,27 +340,33 @@ def build_dataset_assets(spec: DatasetSpec) -> list:
         description="Quality and privacy checks that must all pass, in the same run, before a release.",
         pool=POOL,
     )
-    def release_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, storage: StorageResource):
+    def release_gate(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, storage: StorageResource
+    ):
         plan = _plan(spec, warehouse)
         model = synthesis.current_model(storage.model_dir(ds))
         synthetic_frame = warehouse.read_table("synthetic", ds)
         train = warehouse.read_table("masked", f"{ds}_train")
         holdout = warehouse.read_table("masked", f"{ds}_holdout")
         identifier_columns = _direct_identifier_columns(plan)
-        identifiers = warehouse.read_table("raw", ds, identifier_columns) if identifier_columns else pd.DataFrame()
+        identifiers = (
+            warehouse.read_table("raw", ds, identifier_columns) if identifier_columns else pd.DataFrame()
+        )
         report = evaluation.evaluate(
             spec, plan, synthetic_frame, train, holdout, [identifiers[c] for c in identifier_columns]
         )
         with warehouse.connect() as con:
             release.record_assessment(
                 con,
-                release.Assessment(context.run_id, ds, report.passed, report.failed_checks, report.figures()),
+                release.Assessment(
+                    context.run.run_id, ds, report.passed, report.failed_checks, report.figures()
+                ),
             )
             if not report.passed:
                 row = ledger.append(
                     con,
                     _decision_entry(
-                        context.run_id,
+                        context.run.run_id,
                         ds,
                         spec,
                         model,
@@ -368,7 +377,9 @@ def build_dataset_assets(spec: DatasetSpec) -> list:
                     ),
                 )
         if not report.passed:
-            context.log_event(dg.AssetMaterialization(asset_key=LEDGER_KEY, metadata=_ledger_metadata(row)))
+            context.op_execution_context.log_event(
+                dg.AssetMaterialization(asset_key=LEDGER_KEY, metadata=_ledger_metadata(row))
+            )
         for outcome in report.outcomes:
             yield dg.AssetCheckResult(
                 asset_key=key["synthetic"],
@@ -379,8 +390,10 @@ def build_dataset_assets(spec: DatasetSpec) -> list:
                 metadata={
                     "figure": dg.MetadataValue.float(float(outcome.figure)),
                     "threshold": dg.MetadataValue.float(float(outcome.threshold)),
-                    **{k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
-                       for k, v in outcome.details.items()},
+                    **{
+                        k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
+                        for k, v in outcome.details.items()
+                    },
                 },
             )
 
@@ -422,13 +435,6 @@ def build_dataset_assets(spec: DatasetSpec) -> list:
         )
 
     return [raw, pii_report, masked, split, synthesizer, synthetic, release_gate, release_asset]
-
-
-def _has_ledger(con) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'governance' AND table_name = 'ledger'"
-    ).fetchone()
-    return bool(found[0])
 
 
 def _decision_entry(run_id, ds, spec, model, figures: dict, con, event, decision) -> ledger.LedgerEntry:

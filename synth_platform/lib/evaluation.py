@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from synth_platform.lib import privacy, quality
-from synth_platform.lib.masking import ColumnTreatment, generalize
+from synth_platform.lib.masking import RARE_CATEGORY, ColumnTreatment, generalize
 from synth_platform.lib.spec import DatasetSpec
 from synth_platform.lib.synthesis import sdv_metadata
 
@@ -50,7 +50,9 @@ class GateReport:
         return next((o.figure for o in self.outcomes if o.name == name), None)
 
     def figures(self) -> dict:
-        return {o.name: {"figure": o.figure, "threshold": o.threshold, "passed": o.passed} for o in self.outcomes}
+        return {
+            o.name: {"figure": o.figure, "threshold": o.threshold, "passed": o.passed} for o in self.outcomes
+        }
 
 
 def to_model_space(synthetic: pd.DataFrame, plan: list[ColumnTreatment], like: pd.DataFrame) -> pd.DataFrame:
@@ -68,6 +70,20 @@ def to_model_space(synthetic: pd.DataFrame, plan: list[ColumnTreatment], like: p
         except (TypeError, ValueError):
             out[treatment.column] = values
     return pd.DataFrame(out)
+
+
+def withhold_rare_generalized(frame: pd.DataFrame, plan: list[ColumnTreatment]) -> pd.DataFrame:
+    """A generalised value suppressed as rare (a ZIP3 of few people) is published as missing: it
+    has no full-format form. Real data is viewed the same way before it is compared."""
+    out = frame.copy()
+    for treatment in plan:
+        if (
+            treatment.action == "generalize"
+            and treatment.column in out
+            and out[treatment.column].dtype == object
+        ):
+            out[treatment.column] = out[treatment.column].mask(out[treatment.column] == RARE_CATEGORY)
+    return out
 
 
 def format_patterns(plan: list[ColumnTreatment]) -> dict[str, str]:
@@ -92,8 +108,8 @@ def evaluate(
 ) -> GateReport:
     checks = spec.checks
     model_columns = [t.column for t in plan if t.reaches_model]
-    train = train[model_columns]
-    holdout = holdout[model_columns]
+    train = withhold_rare_generalized(train[model_columns], plan)
+    holdout = withhold_rare_generalized(holdout[model_columns], plan)
     synthetic_model = to_model_space(synthetic, plan, train)
 
     suite = quality.build_suite(train, formats=format_patterns(plan))

@@ -88,8 +88,9 @@ def _row_hash(prev_hash: str, row: dict) -> str:
 
 
 def cumulative_epsilon(con: duckdb.DuckDBPyConnection, dataset: str) -> float:
-    """Epsilon spent on a dataset so far: infinite once any non-private fit happened."""
-    ensure_ledger(con)
+    """Epsilon spent on a dataset so far: infinite once any non-private fit happened. Works read-only."""
+    if not _exists(con):
+        return 0.0
     spent, unbounded = con.execute(
         f"SELECT coalesce(sum(epsilon_spent), 0), count(*) FILTER (WHERE epsilon_spent IS NULL) "
         f"FROM {SCHEMA}.{TABLE} WHERE dataset = ? AND event = 'trained'",
@@ -119,12 +120,18 @@ def append(con: duckdb.DuckDBPyConnection, entry: LedgerEntry) -> dict:
     if entry.event not in EVENTS:
         raise ValueError(f"unknown ledger event {entry.event!r}")
     ensure_ledger(con)
-    last = con.execute(f"SELECT entry_id, row_hash FROM {SCHEMA}.{TABLE} ORDER BY entry_id DESC LIMIT 1").fetchone()
+    last = con.execute(
+        f"SELECT entry_id, row_hash FROM {SCHEMA}.{TABLE} ORDER BY entry_id DESC LIMIT 1"
+    ).fetchone()
     entry_id, prev_hash = (last[0] + 1, last[1]) if last else (1, "")
     spent_before = cumulative_epsilon(con, entry.dataset)
     if entry.event == "trained":
         cumulative = math.inf if entry.epsilon_spent is None else spent_before + entry.epsilon_spent
-        note = NOT_PRIVATE_NOTE if entry.epsilon_spent is None else f"{entry.epsilon_spent:g} (differential privacy)"
+        note = (
+            NOT_PRIVATE_NOTE
+            if entry.epsilon_spent is None
+            else f"{entry.epsilon_spent:g} (differential privacy)"
+        )
         spent = entry.epsilon_spent
     else:
         cumulative, note, spent = spent_before, NO_SPEND_NOTE, 0.0
@@ -160,15 +167,28 @@ def append(con: duckdb.DuckDBPyConnection, entry: LedgerEntry) -> dict:
     return row
 
 
+def _exists(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [SCHEMA, TABLE],
+    ).fetchone()
+    return bool(found and found[0])
+
+
 def read_ledger(con: duckdb.DuckDBPyConnection, dataset: str | None = None):
-    ensure_ledger(con)
+    """The ledger as a frame (empty, with its columns, before the first entry); works read-only."""
+    if not _exists(con):
+        import pandas as pd
+
+        return pd.DataFrame(columns=COLUMN_NAMES)
     where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
     return con.execute(f"SELECT * FROM {SCHEMA}.{TABLE} {where} ORDER BY entry_id", params).df()
 
 
 def verify_chain(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Problems found in the hash chain; an empty list means the ledger is intact."""
-    ensure_ledger(con)
+    """Problems found in the hash chain; an empty list means the ledger is intact. Works read-only."""
+    if not _exists(con):
+        return []
     rows = con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM {SCHEMA}.{TABLE} ORDER BY entry_id").fetchall()
     problems, prev_hash, expected_id = [], "", 1
     for values in rows:

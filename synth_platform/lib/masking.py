@@ -102,7 +102,9 @@ def generalize(values: pd.Series, rule: str) -> pd.Series:
     if rule.startswith("bin:"):
         width = int(rule.split(":", 1)[1])
         numbers = pd.to_numeric(values, errors="coerce")
-        return ((numbers // width) * width).astype(values.dtype if str(values.dtype) == "Int64" else "float64")
+        return ((numbers // width) * width).astype(
+            values.dtype if str(values.dtype) == "Int64" else "float64"
+        )
     raise ValueError(f"unknown generalisation {rule!r}")
 
 

@@ -83,7 +83,11 @@ class _Encoder:
                 numbers = pd.to_numeric(values, errors="coerce").astype("float64")
                 low, high = numbers.min(), numbers.max()
                 span = (high - low) if pd.notna(high) and high > low else 1.0
-                self.numeric[column] = (float(low if pd.notna(low) else 0.0), float(span), float(numbers.median()))
+                self.numeric[column] = (
+                    float(low if pd.notna(low) else 0.0),
+                    float(span),
+                    float(numbers.median()),
+                )
             elif pd.api.types.is_datetime64_any_dtype(values):
                 days = values.astype("int64") // 86_400_000_000_000
                 self.numeric[column] = (float(days.min()), float(max(days.max() - days.min(), 1)), 0.0)
@@ -105,7 +109,7 @@ class _Encoder:
             blocks.append(missing[:, None].astype("float64"))
         for column, categories in self.categories.items():
             values = frame[column].astype("string").fillna("<NA>")
-            codes = pd.Categorical(values, categories=categories + ["<NA>"])
+            codes = pd.Categorical(values, categories=[*categories, "<NA>"])
             one_hot = np.zeros((len(frame), len(categories) + 2))
             index = codes.codes.copy()
             index[index < 0] = len(categories) + 1  # anything unseen: "other"
@@ -140,7 +144,9 @@ def distance_to_closest_record(
     reference_size = min(len(train), len(holdout), max_rows)
     train_sample = train.iloc[rng.choice(len(train), reference_size, replace=False)]
     holdout_sample = holdout.iloc[rng.choice(len(holdout), reference_size, replace=False)]
-    synthetic_sample = synthetic.iloc[rng.choice(len(synthetic), min(len(synthetic), max_rows), replace=False)]
+    synthetic_sample = synthetic.iloc[
+        rng.choice(len(synthetic), min(len(synthetic), max_rows), replace=False)
+    ]
     encoder = _Encoder(pd.concat([train_sample, holdout_sample]), columns)
     query = encoder.transform(synthetic_sample)
     to_train = _nearest_l1(query, encoder.transform(train_sample))
@@ -150,7 +156,7 @@ def distance_to_closest_record(
         share_closer_to_train=float(closer / max(len(query), 1)),
         median_dcr_train=float(np.median(to_train)) if len(query) else 0.0,
         median_dcr_holdout=float(np.median(to_holdout)) if len(query) else 0.0,
-        rows_evaluated=int(len(query)),
+        rows_evaluated=len(query),
     )
 
 
@@ -168,7 +174,9 @@ def identifier_leaks(synthetic: pd.DataFrame, raw_identifiers: Iterable[pd.Serie
         text = values.astype(str).str.strip().str.lower()
         hit = text.isin(forbidden)
         digits = text.str.replace(r"\D+", "", regex=True)
-        hit |= is_digit_identifier(digits.str.len(), text.str.len()) & (digits != text) & digits.isin(forbidden)
+        hit |= (
+            is_digit_identifier(digits.str.len(), text.str.len()) & (digits != text) & digits.isin(forbidden)
+        )
         if int(hit.sum()):
             per_column[column] = int(hit.sum())
     return LeakResult(leaked_cells=sum(per_column.values()), columns_with_leaks=per_column)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +141,7 @@ def _family(col: pd.Series) -> str | None:
         return "datetime"
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
         return "numeric"
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         return _INFERRED_FAMILY.get(pd.api.types.infer_dtype(col, skipna=True))
     return None
 
@@ -161,7 +161,8 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):.6g}"
+        number = float(value)
+        return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"
     return str(value)
 
 
@@ -219,13 +220,13 @@ def build_suite(
             )
 
         non_null = col.dropna()
-        if family == "numeric" and len(non_null) and col.dtype != object:
+        if family == "numeric" and len(non_null) and not pd.api.types.is_object_dtype(col.dtype):
             expectations.append(
                 gxe.ExpectColumnValuesToBeBetween(
                     column=column, min_value=_py(non_null.min()), max_value=_py(non_null.max())
                 )
             )
-        elif col.dtype == object and family not in ("datetime", "boolean"):
+        elif pd.api.types.is_object_dtype(col.dtype) and family not in ("datetime", "boolean"):
             try:
                 distinct = pd.unique(non_null)
             except TypeError:  # unhashable cells (lists, dicts): no value set
@@ -306,7 +307,9 @@ def _detail(cfg: dict, success: bool, result: Mapping[str, Any], frame: pd.DataF
         return f"{unexpected} of {non_null} non-null values ({_pct(share_non_null)}) not of {family} family"
     if kind == BETWEEN:
         lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
-        text = f"{unexpected} values ({_pct(share_non_null)}) outside reference range [{_fmt(lo)}, {_fmt(hi)}]"
+        text = (
+            f"{unexpected} values ({_pct(share_non_null)}) outside reference range [{_fmt(lo)}, {_fmt(hi)}]"
+        )
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
             observed = values.dropna()
@@ -391,9 +394,12 @@ _TABLE = "table"
 
 
 def _subsample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
-    if len(frame) <= max_rows:
-        return frame.reset_index(drop=True)
-    return frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
+    if len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=seed)
+    frame = frame.reset_index(drop=True)
+    # Categorical dtypes only change how SDMetrics groups (and make pandas warn about it).
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(categorical, object)) if categorical else frame
 
 
 def quality_score(
@@ -436,5 +442,5 @@ def quality_score(
         verbose=False,
     )
     properties = report.get_properties()
-    scores = {str(p): float(s) for p, s in zip(properties["Property"], properties["Score"])}
+    scores = {str(p): float(s) for p, s in zip(properties["Property"], properties["Score"], strict=True)}
     return float(report.get_score()), scores

@@ -60,12 +60,14 @@ def record_assessment(con: duckdb.DuckDBPyConnection, assessment: Assessment) ->
 
 
 def assessment_for_run(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str) -> Assessment | None:
-    _ensure(con)
-    row = con.execute(
-        f"SELECT passed, failed_checks, figures FROM {_ASSESSMENTS} WHERE dataset = ? AND run_id = ? "
-        "ORDER BY recorded_at DESC LIMIT 1",
-        [dataset, run_id],
-    ).fetchone()
+    try:
+        row = con.execute(
+            f"SELECT passed, failed_checks, figures FROM {_ASSESSMENTS} WHERE dataset = ? AND run_id = ? "
+            "ORDER BY recorded_at DESC LIMIT 1",
+            [dataset, run_id],
+        ).fetchone()
+    except duckdb.CatalogException:  # no assessment was ever recorded
+        return None
     if row is None:
         return None
     return Assessment(run_id, dataset, bool(row[0]), json.loads(row[1]), json.loads(row[2]))

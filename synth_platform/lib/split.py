@@ -20,7 +20,7 @@ def holdout_mask(frame: pd.DataFrame, fraction: float, seed: int, key: str | Non
         return (hashed.to_numpy() / np.float64(2**64)) < fraction
     rng = np.random.default_rng(seed)
     mask = np.zeros(n, dtype=bool)
-    mask[rng.permutation(n)[: int(round(n * fraction))]] = True
+    mask[rng.permutation(n)[: round(n * fraction)]] = True
     return mask
 
 

@@ -48,9 +48,9 @@ def sdv_metadata(frame: pd.DataFrame) -> dict:
         if pd.api.types.is_bool_dtype(dtype):
             columns[name] = {"sdtype": "boolean"}
         elif pd.api.types.is_integer_dtype(dtype):
-            columns[name] = {"sdtype": "numerical", "computer_representation": "Int64"}
+            columns[name] = {"sdtype": "numerical", "decimal_places": 0}
         elif pd.api.types.is_float_dtype(dtype):
-            columns[name] = {"sdtype": "numerical", "computer_representation": "Float"}
+            columns[name] = {"sdtype": "numerical"}
         elif pd.api.types.is_datetime64_any_dtype(dtype):
             columns[name] = {"sdtype": "datetime", "datetime_format": "%Y-%m-%d"}
         else:

@@ -1,0 +1,173 @@
+"""The dbt project (`dbt_project/`) as Dagster assets: analytics over released tables and the ledger.
+
+dbt reads the released synthetic tables (`release.<dataset>`, the `<dataset>/release` assets)
+and the privacy ledger (`governance.ledger`), and writes views and tables in the `analytics`
+schema of the same DuckDB file. DuckDB admits one process per file, so dbt runs with
+`threads: 1`, in the `duckdb_warehouse` pool, and while this process holds the warehouse lock.
+"""
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from synth_platform.defs.resources import WarehouseResource
+
+POOL = "duckdb_warehouse"
+GROUP = "analytics"
+RELEASE_SOURCE = "release"
+LEDGER_KEY = dg.AssetKey(["governance", "ledger"])
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+#: Files whose change makes a parsed manifest stale.
+_PROJECT_FILE_PATTERNS = ("dbt_project.yml", "profiles.yml", "models/**/*.sql", "models/**/*.yml")
+
+
+def _dbt_executable() -> str:
+    """The `dbt` of this interpreter's environment, so an unactivated venv still finds it."""
+    local = Path(sys.executable).with_name("dbt")
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def _manifest_is_stale(manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(
+        path.stat().st_mtime > built
+        for pattern in _PROJECT_FILE_PATTERNS
+        for path in DBT_PROJECT_DIR.glob(pattern)
+    )
+
+
+def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
+    """The project's `manifest.json`, (re)generated with `dbt parse` when missing or older than the models.
+
+    Parsing needs neither the DuckDB file nor the network (the project has no dbt packages).
+    A file lock keeps concurrently starting processes from parsing over each other.
+    """
+    manifest = Path(project.manifest_path)
+    if not _manifest_is_stale(manifest):
+        return manifest
+    target = manifest.parent
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".parse.lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            if _manifest_is_stale(manifest):
+                _dbt_parse(project, target)
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return manifest
+
+
+def _dbt_parse(project: DbtProject, target: Path) -> None:
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    command = [
+        _dbt_executable(),
+        "parse",
+        "--quiet",
+        "--project-dir",
+        str(project.project_dir),
+        "--profiles-dir",
+        str(project.profiles_dir),
+        "--target-path",
+        str(target),
+    ]
+    try:
+        result = subprocess.run(
+            command, cwd=project.project_dir, env=env, capture_output=True, text=True, timeout=300
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        result = None
+        detail = str(error)
+    else:
+        detail = (result.stdout + result.stderr)[-4000:]
+    if result is None or result.returncode != 0:
+        if Path(project.manifest_path).exists():
+            # Keep the previous manifest (e.g. a read-only deployment); dbt build will show the error.
+            warnings.warn(f"`dbt parse` failed, using the existing manifest:\n{detail}", stacklevel=2)
+            return
+        raise RuntimeError(f"`dbt parse` failed in {project.project_dir}:\n{detail}")
+
+
+class AnalyticsDbtTranslator(DagsterDbtTranslator):
+    """Keys dbt nodes to the platform's assets.
+
+    - source `release.<table>`      -> `<table>/release` (the dataset's release asset)
+    - source `<schema>.<table>`     -> `<schema>/<table>`, e.g. `governance/ledger`
+    - model `<name>`                -> `analytics/<name>`, in the group `analytics`
+
+    The ledger is appended to by every dataset's release asset in the same transaction that
+    publishes the table, so a model reading the ledger also depends on every release source:
+    releasing a dataset then refreshes the ledger summary too (e.g. in the dataset's job).
+    """
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            source, table = dbt_resource_props["source_name"], dbt_resource_props["name"]
+            return dg.AssetKey([table, RELEASE_SOURCE] if source == RELEASE_SOURCE else [source, table])
+        return dg.AssetKey([GROUP, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return None if dbt_resource_props["resource_type"] == "source" else GROUP
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if unique_id.startswith("source.") or LEDGER_KEY not in {dep.asset_key for dep in spec.deps}:
+            return spec
+        have = {dep.asset_key for dep in spec.deps}
+        releases = [
+            self.get_asset_key(props)
+            for props in manifest.get("sources", {}).values()
+            if props.get("source_name") == RELEASE_SOURCE
+        ]
+        extra = [key for key in releases if key not in have]
+        return spec.merge_attributes(deps=extra) if extra else spec
+
+
+@contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables for the body (dbt's subprocess inherits os.environ), then restore them."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=DBT_PROJECT,
+    dagster_dbt_translator=AnalyticsDbtTranslator(),
+    pool=POOL,
+)
+def analytics_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` (models and their tests) on the warehouse, under the warehouse lock."""
+    db_path = warehouse.db_path.resolve()
+    context.log.info(f"dbt build on {db_path}")
+    with warehouse.lock(), _environ(SYNTH_WAREHOUSE_PATH=str(db_path)):
+        yield from dbt.cli(["build"], context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=_dbt_executable())

@@ -1,0 +1,78 @@
+"""Run the real governed chain in a temporary project: real DuckDB, SDV, GX and dbt."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import yaml
+from synth_platform.lib.demo_data import write_demo_landing_file
+
+from synth_platform.definitions import build_definitions
+from synth_platform.defs.automation import chain_job_name
+from synth_platform.settings import Settings
+from synth_platform_tests.conftest import PROJECT_ROOT
+
+DATASET = "adult_customers"
+IDENTIFIER_COLUMNS = ["customer_id", "full_name", "email", "phone", "ssn", "street_address"]
+
+
+@dataclass
+class Project:
+    root: Path
+    settings: Settings
+    instance: dg.DagsterInstance
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "data" / "landing" / DATASET
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "data" / "quarantine" / DATASET
+
+    def definitions(self, synthesizers=None) -> dg.Definitions:
+        return build_definitions(self.settings, synthesizers=synthesizers)
+
+    def run(self, landing_file: Path | None = None, synthesizers=None, job_name: str | None = None):
+        job = self.definitions(synthesizers).resolve_job_def(job_name or chain_job_name(DATASET))
+        config = {"ops": {f"{DATASET}__raw": {"config": {"landing_file": str(landing_file or "")}}}}
+        return job.execute_in_process(run_config=config, instance=self.instance, raise_on_error=False)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        con = duckdb.connect(str(self.settings.warehouse_path), read_only=True)
+        try:
+            return con.execute(sql).df()
+        finally:
+            con.close()
+
+    def table_or_none(self, sql: str) -> pd.DataFrame | None:
+        try:
+            return self.query(sql)
+        except duckdb.CatalogException:
+            return None
+
+    def run_text(self, run_id: str) -> str:
+        """Every event of a run (messages, metadata, check results) as one searchable string."""
+        records = self.instance.get_records_for_run(run_id, limit=100_000).records
+        return "\n".join(json.dumps(r.event_log_entry.to_json()) for r in records)
+
+
+def make_project(tmp: Path, rows: int, spec_overrides: dict | None = None) -> Project:
+    root = tmp / "project"
+    (root / "config" / "datasets").mkdir(parents=True)
+    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
+    spec["checks"]["evaluation_rows"] = 1500
+    for section, values in (spec_overrides or {}).items():
+        spec.setdefault(section, {}).update(values)
+    (root / "config" / "datasets" / f"{DATASET}.yaml").write_text(yaml.safe_dump(spec))
+    settings = Settings(
+        root=root, specs_dir=root / "config" / "datasets", warehouse_path=root / "warehouse.duckdb"
+    )
+    project = Project(root, settings, dg.DagsterInstance.ephemeral())
+    write_demo_landing_file(project.landing, rows=rows, seed=99)
+    return project

@@ -1,0 +1,166 @@
+"""The whole governed chain, run for real on a 3,000-row sample of the demo data.
+
+One good run is shared by the tests of this module (it takes about a minute); the
+bad-input tests then run on top of it and prove the release and ledger survive.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from synth_platform.lib import ledger, warehouse
+from synth_platform_tests.pipeline_harness import DATASET, IDENTIFIER_COLUMNS, make_project
+
+pytestmark = pytest.mark.integration
+ROWS = 3000
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("chain"), rows=ROWS)
+    landing_file = next(project.landing.glob("*.csv"))
+    raw_source = pd.read_csv(landing_file, dtype=str)
+    result = project.run()
+    return project, result, raw_source
+
+
+def _planted_identifiers(raw_source: pd.DataFrame) -> set[str]:
+    values = set()
+    for column in IDENTIFIER_COLUMNS:
+        values.update(raw_source[column].dropna().astype(str))
+    return values
+
+
+def test_chain_succeeds_and_releases(good_run):
+    project, result, _ = good_run
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    synthetic = project.query(f"SELECT * FROM synthetic.{DATASET}")
+    released = project.query(f"SELECT * FROM release.{DATASET}")
+    holdout = project.query(f"SELECT count(*) AS n FROM masked.{DATASET}_holdout")["n"][0]
+    assert len(synthetic) == ROWS - holdout  # as many rows as the training split
+    assert len(released) == len(synthetic)
+    raw_columns = list(project.query(f"SELECT * FROM raw.{DATASET} LIMIT 1").columns)
+    assert list(released.columns) == raw_columns  # the source's shape
+
+
+def test_every_gate_check_ran_blocking_and_passed(good_run):
+    _, result, _ = good_run
+    synthetic_key = dg.AssetKey([DATASET, "synthetic"])
+    evaluations = {
+        e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == synthetic_key
+    }
+    assert set(evaluations) == {
+        "schema_expectations",
+        "quality_score",
+        "exact_copies",
+        "distance_to_closest_record",
+        "no_identifier_leak",
+    }
+    assert all(e.passed for e in evaluations.values())
+    quality = evaluations["quality_score"].metadata["figure"].value
+    assert 0.75 <= quality <= 1.0
+
+
+def test_ledger_records_training_and_release(good_run):
+    project, result, _ = good_run
+    rows = project.query("SELECT * FROM governance.ledger ORDER BY entry_id")
+    rows = rows[rows["run_id"] == result.run_id]
+    assert rows["event"].tolist() == ["trained", "released"]
+    trained, released = rows.iloc[0], rows.iloc[1]
+    assert pd.isna(trained["epsilon_spent"]) and "unbounded" in trained["epsilon_note"]
+    assert trained["cumulative_epsilon"] == float("inf")
+    assert released["decision"] == "released" and 0.75 <= released["quality_score"] <= 1
+    assert len(released["source_hash"]) == 64 and released["source_hash"] == trained["source_hash"]
+    with warehouse.connect(project.settings.warehouse_path, read_only=True) as con:
+        assert ledger.verify_chain(con) == []
+
+
+def test_dbt_models_built_on_the_release(good_run):
+    project, _result, _ = good_run
+    marts = project.query("SELECT * FROM analytics.income_by_education")
+    assert marts["customers"].sum() == len(project.query(f"SELECT 1 FROM release.{DATASET}"))
+    summary = project.query("SELECT * FROM analytics.privacy_ledger_summary")
+    assert summary.loc[summary["dataset"] == DATASET, "releases"].iloc[0] == 1
+
+
+def test_planted_identifiers_reach_no_table_metadata_or_log(good_run):
+    project, result, raw_source = good_run
+    planted = _planted_identifiers(raw_source)
+    assert len(planted) > 5 * ROWS  # names, e-mails, phones, SSNs, addresses, ids
+    for schema, table in [
+        ("synthetic", DATASET),
+        ("release", DATASET),
+        ("masked", DATASET),
+        ("masked", f"{DATASET}_train"),
+        ("masked", f"{DATASET}_holdout"),
+        ("governance", f"pii_{DATASET}"),
+        ("governance", "ledger"),
+        ("governance", "assessments"),
+        ("analytics", "stg_adult_customers"),
+        ("analytics", "income_by_education"),
+    ]:
+        frame = project.query(f"SELECT * FROM {schema}.{table}")
+        cells = set(frame.astype(str).to_numpy().ravel())
+        leaked = cells & planted
+        assert not leaked, f"{len(leaked)} raw identifiers found in {schema}.{table}"
+    event_text = project.run_text(result.run_id)
+    assert len(event_text) > 10_000
+    # Identifiers are long and distinctive: any substring hit is a leak.
+    leaked = [v for v in planted if len(v) >= 8 and v in event_text]
+    assert not leaked, f"{len(leaked)} raw identifiers found in the run's events and metadata"
+
+
+def test_pii_report_classifies_the_demo_columns(good_run):
+    project, _, _ = good_run
+    report = project.query(f"SELECT * FROM governance.pii_{DATASET}").set_index("column")
+    for column in ("full_name", "email", "phone", "ssn", "street_address", "customer_id"):
+        assert report.loc[column, "pii_class"] == "direct_identifier", column
+    for column in ("zip_code", "date_of_birth", "age", "sex"):
+        assert report.loc[column, "pii_class"] == "quasi_identifier", column
+    assert report.loc["income", "pii_class"] == "sensitive"
+
+
+def _release_state(project):
+    released = project.query(f"SELECT * FROM release.{DATASET}")
+    ledger_rows = project.query("SELECT * FROM governance.ledger ORDER BY entry_id")
+    return pd.util.hash_pandas_object(released, index=False).sum(), ledger_rows
+
+
+def _bad_file_content(kind: str, raw_source: pd.DataFrame) -> str:
+    if kind == "empty":
+        return ""
+    if kind == "malformed":
+        lines = raw_source.head(20).to_csv(index=False).splitlines()
+        lines[7] += ",one,field,too,many"
+        return "\n".join(lines) + "\n"
+    return raw_source.head(20).drop(columns=["ssn"]).to_csv(index=False)  # schema change
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("empty", "the file is empty"),
+        ("malformed", "malformed CSV: Expected 23 fields in line 8"),
+        ("schema_change", "columns differ from the spec 'adult_customers': missing ['ssn']"),
+    ],
+)
+def test_bad_input_stops_at_ingest_and_keeps_release_and_ledger(good_run, kind, expected):
+    project, first, raw_source = good_run
+    assert first.success
+    before_release, before_ledger = _release_state(project)
+    bad = project.landing / f"bad_{kind}.csv"
+    bad.write_text(_bad_file_content(kind, raw_source))
+    result = project.run(landing_file=bad)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert failure.step_key == f"{DATASET}__raw"
+    message = failure.event_specific_data.error.message
+    assert bad.name in message and expected in message
+    assert "moved to" in message
+    assert not bad.exists()
+    assert any(p.name.endswith(bad.name) for p in project.quarantine.iterdir())
+    after_release, after_ledger = _release_state(project)
+    assert after_release == before_release
+    pd.testing.assert_frame_equal(after_ledger, before_ledger)
