@@ -75,7 +75,10 @@ _EMAIL = r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
 _SSN = r"(?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4}"
 _ZIP = r"\d{5}(?:-\d{4})?"
 _IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-_FULL_NAME = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.? )?[A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+\.?){1,3}(?: (?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?"
+_FULL_NAME = (
+    r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.? )?[A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+\.?){1,3}"
+    r"(?: (?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?"
+)
 _STREET = (
     r"\d{1,6} [A-Za-z0-9 .'\-]+ (?:St|Street|Ave|Avenue|Rd|Road|Blvd|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|"
     r"Ter|Terrace|Cir|Circle|Pkwy|Parkway|Sq|Square|[A-Z][a-z]+)\.?(?: (?:Apt|Suite|Unit|#)\.? ?\w+)?"
