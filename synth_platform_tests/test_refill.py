@@ -30,7 +30,7 @@ def _sampled(n=300):
 
 
 def test_template_keeps_shared_characters_only():
-    assert learn_template(pd.Series(["CUST-0000012", "CUST-0048841", "CUST-0000777"])) == "CUST-00" + "9" * 5
+    assert learn_template(pd.Series(["CUST-0000012", "CUST-0048841", "CUST-0000777"])) == "CUST-" + "9" * 7
 
 
 def test_restored_table_has_the_source_shape(small_spec):
@@ -49,17 +49,20 @@ def test_restored_table_has_the_source_shape(small_spec):
 
 def test_refill_never_emits_a_forbidden_value(small_spec):
     # Draw once, forbid everything drawn, draw again with the same seed: all must change.
-    first = restore_source_shape(_sampled(90), small_spec, PLAN, set(), {"customer_id": "C-99"}, seed=4)
+    first = restore_source_shape(
+        _sampled(90), small_spec, PLAN, forbidden_values([]), {"customer_id": "C-99"}, seed=4
+    )
     forbidden = forbidden_values([first["full_name"], first["email"], first["customer_id"]])
     second = restore_source_shape(_sampled(90), small_spec, PLAN, forbidden, {"customer_id": "C-999"}, seed=4)
-    assert not set(second["full_name"].str.lower()) & forbidden
-    assert not set(second["email"].str.lower()) & forbidden
+    assert not any(name in forbidden for name in second["full_name"])
+    assert not any(email in forbidden for email in second["email"])
+    assert any(name in forbidden for name in first["full_name"])  # the check itself can fail
 
 
 def test_names_follow_the_sampled_sex(small_spec):
     from faker.providers.person.en_US import Provider
 
-    out = restore_source_shape(_sampled(), small_spec, PLAN, set(), {}, seed=2)
+    out = restore_source_shape(_sampled(), small_spec, PLAN, forbidden_values([]), {}, seed=2)
     female, male = set(Provider.first_names_female), set(Provider.first_names_male)
 
     def first_name_in(name: str, names: set) -> bool:

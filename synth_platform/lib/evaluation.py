@@ -55,6 +55,16 @@ class GateReport:
         }
 
 
+#: Above this many categories, SDMetrics' pair trends on an evaluation sample measure sampling noise
+#: (a ZIP3 column has ~900 categories): such columns are left out of the score, and said so.
+MAX_SCORED_CATEGORIES = 100
+
+
+def _high_cardinality(values: pd.Series) -> bool:
+    categorical = values.dtype == object or str(values.dtype) in ("string", "category")
+    return categorical and values.nunique() > MAX_SCORED_CATEGORIES
+
+
 def to_model_space(synthetic: pd.DataFrame, plan: list[ColumnTreatment], like: pd.DataFrame) -> pd.DataFrame:
     """The model's columns of a source-shaped frame, generalised again and typed like `like`."""
     out = {}
@@ -128,8 +138,13 @@ def evaluate(
         {"failed_expectations": failed[:20]},
     )
 
+    scored = [c for c in model_columns if not _high_cardinality(train[c])]
     score, properties = quality.quality_score(
-        train, synthetic_model, sdv_metadata(train), max_rows=checks.evaluation_rows, seed=checks.seed
+        train[scored],
+        synthetic_model[scored],
+        sdv_metadata(train[scored]),
+        max_rows=checks.evaluation_rows,
+        seed=checks.seed,
     )
     quality_check = CheckOutcome(
         "quality_score",
@@ -137,7 +152,10 @@ def evaluate(
         float(score),
         checks.min_quality_score,
         "SDMetrics quality score (column shapes and pair trends) of synthetic vs training data",
-        {k: round(float(v), 4) for k, v in properties.items()},
+        {
+            **{k: round(float(v), 4) for k, v in properties.items()},
+            "not_scored_high_cardinality": [c for c in model_columns if c not in scored],
+        },
     )
 
     copies = privacy.exact_copies(synthetic_model, train, holdout, model_columns)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from synth_platform.lib.refill import forbidden_values, is_digit_identifier
+from synth_platform.lib.refill import forbidden_values
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,14 @@ class _Encoder:
         return np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
 
 
-def _nearest_l1(queries: np.ndarray, reference: np.ndarray, chunk: int = 256) -> np.ndarray:
-    best = np.empty(len(queries), dtype=np.float32)
-    for start in range(0, len(queries), chunk):
-        block = queries[start : start + chunk]
-        distances = np.abs(block[:, None, :] - reference[None, :, :]).sum(axis=2)
-        best[start : start + chunk] = distances.min(axis=1)
-    return best
+def _nearest_l1(queries: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """L1 distance from each query row to its nearest reference row (chunked, in C)."""
+    from sklearn.metrics import pairwise_distances_argmin_min
+
+    if len(queries) == 0 or len(reference) == 0:
+        return np.zeros(len(queries), dtype=np.float32)
+    _, distances = pairwise_distances_argmin_min(queries, reference, metric="manhattan")
+    return distances.astype(np.float32)
 
 
 def distance_to_closest_record(
@@ -169,14 +170,7 @@ def identifier_leaks(synthetic: pd.DataFrame, raw_identifiers: Iterable[pd.Serie
     per_column: dict[str, int] = {}
     for column in synthetic.columns:
         values = synthetic[column].dropna()
-        if values.empty:
-            continue
-        text = values.astype(str).str.strip().str.lower()
-        hit = text.isin(forbidden)
-        digits = text.str.replace(r"\D+", "", regex=True)
-        hit |= (
-            is_digit_identifier(digits.str.len(), text.str.len()) & (digits != text) & digits.isin(forbidden)
-        )
-        if int(hit.sum()):
-            per_column[column] = int(hit.sum())
+        hits = int(forbidden.matches(values).sum())
+        if hits:
+            per_column[column] = hits
     return LeakResult(leaked_cells=sum(per_column.values()), columns_with_leaks=per_column)
