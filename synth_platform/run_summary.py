@@ -37,6 +37,7 @@ def check_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
         metadata = evaluation.metadata
         results.append(
             {
+                "asset": evaluation.asset_key.to_user_string(),
                 "check": evaluation.check_name,
                 "passed": evaluation.passed,
                 "figure": metadata["figure"].value if "figure" in metadata else None,
@@ -73,12 +74,19 @@ def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: s
         lines.append(f"  {step:<40} {value:>8.1f} s")
     lines.append(f"  {'total':<40} {sum(seconds.values()):>8.1f} s")
     lines.append("")
-    lines.append("Release gate (blocking checks)")
-    for result in check_results(instance, run.run_id):
+    lines.append("Release gate (blocking checks on the synthetic table)")
+    results = check_results(instance, run.run_id)
+    for result in [r for r in results if r["asset"] == f"{dataset}/synthetic"]:
         verdict = "PASS" if result["passed"] else "FAIL"
         figure = "" if result["figure"] is None else f"{result['figure']:.4f}"
         threshold = "" if result["threshold"] is None else f"(threshold {result['threshold']:g})"
         lines.append(f"  {verdict}  {result['check']:<30} {figure:>10} {threshold}")
+    dbt_tests = [r for r in results if r["asset"].startswith("analytics/")]
+    if dbt_tests:
+        failed = [r["check"] for r in dbt_tests if not r["passed"]]
+        lines.append(
+            f"  dbt tests on analytics models: {len(dbt_tests) - len(failed)} passed, {len(failed)} failed"
+        )
     lines.append("")
     rows = ledger_rows(db_path, run.run_id)
     lines.append("Ledger rows written by this run")
