@@ -10,10 +10,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import yaml
-from synth_platform.lib.demo_data import write_demo_landing_file
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.automation import chain_job_name
+from synth_platform.lib.demo_data import write_demo_landing_file
 from synth_platform.settings import Settings
 from synth_platform_tests.conftest import PROJECT_ROOT
 

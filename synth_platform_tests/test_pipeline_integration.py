@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 from synth_platform.lib import ledger, warehouse
 from synth_platform_tests.pipeline_harness import DATASET, IDENTIFIER_COLUMNS, make_project
@@ -161,6 +162,28 @@ def test_bad_input_stops_at_ingest_and_keeps_release_and_ledger(good_run, kind, 
     assert "moved to" in message
     assert not bad.exists()
     assert any(p.name.endswith(bad.name) for p in project.quarantine.iterdir())
+    after_release, after_ledger = _release_state(project)
+    assert after_release == before_release
+    pd.testing.assert_frame_equal(after_ledger, before_ledger)
+
+
+def test_budget_refuses_non_private_training_and_keeps_release_and_ledger(good_run):
+    project, _, _ = good_run
+    spec_path = project.settings.specs_dir / f"{DATASET}.yaml"
+    original = spec_path.read_text()
+    spec = yaml.safe_load(original)
+    spec["privacy"] = {"epsilon_budget": 1.0}
+    spec_path.write_text(yaml.safe_dump(spec))
+    try:
+        before_release, before_ledger = _release_state(project)
+        result = project.run()
+    finally:
+        spec_path.write_text(original)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert failure.step_key == f"{DATASET}__synthesizer"
+    message = failure.event_specific_data.error.message
+    assert "epsilon budget of 1" in message and "not differentially private" in message
     after_release, after_ledger = _release_state(project)
     assert after_release == before_release
     pd.testing.assert_frame_equal(after_ledger, before_ledger)
