@@ -30,7 +30,12 @@ def main() -> int:
 
     job = defs.resolve_job_def(chain_job_name(DATASET))
     instance = dg.DagsterInstance.get()
-    run_config = {"ops": {f"{DATASET}__raw": {"config": {"landing_file": str(path)}}}}
+    run_config = {
+        "ops": {f"{DATASET}__raw": {"config": {"landing_file": str(path)}}},
+        # INFO, not DEBUG: progress and warnings, without every engine event; the UI has them all.
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
+    print(f"Running {chain_job_name(DATASET)} on {path.name} (about a minute on 2 cores) ...", flush=True)
     started = time.perf_counter()
     result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     elapsed = time.perf_counter() - started

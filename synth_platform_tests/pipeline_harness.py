@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,29 @@ from synth_platform_tests.conftest import PROJECT_ROOT
 
 DATASET = "adult_customers"
 IDENTIFIER_COLUMNS = ["customer_id", "full_name", "email", "phone", "ssn", "street_address"]
+_TOKEN = re.compile(r"[\w@.+'-]+")
+
+
+def planted_identifiers(raw_source: pd.DataFrame) -> set[str]:
+    """Every raw direct-identifier value of a landing file."""
+    values = set()
+    for column in IDENTIFIER_COLUMNS:
+        values.update(raw_source[column].dropna().astype(str))
+    return values
+
+
+def identifiers_in(text: str, planted: set[str], min_length: int = 8) -> list[str]:
+    """The planted identifiers (of at least `min_length` characters) that occur anywhere in `text`.
+
+    A value can only occur if each of its tokens does, so the token set of the text filters
+    out almost every value before the substring search: linear in text and values, not their product.
+    """
+    tokens = set(_TOKEN.findall(text))
+    return [
+        value
+        for value in planted
+        if len(value) >= min_length and all(t in tokens for t in _TOKEN.findall(value)) and value in text
+    ]
 
 
 @dataclass

@@ -1,0 +1,66 @@
+"""The chain run the way the daemon and the UI run it, then searched for planted identifiers.
+
+`execute_in_process` (the other integration tests) runs every step in one process and keeps
+no compute logs. Here the job runs through the `dagster` CLI against a real `DAGSTER_HOME`:
+the multiprocess executor, one subprocess per step, the `duckdb_warehouse` pool, the
+warehouse file lock across processes, and captured stdout/stderr of every step. Everything
+that run leaves on disk outside the warehouse (the instance's event database, the compute
+logs, the model files) and everything it printed must hold no raw identifier of the source.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform_tests.pipeline_harness import DATASET, identifiers_in, make_project, planted_identifiers
+
+pytestmark = pytest.mark.integration
+ROWS = 1500
+
+
+def test_cli_run_leaves_no_identifier_in_logs_events_or_models(tmp_path):
+    project = make_project(tmp_path, rows=ROWS)
+    landing_file = next(project.landing.glob("*.csv"))
+    planted = planted_identifiers(pd.read_csv(landing_file, dtype=str))
+
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(PROJECT_ROOT / "config" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "SYNTH_PROJECT_ROOT": str(project.root),
+        "SYNTH_SPECS_DIR": str(project.settings.specs_dir),
+        "SYNTH_WAREHOUSE_PATH": str(project.settings.warehouse_path),
+    }
+    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "synth_platform.definitions"]
+    command += ["-a", "defs", "-j", f"{DATASET}_governed_chain"]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    printed = result.stdout + result.stderr
+    assert result.returncode == 0, printed[-4000:]
+    assert "STEP_WORKER_STARTED" in printed  # steps really ran in their own processes
+
+    released = project.query(f"SELECT count(*) AS n FROM release.{DATASET}")["n"][0]
+    assert released > 0.7 * ROWS
+
+    model_dir = project.root / "data" / "models" / DATASET
+    files = [p for root in (dagster_home, model_dir) for p in root.rglob("*") if p.is_file()]
+    compute_logs = [p for p in files if p.suffix in (".out", ".err") and p.stat().st_size]
+    assert compute_logs, "no step's output was captured: nothing was searched"
+    assert any(p.suffix == ".pkl" for p in files)
+    stored = "\n".join(p.read_bytes().decode("utf-8", "ignore") for p in files)
+    assert "dbt build" in stored  # the captured logs hold the steps' own output
+
+    # Counts only: a failing leak test must not print the identifiers it found.
+    found = {
+        where: len(identifiers_in(text, planted))
+        for where, text in (("cli_output", printed), ("stored", stored))
+    }
+    assert found == {"cli_output": 0, "stored": 0}, "raw identifiers found (counts per place)"
