@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from synth_platform.lib import ledger
-from synth_platform.lib.warehouse import quote_ident
+from synth_platform.lib.warehouse import replacing_table
 
 RELEASE_SCHEMA = "release"
 _ASSESSMENTS = "governance.assessments"
@@ -77,18 +77,7 @@ def publish(
     con: duckdb.DuckDBPyConnection, dataset: str, frame: pd.DataFrame, entry: ledger.LedgerEntry
 ) -> dict:
     """Replace `release.<dataset>` with the frame and append the `released` ledger row, atomically."""
-    target = f"{RELEASE_SCHEMA}.{quote_ident(dataset)}"
     ledger.ensure_ledger(con)
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RELEASE_SCHEMA}")
-    con.register("_release_frame", frame)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _release_frame")
+    with replacing_table(con, RELEASE_SCHEMA, dataset, frame):
         row = ledger.append(con, entry)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_release_frame")
     return row

@@ -71,21 +71,34 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
             con.close()
 
 
+@contextmanager
+def replacing_table(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame
+) -> Iterator[None]:
+    """Replace `schema.table` with the frame in a transaction that also covers the body.
+
+    Whatever the body writes (a ledger row, say) commits together with the new table, or
+    neither does: an exception rolls both back and leaves the previous table as it was.
+    """
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    con.register("_frame", frame)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _frame")
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_frame")
+
+
 def write_table(db_path: Path, schema: str, table: str, frame: pd.DataFrame) -> None:
     """Replace `schema.table` with the frame, atomically (one transaction)."""
-    target = f"{quote_ident(schema)}.{quote_ident(table)}"
-    with connect(db_path) as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-        con.register("_frame", frame)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _frame")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.unregister("_frame")
+    with connect(db_path) as con, replacing_table(con, schema, table, frame):
+        pass
 
 
 def read_table(db_path: Path, schema: str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
