@@ -61,10 +61,11 @@ def bench_size(rows: int, spec) -> dict:
         for column in evaluation.format_patterns(plan):
             frame[column] = shaped[column].astype("string")
         quality.run_suite(suite, frame)
+    scored = evaluation.scored_columns(train, model_columns)  # the columns the release gate scores
     with timed(results, "sdmetrics_quality(5k sample)"):
         results["quality_score"] = round(
             quality.quality_score(
-                train[model_columns], synthetic_model, synthesis.sdv_metadata(train[model_columns])
+                train[scored], synthetic_model[scored], synthesis.sdv_metadata(train[scored])
             )[0],
             4,
         )

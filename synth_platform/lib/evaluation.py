@@ -65,6 +65,11 @@ def _high_cardinality(values: pd.Series) -> bool:
     return categorical and values.nunique() > MAX_SCORED_CATEGORIES
 
 
+def scored_columns(train: pd.DataFrame, model_columns: list[str]) -> list[str]:
+    """The model columns the quality score covers: all but high-cardinality categoricals."""
+    return [c for c in model_columns if not _high_cardinality(train[c])]
+
+
 def to_model_space(synthetic: pd.DataFrame, plan: list[ColumnTreatment], like: pd.DataFrame) -> pd.DataFrame:
     """The model's columns of a source-shaped frame, generalised again and typed like `like`."""
     out = {}
@@ -138,7 +143,7 @@ def evaluate(
         {"failed_expectations": failed[:20]},
     )
 
-    scored = [c for c in model_columns if not _high_cardinality(train[c])]
+    scored = scored_columns(train, model_columns)
     score, properties = quality.quality_score(
         train[scored],
         synthetic_model[scored],
