@@ -8,7 +8,7 @@ import dagster as dg
 
 from synth_platform.defs import automation
 from synth_platform.defs.analytics import analytics_dbt_assets, dbt_resource
-from synth_platform.defs.dataset_assets import LEDGER_KEY, build_dataset_assets
+from synth_platform.defs.chain import LEDGER_KEY, build_dataset_assets
 from synth_platform.defs.resources import (
     DEMO_PSEUDONYM_KEY,
     PseudonymKeyResource,

@@ -1,0 +1,49 @@
+"""`synth-platform`: the one console script, with one module per subcommand.
+
+Each subcommand module exposes `register(subparsers)`, which adds its parser and sets
+`handler` (a function taking the parsed arguments and returning the exit code).
+Exit codes are part of the interface: 0 success, 1 a negative verdict (blocked, broken
+chain), 2 bad input (unknown dataset, unreadable file) with a message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Subcommand modules under synth_platform.cli, in the order `--help` lists them.
+SUBCOMMANDS: list[str] = []
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line on stderr, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synth-platform",
+        description="Governed synthetic twins: judge tables, read the ledger, find evidence packs.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"synth_platform.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(handler(args))
+    except UsageError as error:
+        print(f"synth-platform {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

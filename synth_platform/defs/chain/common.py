@@ -1,0 +1,77 @@
+"""What every stage of a dataset's chain shares: asset keys, the warehouse pool, versions, helpers.
+
+Each stage module (`ingest`, `discovery`, `masking`, `split`, `synthesizer`, `synthetic`,
+`gate`, `release`) builds the Dagster definitions of one step from a `ChainContext`, and
+sits next to the `lib/` module whose domain logic it wires.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+
+from synth_platform.defs.resources import WarehouseResource
+from synth_platform.lib.masking import ColumnTreatment, plan_masking
+from synth_platform.lib.spec import DatasetSpec
+
+POOL = "duckdb_warehouse"
+LEDGER_KEY = dg.AssetKey(["governance", "ledger"])
+STAGES = ("raw", "pii_report", "masked", "train", "holdout", "synthesizer", "synthetic", "release")
+
+#: Bump a stage's version when its logic changes, so Dagster flags its outputs as stale.
+STAGE_VERSIONS = {
+    "raw": "1",
+    "pii_report": "1",
+    "masked": "1",
+    "split": "1",
+    "synthesizer": "1",
+    "synthetic": "1",
+    "release": "1",
+}
+
+
+@dataclass(frozen=True)
+class ChainContext:
+    """One dataset's spec and the asset keys of its chain."""
+
+    spec: DatasetSpec
+
+    @property
+    def ds(self) -> str:
+        return self.spec.name
+
+    def key(self, stage: str) -> dg.AssetKey:
+        return dg.AssetKey([self.spec.name, stage])
+
+    @property
+    def common(self) -> dict:
+        """Arguments every warehouse-touching asset of the chain takes."""
+        return {"group_name": self.spec.name, "pool": POOL}
+
+
+def pii_classes(findings: pd.DataFrame) -> dict[str, tuple[str, str | None]]:
+    return {
+        row.column: (row.pii_class, row.detected_type if isinstance(row.detected_type, str) else None)
+        for row in findings.itertuples()
+    }
+
+
+def spec_hints(spec: DatasetSpec) -> dict[str, tuple[str, str | None]]:
+    return {name: (c.pii.pii_class, c.pii.type) for name, c in spec.columns.items() if c.pii is not None}
+
+
+def masking_plan(spec: DatasetSpec, warehouse: WarehouseResource) -> list[ColumnTreatment]:
+    """The masking plan from the stored PII report (the same plan every later stage applies)."""
+    return plan_masking(spec, pii_classes(warehouse.read_table("governance", f"pii_{spec.name}")))
+
+
+def direct_identifier_columns(plan: list[ColumnTreatment]) -> list[str]:
+    return [t.column for t in plan if not t.reaches_model]
+
+
+def ledger_metadata(row: dict) -> dict:
+    """The metadata of a ledger materialisation: the row's ids and spend, never a value."""
+    keep = ("entry_id", "dataset", "event", "decision", "synthesizer", "epsilon_note", "run_id")
+    metadata = {k: str(row[k]) for k in keep}
+    metadata["cumulative_epsilon"] = str(row["cumulative_epsilon"])
+    return metadata

@@ -1,0 +1,47 @@
+"""Stage `masked`: direct identifiers dropped or pseudonymised, QIs generalised (lib.masking)."""
+
+import dagster as dg
+
+from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, masking_plan
+from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
+from synth_platform.defs.table_metadata import column_lineage, records_table, table_metadata
+from synth_platform.lib.masking import apply_masking
+
+
+def build_masked_asset(chain: ChainContext):
+    spec, ds = chain.spec, chain.ds
+
+    @dg.asset(
+        key=chain.key("masked"),
+        deps=[chain.key("raw"), chain.key("pii_report")],
+        code_version=STAGE_VERSIONS["masked"],
+        kinds={"duckdb"},
+        description="Direct identifiers dropped or pseudonymised (keyed HMAC), quasi-identifiers "
+        "generalised, rare categories and outliers suppressed.",
+        **chain.common,
+    )
+    def masked(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, pseudonym_key: PseudonymKeyResource
+    ) -> dg.MaterializeResult:
+        if pseudonym_key.is_demo_default:
+            context.log.warning(
+                "SYNTH_PSEUDONYM_KEY is not set: pseudonyms use the public DEMO key. Set the variable "
+                "to a secret before masking real data."
+            )
+        plan = masking_plan(spec, warehouse)
+        frame = warehouse.read_table("raw", ds)
+        masked_frame, report = apply_masking(frame, plan, spec, pseudonym_key.key.encode())
+        warehouse.write_table("masked", ds, masked_frame)
+        lineage = column_lineage({c: [(chain.key("raw"), c)] for c in masked_frame.columns})
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(masked_frame, lineage),
+                "treatments": records_table(report.as_rows()),
+                "columns_dropped": sum(t.action == "drop" for t in plan),
+                "pseudonym_key": "DEMO default (SYNTH_PSEUDONYM_KEY unset)"
+                if pseudonym_key.is_demo_default
+                else "from SYNTH_PSEUDONYM_KEY",
+            }
+        )
+
+    return masked

@@ -1,0 +1,53 @@
+"""Stage `synthetic`: rows sampled from the current model, identifiers refilled with fakes (lib.refill)."""
+
+import dagster as dg
+
+from synth_platform.defs.chain.common import (
+    STAGE_VERSIONS,
+    ChainContext,
+    direct_identifier_columns,
+    masking_plan,
+)
+from synth_platform.defs.resources import StorageResource, WarehouseResource
+from synth_platform.defs.table_metadata import column_lineage, table_metadata
+from synth_platform.lib import refill, synthesis
+
+
+def build_synthetic_asset(chain: ChainContext):
+    spec, ds = chain.spec, chain.ds
+
+    @dg.asset(
+        key=chain.key("synthetic"),
+        deps=[chain.key("synthesizer"), chain.key("raw")],
+        code_version=STAGE_VERSIONS["synthetic"],
+        kinds={"duckdb", "faker"},
+        description="Rows sampled from the synthesizer in the source's shape: direct identifiers refilled "
+        "with fake values of the same kind, generalised columns drawn back into their format.",
+        **chain.common,
+    )
+    def synthetic(warehouse: WarehouseResource, storage: StorageResource) -> dg.MaterializeResult:
+        plan = masking_plan(spec, warehouse)
+        model = synthesis.current_model(storage.model_dir(ds))
+        rows = spec.sample.rows or model.train_rows
+        sampled = synthesis.load_and_sample(model, rows, seed=spec.synthesizer.seed)
+        identifier_columns = direct_identifier_columns(plan)
+        identifiers = warehouse.read_table("raw", ds, identifier_columns or None)
+        forbidden = refill.forbidden_values(identifiers[c] for c in identifier_columns)
+        templates = {c: refill.learn_template(identifiers[c]) for c in identifier_columns}
+        shaped = refill.restore_source_shape(
+            sampled, spec, plan, forbidden, templates, seed=spec.synthesizer.seed
+        )
+        warehouse.write_table("synthetic", ds, shaped)
+        lineage = column_lineage(
+            {t.column: [(chain.key("synthesizer"), t.column)] if t.reaches_model else [] for t in plan}
+        )
+        descriptions = {c: "fake value (Faker), never a source value" for c in identifier_columns}
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(shaped, lineage, descriptions),
+                "model_sha256": model.sha256,
+                "refilled_columns": len(identifier_columns),
+            }
+        )
+
+    return synthetic
