@@ -6,11 +6,10 @@ import os
 
 import dagster as dg
 
-from synth_platform.defs import automation
+from synth_platform.defs import alerts, automation
 from synth_platform.defs.analytics import analytics_dbt_assets, dbt_resource
 from synth_platform.defs.chain import LEDGER_KEY, build_dataset_assets
 from synth_platform.defs.resources import (
-    DEMO_PSEUDONYM_KEY,
     PseudonymKeyResource,
     StorageResource,
     SynthesizerFactory,
@@ -29,9 +28,10 @@ LEDGER_SPEC = dg.AssetSpec(
 
 
 def pseudonym_key_resource() -> PseudonymKeyResource:
+    """SYNTH_PSEUDONYM_KEY if set; else a key generated once under $DAGSTER_HOME/secrets (lib.secrets)."""
     if os.environ.get("SYNTH_PSEUDONYM_KEY"):
         return PseudonymKeyResource(key=dg.EnvVar("SYNTH_PSEUDONYM_KEY"))
-    return PseudonymKeyResource(key=DEMO_PSEUDONYM_KEY, is_demo_default=True)
+    return PseudonymKeyResource()
 
 
 def build_definitions(settings: Settings | None = None, synthesizers: SynthesizerFactory | None = None):
@@ -45,12 +45,13 @@ def build_definitions(settings: Settings | None = None, synthesizers: Synthesize
         jobs.append(job)
         sensors.append(automation.landing_sensor(spec, job))
     refresh = automation.refresh_all_job(specs)
+    alert_checks, alert_sensors = alerts.build_alerts(specs)
     return dg.Definitions(
         assets=[a for a in assets if not isinstance(a, dg.AssetChecksDefinition)],
-        asset_checks=[a for a in assets if isinstance(a, dg.AssetChecksDefinition)],
+        asset_checks=[a for a in assets if isinstance(a, dg.AssetChecksDefinition)] + alert_checks,
         jobs=[*jobs, refresh],
         schedules=[automation.nightly_schedule(refresh)],
-        sensors=sensors,
+        sensors=sensors + alert_sensors,
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
             "storage": StorageResource(root=str(settings.root)),

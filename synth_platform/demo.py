@@ -30,6 +30,10 @@ def main() -> int:
 
     job = defs.resolve_job_def(chain_job_name(DATASET))
     instance = dg.DagsterInstance.get()
+    from synth_platform.defs.run_health import reap_dead_runs
+
+    for run_id in reap_dead_runs(instance):  # a killed earlier demo must not hold the warehouse pool
+        print(f"Marked run {run_id} failed: its process is gone; its pool slot is free again.")
     run_config = {
         "ops": {f"{DATASET}__raw": {"config": {"landing_file": str(path)}}},
         # INFO, not DEBUG: progress and warnings, without every engine event; the UI has them all.

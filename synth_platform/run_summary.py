@@ -47,6 +47,19 @@ def check_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
     return results
 
 
+def evidence_path(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """The evidence pack of the run's release decision, as its asset metadata links it."""
+    found = None
+    for kind in (dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.ASSET_MATERIALIZATION):
+        for event in _events(instance, run_id, kind):
+            data = event.event_specific_data
+            is_check = kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            metadata = data.metadata if is_check else data.materialization.metadata
+            if "evidence_report" in metadata:
+                found = str(metadata["evidence_report"].value)
+    return found
+
+
 def ledger_rows(db_path, run_id: str) -> pd.DataFrame:
     with warehouse.connect(db_path, read_only=True) as con:
         rows = ledger.read_ledger(con)
@@ -57,6 +70,28 @@ def _fmt_epsilon(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return "unbounded (inf)" if math.isinf(value) else f"{value:g}"
+
+
+def budget_line(db_path, dataset: str) -> str:
+    """Privacy spend of the dataset: this budget's spent, cumulative and remaining epsilon (zCDP)."""
+    from synth_platform.lib import budget
+
+    with warehouse.connect(db_path, read_only=True) as con:
+        rows = ledger.read_ledger(con, dataset)
+        if rows.empty:
+            return "Privacy budget: nothing spent yet"
+        last = rows.iloc[-1]
+        limit = None if pd.isna(last["epsilon_budget"]) else float(last["epsilon_budget"])
+        delta = 1e-9 if pd.isna(last["budget_delta"]) else float(last["budget_delta"])
+        status = budget.status(con, dataset, limit, delta)
+    if limit is None:
+        spent = _fmt_epsilon(status.spent_epsilon)
+        return f"Privacy budget: none set; cumulative epsilon {spent} at delta {delta:g}"
+    return (
+        f"Privacy budget: epsilon {limit:g} at delta {delta:g}; cumulative epsilon "
+        f"{_fmt_epsilon(status.spent_epsilon)}, remaining {_fmt_epsilon(status.remaining_epsilon)} "
+        f"({status.remaining_share:.0%} of the budget's rho)"
+    )
 
 
 def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: str) -> str:
@@ -97,9 +132,13 @@ def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: s
             f"cumulative={_fmt_epsilon(row.cumulative_epsilon)}{quality} decision={row.decision} "
             f"source={row.source_hash[:12]}… hash={row.row_hash[:12]}…"
         )
+    lines.append(budget_line(db_path, dataset))
     decisions = [r.decision for r in rows.itertuples() if r.event in ("released", "blocked")]
     lines.append("")
     lines.append(
         f"Release decision: {decisions[-1] if decisions else 'none (the run stopped before the gate)'}"
     )
+    pack = evidence_path(instance, run.run_id)
+    if pack:
+        lines.append(f"Evidence pack (open in a browser; restricted: computed on real data): {pack}")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,17 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+# Generated keys (lib.secrets) go to a throw-away folder, never the tester's home or DAGSTER_HOME.
+os.environ.setdefault("SYNTH_SECRETS_DIR", tempfile.mkdtemp(prefix="synth_secrets_"))
+# ... holding one fixed test key, so a sample's train/holdout split (a keyed hash) is the same on
+# every test run: figures near a threshold must not flip between runs.
+_TEST_KEY = Path(os.environ["SYNTH_SECRETS_DIR"]) / "pseudonym.key"
+if not _TEST_KEY.exists():
+    _TEST_KEY.parent.chmod(0o700)
+    _TEST_KEY.write_text("fixed-test-only-pseudonym-key-not-a-secret-0001")
+    _TEST_KEY.chmod(0o600)
 
-from synth_platform.lib.spec import DatasetSpec
+from synth_platform.lib.spec import DatasetSpec  # noqa: E402 (after the environment above)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +47,7 @@ def small_spec_dict(name: str = "people", landing_dir: str = "landing/people") -
 @pytest.fixture
 def small_spec() -> DatasetSpec:
     return DatasetSpec.model_validate(small_spec_dict())
+
+
+# The costly fault-injected project shared by test_crash.py and test_bad_files.py (one session run).
+from synth_platform_tests.chain_under_faults import faulted_chain  # noqa: E402, F401

@@ -9,7 +9,7 @@ import pytest
 
 from synth_platform.defs.analytics import analytics_dbt_assets, dbt_resource
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib import ledger, warehouse
+from synth_platform.lib import accounting, ledger, warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -188,4 +188,9 @@ def test_privacy_ledger_summary(built):
     assert adult["cumulative_epsilon"] == "unbounded"
     assert (patients["trainings"], patients["releases"], patients["blocks"]) == (2, 0, 0)
     assert pd.isna(patients["last_decision"]) and pd.isna(patients["last_released_at"])
-    assert float(patients["cumulative_epsilon"]) == pytest.approx(1.5)
+    # Composed in zCDP and shown at the dataset's delta: less than 1 + 0.5.
+    rho = sum(accounting.rho_from_epsilon_delta(e, 1e-9) for e in (1.0, 0.5))
+    expected = accounting.epsilon_from_rho(rho, 1e-9)
+    assert float(patients["cumulative_epsilon"]) == pytest.approx(expected, abs=1e-6)
+    assert patients["cumulative_rho"] == pytest.approx(rho)
+    assert (adult["refusals"], adult["reuses"]) == (0, 0)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 
 import dagster as dg
 import pytest
+import yaml
 
 from synth_platform.definitions import build_definitions
-from synth_platform.defs.automation import REFRESH_ALL_JOB, chain_job_name
+from synth_platform.defs.automation import REFRESH_ALL_JOB, chain_job_name, chain_version
 from synth_platform.lib.ingest import file_sha256
+from synth_platform.lib.spec import load_specs
 from synth_platform.settings import Settings
 from synth_platform_tests.conftest import PROJECT_ROOT
 
 DATASET = "adult_customers"
+#: The demo spec's header: the sensor quarantines a file whose header differs (test_alerts covers that).
+HEADER = ",".join(
+    yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())["columns"]
+)
 
 
 @pytest.fixture
@@ -48,36 +56,84 @@ def test_schedule_runs_every_dataset_nightly_in_configured_timezone(defs_and_lan
     assert len(data.run_requests) == 1
 
 
-def test_sensor_requests_a_run_per_new_file_keyed_by_content(defs_and_landing):
+def _stable_tick(defs, sensor_name, cursor):
+    """Two ticks: a new file is only taken once it looked the same on two ticks in a row."""
+    first = _tick(defs, sensor_name, cursor)
+    assert not first.run_requests and "still changing" in first.skip_message
+    return _tick(defs, sensor_name, first.cursor)
+
+
+def test_sensor_requests_a_run_per_new_stable_file_keyed_by_content_and_version(defs_and_landing):
     defs, landing, _ = defs_and_landing
     sensor_name = f"{DATASET}_landing_sensor"
     first = _tick(defs, sensor_name)
     assert not first.run_requests and "No new file" in first.skip_message
 
     path = landing / "customers_1.csv"
-    path.write_text("customer_id\nC1\n")
-    second = _tick(defs, sensor_name, first.cursor)
+    path.write_text(f"{HEADER}\nC1\n")
+    second = _stable_tick(defs, sensor_name, first.cursor)
     (request,) = second.run_requests
-    assert request.run_key == f"{DATASET}:{file_sha256(path)}"
+    spec = next(s for s in load_specs(PROJECT_ROOT / "config" / "datasets") if s.name == DATASET)
+    assert request.run_key == f"{DATASET}:{file_sha256(path)}:{chain_version(spec)}"
     assert request.run_config["ops"][f"{DATASET}__raw"]["config"]["landing_file"] == str(path)
+    assert request.tags["synth/dataset"] == DATASET
     assert defs.get_sensor_def(sensor_name).job_name == chain_job_name(DATASET)
 
     third = _tick(defs, sensor_name, second.cursor)
     assert not third.run_requests  # seen, unchanged
 
-    (landing / "customers_2.csv").write_text("customer_id\nC2\n")
-    fourth = _tick(defs, sensor_name, third.cursor)
+    (landing / "customers_2.csv").write_text(f"{HEADER}\nC2\n")
+    fourth = _stable_tick(defs, sensor_name, third.cursor)
     assert [r.tags["synth/source_file"] for r in fourth.run_requests] == ["customers_2.csv"]
     assert set(json.loads(fourth.cursor)) == {"customers_1.csv", "customers_2.csv"}
 
 
-def test_sensor_ignores_a_touched_file_with_the_same_content(defs_and_landing):
-    import os
+def test_sensor_waits_while_a_file_is_still_being_written(defs_and_landing):
+    defs, landing, _ = defs_and_landing
+    sensor_name = f"{DATASET}_landing_sensor"
+    path = landing / "customers_1.csv"
+    cursor = None
+    with open(path, "w") as handle:
+        for part in range(3):
+            handle.write(f"{HEADER}\nC{part}\n")
+            handle.flush()
+            result = _tick(defs, sensor_name, cursor)
+            assert not result.run_requests, "a file that grew since the last tick was taken"
+            cursor = result.cursor
+    done = _tick(defs, sensor_name, cursor)
+    assert [r.tags["synth/source_file"] for r in done.run_requests] == ["customers_1.csv"]
 
+
+def test_sensor_ignores_a_touched_file_with_the_same_content(defs_and_landing):
     defs, landing, _ = defs_and_landing
     path = landing / "customers_1.csv"
-    path.write_text("customer_id\nC1\n")
-    first = _tick(defs, f"{DATASET}_landing_sensor")
+    path.write_text(f"{HEADER}\nC1\n")
+    first = _stable_tick(defs, f"{DATASET}_landing_sensor", None)
+    assert first.run_requests
     os.utime(path, (1_000_000, 1_000_000))
     second = _tick(defs, f"{DATASET}_landing_sensor", first.cursor)
-    assert not second.run_requests
+    third = _tick(defs, f"{DATASET}_landing_sensor", second.cursor)
+    assert not second.run_requests and not third.run_requests
+
+
+def test_newest_file_runs_again_after_the_spec_changes(defs_and_landing, tmp_path):
+    defs, landing, settings = defs_and_landing
+    sensor_name = f"{DATASET}_landing_sensor"
+    for name in ("customers_1.csv", "customers_2.csv"):
+        (landing / name).write_text(f"{HEADER}\n{name}\n")
+    os.utime(landing / "customers_1.csv", (1_000_000, 1_000_000))
+    done = _stable_tick(defs, sensor_name, None)
+    assert len(done.run_requests) == 2
+    assert not _tick(defs, sensor_name, done.cursor).run_requests
+
+    specs_dir = tmp_path / "changed_specs"
+    specs_dir.mkdir()
+    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
+    spec["checks"]["min_quality_score"] = 0.8
+    (specs_dir / f"{DATASET}.yaml").write_text(yaml.safe_dump(spec))
+    changed = build_definitions(dataclasses.replace(settings, specs_dir=specs_dir))
+    rerun = _tick(changed, sensor_name, done.cursor)
+    (request,) = rerun.run_requests
+    assert request.tags["synth/source_file"] == "customers_2.csv"  # the newest only
+    assert request.run_key not in {r.run_key for r in done.run_requests}
+    assert not _tick(changed, sensor_name, rerun.cursor).run_requests

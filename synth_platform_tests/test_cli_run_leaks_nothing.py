@@ -5,7 +5,7 @@ no compute logs. Here the job runs through the `dagster` CLI against a real `DAG
 the multiprocess executor, one subprocess per step, the `duckdb_warehouse` pool, the
 warehouse file lock across processes, and captured stdout/stderr of every step. Everything
 that run leaves on disk outside the warehouse (the instance's event database, the compute
-logs, the model files) and everything it printed must hold no raw identifier of the source.
+logs, the model files, the evidence pack) and everything it printed must hold no raw identifier of the source.
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ def test_cli_run_leaves_no_identifier_in_logs_events_or_models(tmp_path):
     assert released > 0.7 * ROWS
 
     model_dir = project.root / "data" / "models" / DATASET
-    files = [p for root in (dagster_home, model_dir) for p in root.rglob("*") if p.is_file()]
+    evidence_dir = project.root / "data" / "evidence" / DATASET
+    files = [p for root in (dagster_home, model_dir, evidence_dir) for p in root.rglob("*") if p.is_file()]
     compute_logs = [p for p in files if p.suffix in (".out", ".err") and p.stat().st_size]
     assert compute_logs, "no step's output was captured: nothing was searched"
     assert any(p.suffix == ".pkl" for p in files)
+    assert {p.name for p in files if p.parent.parent == evidence_dir} >= {"report.html", "report.json"}
     stored = "\n".join(p.read_bytes().decode("utf-8", "ignore") for p in files)
     assert "dbt build" in stored  # what the steps logged is in the searched text (event DB and .err logs)
 

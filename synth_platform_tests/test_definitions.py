@@ -26,11 +26,20 @@ def test_graph_checks_and_code_versions():
         assert node.code_version, stage
     checks = [graph.get_check_spec(k) for k in graph.asset_check_keys]
     gate = [c for c in checks if c.asset_key == dg.AssetKey(["adult_customers", "synthetic"])]
-    assert len(gate) == 5 and all(c.blocking for c in gate)
+    from synth_platform.defs.chain.gate import gate_checks
+    from synth_platform.lib.spec import load_spec
+
+    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    assert {c.name for c in gate} == set(gate_checks(spec)) and all(c.blocking for c in gate)
+    assert "utility_tstr" in gate_checks(spec)  # the demo declares a utility target
     release = graph.get(dg.AssetKey(["adult_customers", "release"]))
     assert dg.AssetKey(["adult_customers", "synthetic"]) in release.parent_keys
     assert defs.get_schedule_def("nightly_refresh")
     assert defs.get_sensor_def("adult_customers_landing_sensor")
+    alerts = ("run_failure_alert", "privacy_budget_alert", "stale_release_alert", "release_freshness_checks")
+    assert all(defs.get_sensor_def(name) for name in alerts)
+    freshness = dg.AssetCheckKey(dg.AssetKey(["adult_customers", "release"]), "freshness_check")
+    assert freshness in graph.asset_check_keys
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path):

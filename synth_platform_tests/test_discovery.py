@@ -80,7 +80,8 @@ def test_luhn_rejects_invalid_card_numbers():
     valid = ["4111111111111111", "5500005555555559", "340000000000009"] * 10
     invalid = ["4111111111111112", "5500005555555550", "340000000000001"] * 10
     assert discover(pd.DataFrame({"x": valid}))[0].detected_type == "credit_card"
-    assert discover(pd.DataFrame({"x": invalid}))[0].detected_type is None
+    rejected = discover(pd.DataFrame({"x": invalid}))[0]
+    assert rejected.detected_type != "credit_card" and rejected.pii_class == "other"
 
 
 def test_hints_override_but_measurements_stay(people):

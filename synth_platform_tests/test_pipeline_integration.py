@@ -6,21 +6,31 @@ bad-input tests then run on top of it and prove the release and ledger survive.
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import pandas as pd
 import pytest
 import yaml
 
-from synth_platform.lib import ledger, warehouse
+from synth_platform.lib import evaluation, evidence, ledger, warehouse
 from synth_platform_tests.pipeline_harness import DATASET, identifiers_in, make_project, planted_identifiers
 
 pytestmark = pytest.mark.integration
 ROWS = 3000
+DP_EPSILON = 20.0
+DP_BUDGET = 100.0
 
 
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("chain"), rows=ROWS)
+    # The demo's default path, end to end: dp_mst charged against a budget. At epsilon 1 the noise
+    # drowns a 3,000-row sample (the demo's 48,842 rows are fine), so this sample trains at epsilon 20.
+    overrides = {
+        "synthesizer": {"kind": "dp_mst", "params": {"epsilon": DP_EPSILON, "delta": 1e-9}},
+        "privacy": {"epsilon_budget": DP_BUDGET, "delta": 1e-9},
+    }
+    project = make_project(tmp_path_factory.mktemp("chain"), rows=ROWS, spec_overrides=overrides)
     landing_file = next(project.landing.glob("*.csv"))
     raw_source = pd.read_csv(landing_file, dtype=str)
     result = project.run()
@@ -49,8 +59,9 @@ def test_every_gate_check_ran_blocking_and_passed(good_run):
         "schema_expectations",
         "quality_score",
         "exact_copies",
-        "distance_to_closest_record",
+        *evaluation.ATTACK_CHECKS,
         "no_identifier_leak",
+        evaluation.UTILITY_CHECK,  # the demo spec declares `income` as a utility target
     }
     assert all(e.passed for e in evaluations.values())
     quality = evaluations["quality_score"].metadata["figure"].value
@@ -63,9 +74,11 @@ def test_ledger_records_training_and_release(good_run):
     rows = rows[rows["run_id"] == result.run_id]
     assert rows["event"].tolist() == ["trained", "released"]
     trained, released = rows.iloc[0], rows.iloc[1]
-    assert pd.isna(trained["epsilon_spent"]) and "unbounded" in trained["epsilon_note"]
-    assert trained["cumulative_epsilon"] == float("inf")
+    # dp_mst at (20, 1e-9), charged in zCDP against the dataset's budget, before the data was read.
+    assert (trained["epsilon_spent"], trained["delta"]) == (DP_EPSILON, 1e-9) and trained["rho_spent"] > 0
+    assert trained["epsilon_budget"] == DP_BUDGET and 0 < trained["cumulative_epsilon"] <= DP_EPSILON
     assert released["decision"] == "released" and 0.75 <= released["quality_score"] <= 1
+    assert released["charged_entry"] == trained["entry_id"] and len(released["model_sha256"]) == 64
     assert len(released["source_hash"]) == 64 and released["source_hash"] == trained["source_hash"]
     with warehouse.connect(project.settings.warehouse_path, read_only=True) as con:
         assert ledger.verify_chain(con) == []
@@ -106,6 +119,29 @@ def test_planted_identifiers_reach_no_table_metadata_or_log(good_run):
     assert leaked == 0, f"{leaked} raw identifiers found in the run's events and metadata"
 
 
+def test_evidence_pack_of_the_release_is_linked_complete_and_holds_no_identifier(good_run):
+    project, result, raw_source = good_run
+    pack = evidence.find_pack(project.root, DATASET, result.run_id)
+    release = result.asset_materializations_for_node(f"{DATASET}__release")[0]
+    assert release.metadata["evidence_report"].value == str(pack.html)
+    report = json.loads(pack.json.read_text())
+    assert report["decision"] == "released"
+    assert len(report["source"]["source_hash"]) == 64
+    checks = {c["name"]: c for c in report["gate_checks"]}
+    assert set(checks) == {
+        e.check_name for e in result.get_asset_check_evaluations() if e.asset_key.path[-1] == "synthetic"
+    }
+    assert all(c["passed"] and c["threshold"] is not None for c in checks.values())
+    (income,) = report["utility"]
+    assert income["target"] == "income" and income["metric"] == "auc" and 0.5 < income["trtr"] <= 1
+    assert [r["event"] for r in report["ledger_rows"]] == ["trained", "released"]
+    html = pack.html.read_text()
+    assert html.count("data:image/png;base64,") == 3
+    text = html + pack.json.read_text()
+    leaked = len(identifiers_in(text, planted_identifiers(raw_source)))  # a count, never the values
+    assert leaked == 0, f"{leaked} raw identifiers found in the evidence pack"
+
+
 def test_pii_report_classifies_the_demo_columns(good_run):
     project, _, _ = good_run
     report = project.query(f"SELECT * FROM governance.pii_{DATASET}").set_index("column")
@@ -136,7 +172,7 @@ def _bad_file_content(kind: str, raw_source: pd.DataFrame) -> str:
     ("kind", "expected"),
     [
         ("empty", "the file is empty"),
-        ("malformed", "malformed CSV: Expected 23 fields in line 8"),
+        ("malformed", "malformed CSV: data row 7 has 27 fields, more than the 23 of the header"),
         ("schema_change", "columns differ from the spec 'adult_customers': missing ['ssn']"),
     ],
 )
@@ -166,6 +202,7 @@ def test_budget_refuses_non_private_training_and_keeps_release_and_ledger(good_r
     original = spec_path.read_text()
     spec = yaml.safe_load(original)
     spec["privacy"] = {"epsilon_budget": 1.0}
+    spec["synthesizer"] = {"kind": "gaussian_copula", "params": {}}  # no DP guarantee: refused under a budget
     spec_path.write_text(yaml.safe_dump(spec))
     try:
         before_release, before_ledger = _release_state(project)
@@ -176,7 +213,12 @@ def test_budget_refuses_non_private_training_and_keeps_release_and_ledger(good_r
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert failure.step_key == f"{DATASET}__synthesizer"
     message = failure.event_specific_data.error.message
-    assert "epsilon budget of 1" in message and "not differentially private" in message
+    assert "privacy budget (epsilon 1 at delta" in message and "not differentially private" in message
     after_release, after_ledger = _release_state(project)
     assert after_release == before_release
-    pd.testing.assert_frame_equal(after_ledger, before_ledger)
+    # The refusal is on the ledger (spending nothing); every earlier row is unchanged and the chain holds.
+    pd.testing.assert_frame_equal(after_ledger.iloc[: len(before_ledger)], before_ledger)
+    refused = after_ledger.iloc[len(before_ledger) :]
+    assert refused["event"].tolist() == ["refused"] and refused["epsilon_spent"].tolist() == [0.0]
+    with warehouse.connect(project.settings.warehouse_path, read_only=True) as con:
+        assert ledger.verify_chain(con) == []

@@ -1,5 +1,6 @@
 """Jobs, the nightly schedule, and one landing-folder sensor per dataset."""
 
+import hashlib
 import json
 import os
 
@@ -54,46 +55,106 @@ def raw_op_name(dataset: str) -> str:
     return f"{dataset}__raw"
 
 
+def chain_version(spec: DatasetSpec) -> str:
+    """The spec's and the code's version: a file runs again after either changes.
+
+    The spec digest covers every field (columns, thresholds, synthesizer); the code part is the
+    package version and every stage's code_version.
+    """
+    from synth_platform import __version__
+    from synth_platform.defs.chain.common import STAGE_VERSIONS
+
+    spec_digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
+    stages = json.dumps(STAGE_VERSIONS, sort_keys=True)
+    code_digest = hashlib.sha256(f"{__version__}|{stages}".encode()).hexdigest()[:12]
+    return f"spec-{spec_digest}.code-{code_digest}"
+
+
+def _signature(path) -> list | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:  # moved away (quarantined) between listing and looking
+        return None
+    return [stat.st_mtime_ns, stat.st_size]
+
+
 def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
     """Launch the dataset's chain for each new file in its landing folder.
 
-    The cursor remembers each file's (mtime, size) so unchanged files are not hashed
-    again; the run key is the content hash, so the same bytes never run twice.
+    A file is taken only once its size and modification time are the same on two ticks in a
+    row, so a file still being copied is not ingested half-written. The cursor remembers each
+    file's signature, content hash and the chain version it ran with; the run key is the
+    content hash plus the spec's and code's version, so the same bytes never run twice under
+    one version, and the newest file runs again after the spec or the code changes.
     """
+    version = chain_version(spec)
 
     @dg.sensor(
         name=f"{spec.name}_landing_sensor",
         job=job,
         minimum_interval_seconds=30,
         default_status=_status(dg.DefaultSensorStatus),
-        description=f"Watches {spec.source.landing_dir} and runs the chain of '{spec.name}' for new files.",
+        description=f"Watches {spec.source.landing_dir} and runs the chain of '{spec.name}' for new files "
+        "once they have stopped changing.",
     )
     def _sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
         seen: dict = json.loads(context.cursor) if context.cursor else {}
         landing_dir = storage.landing_dir(spec.source.landing_dir)
         current: dict = {}
-        requests = []
+        chosen: list = []
+        waiting = 0
+        outdated = []
         for path in ingest.landing_files(landing_dir, spec.source.pattern):
-            stat = path.stat()
-            signature = [stat.st_mtime_ns, stat.st_size]
-            previous = seen.get(path.name)
-            if previous and previous["signature"] == signature:
+            signature = _signature(path)
+            if signature is None:
+                continue
+            previous = seen.get(path.name) or {}
+            if previous.get("signature") != signature:
+                # New or still changing: look again next tick before taking it.
+                current[path.name] = {**previous, "signature": signature, "pending": True}
+                waiting += 1
+                continue
+            if not previous.get("pending"):
                 current[path.name] = previous
+                if previous.get("version") != version:
+                    outdated.append(path)
                 continue
             content_hash = ingest.file_sha256(path)
-            current[path.name] = {"signature": signature, "sha256": content_hash}
-            if previous and previous["sha256"] == content_hash:
-                continue
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{spec.name}:{content_hash}",
-                    run_config={"ops": {raw_op_name(spec.name): {"config": {"landing_file": str(path)}}}},
-                    tags={"synth/dataset": spec.name, "synth/source_file": path.name},
-                )
+            current[path.name] = {"signature": signature, "sha256": content_hash, "version": version}
+            if previous.get("sha256") == content_hash and previous.get("version") == version:
+                continue  # touched, not changed
+            chosen.append((path, content_hash))
+        if outdated and not chosen:
+            newest = outdated[-1]  # older files would only be superseded by the newest
+            content_hash = current[newest.name].get("sha256") or ingest.file_sha256(newest)
+            current[newest.name] = {**current[newest.name], "sha256": content_hash, "version": version}
+            chosen.append((newest, content_hash))
+        for path in outdated:
+            current[path.name] = {**current[path.name], "version": version}
+        # A file whose header differs from the spec is quarantined here, with the reason, not run.
+        from synth_platform.defs.alerts import quarantine_if_schema_differs
+
+        quarantined = []
+        for path, content_hash in list(chosen):
+            why = quarantine_if_schema_differs(path, spec, storage, context.log)
+            if why:
+                quarantined.append(why)
+                chosen.remove((path, content_hash))
+                current.pop(path.name, None)
+        requests = [
+            dg.RunRequest(
+                run_key=f"{spec.name}:{content_hash}:{version}",
+                run_config={"ops": {raw_op_name(spec.name): {"config": {"landing_file": str(path)}}}},
+                tags={"synth/dataset": spec.name, "synth/source_file": path.name, "synth/version": version},
             )
+            for path, content_hash in chosen
+        ]
         cursor = json.dumps(current, sort_keys=True)
         if not requests:
-            return dg.SensorResult(skip_reason=f"No new file in {landing_dir}", cursor=cursor)
+            reason = " | ".join(quarantined) if quarantined else f"No new file in {landing_dir}"
+            if waiting:
+                reason += f"; {waiting} file(s) still changing, taken once unchanged for a tick"
+            return dg.SensorResult(skip_reason=reason, cursor=cursor)
         return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return _sensor

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from synth_platform.lib import warehouse
-
-DEMO_PSEUDONYM_KEY = "DEMO-ONLY-KEY--set-SYNTH_PSEUDONYM_KEY-for-real-data"
+from synth_platform.lib import secrets, warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -57,14 +55,23 @@ class StorageResource(dg.ConfigurableResource):
 
 
 class PseudonymKeyResource(dg.ConfigurableResource):
-    """The HMAC key for keyed pseudonyms. Bind it with `dg.EnvVar("SYNTH_PSEUDONYM_KEY")`."""
+    """The HMAC key for keyed pseudonyms (lib.secrets).
 
-    key: str
-    is_demo_default: bool = False
+    Bind `key` with `dg.EnvVar("SYNTH_PSEUDONYM_KEY")` to supply it; left empty, a random key
+    is generated on first use into `key_file` (default `$DAGSTER_HOME/secrets/pseudonym.key`,
+    mode 0600) and reused. There is no public default key.
+    """
+
+    key: str = ""
+    key_file: str = ""
+
+    def resolve(self) -> secrets.Key:
+        """The key and where it came from (`source` is safe to log; `value` never is)."""
+        return secrets.pseudonym_key(self.key or None, Path(self.key_file) if self.key_file else None)
 
 
 class SynthesizerFactory(dg.ConfigurableResource):
-    """Builds the synthesizer object for a spec's `kind` and says what epsilon it spends.
+    """Builds the synthesizer object for a spec's `kind` and says what privacy budget it spends.
 
     A resource so that a deployment (or a test planting a deliberately leaky model) can
     swap the implementation without touching the assets.
@@ -75,6 +82,13 @@ class SynthesizerFactory(dg.ConfigurableResource):
 
         return make_synthesizer(kind, metadata, params)
 
+    def spend(self, kind: str, params: dict, column_types: dict | None = None, declared: dict | None = None):
+        """What one fit spends (`lib.budget.Spend`): for `dp_mst` its epsilon/delta from the params,
+        for kinds without a differential-privacy guarantee an unbounded spend (never zero)."""
+        from synth_platform.lib.budget import training_spend
+
+        return training_spend(kind, params, column_types or {}, declared or {})
+
     def epsilon(self, kind: str, params: dict) -> float | None:
         """Epsilon one fit spends; None for synthesizers with no differential-privacy guarantee."""
-        return None
+        return self.spend(kind, params).epsilon

@@ -1,28 +1,43 @@
 """PII discovery: classify every column, with evidence a reviewer can check.
 
-Three kinds of evidence are combined, each measured on a seeded sample of rows:
-the column name (normalised: `EmailAddress`, `e_mail` and `email` are one name), the
-share of values that match a *validated* pattern for a type (an SSN's area/group/
-serial rules, a card number's Luhn digit, a phone's 10 NANP digits), and uniqueness.
-Value patterns only count for text columns and only at a high share, so numeric
-columns (`fnlwgt`, `capital_gain`) are never taken for SSNs or ZIP codes. A spec
-hint overrides the verdict but the measurements are still reported.
+The values decide, the name only adds: each column's sampled values go through the
+validated detectors of `detectors` (checksums, registries, parsers, name dictionaries,
+a free-text scanner), so a legacy schema whose identifier columns are called `c7` is
+classified as well as one that says `email`. The column name is a second opinion:
 
-Evidence is built from names, shares and counts only: never a cell value.
+* values that validate as a type decide the type, whatever the name says;
+* a name that says identifier (`ssn`, `phone`) keeps the column an identifier even when
+  its values fail validation (`123 45 6789` typed by hand): a wrong "other" would send
+  real identifiers to the model, a wrong "identifier" only drops a column;
+* **fail safe**: a text column that is highly unique and that no detector explains is a
+  direct identifier ("unexplained high-uniqueness text"); a spec hint can release it.
+
+Numeric columns are never identifiers by shape (`fnlwgt`, amounts, counts); only values
+that pass a card's Luhn check or a phone registry at a high share, or an id-like name,
+make them one. A spec hint overrides the verdict, and the measurements are still reported.
+
+Cost is bounded: discovery reads a seeded sample of rows (`sample_rows`), detectors see at
+most a few thousand values per column. Evidence is built from names, shares and counts:
+never a cell value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import pandas as pd
 
+from synth_platform.lib import detectors
+from synth_platform.lib.detectors import DIRECT_TYPES
+
 PII_CLASSES = ("direct_identifier", "quasi_identifier", "sensitive", "other")
-VALUE_SHARE_MIN = 0.8  # share of sampled values that must match a pattern when the name says nothing
-NAME_AND_VALUE_SHARE_MIN = 0.5  # with a matching name, half the values matching is enough
+#: A text column at least this unique (in the sample) that no detector explains is an identifier.
+UNEXPLAINED_UNIQUENESS = 0.9
+#: Fewer sampled values than this and uniqueness says nothing.
+MIN_VALUES_FOR_UNIQUENESS = 10
+UNEXPLAINED = "unexplained high-uniqueness text"
 
 
 @dataclass(frozen=True)
@@ -45,11 +60,13 @@ def _norm(name: str) -> str:
 # type -> (class, normalised-name regex)
 _NAME_RULES: list[tuple[str, str, str]] = [
     ("email", "direct_identifier", r"^(e?mail|emailaddress|email\w*|\w*emailaddr\w*)$"),
-    ("ssn", "direct_identifier", r"^(ssn|socialsecurity\w*|sin|nationalid\w*|taxid)$"),
+    ("ssn", "direct_identifier", r"^(ssn|socialsecurity\w*|sin|nationalid\w*|taxid|nino|nir|bsn|pesel|cpf)$"),
     ("phone", "direct_identifier", r"^(phone\w*|tel|telephone\w*|mobile\w*|cell\w*|fax\w*|\w*phone)$"),
     ("credit_card", "direct_identifier", r"^(cc|creditcard\w*|cardnumber|cardno|pan)$"),
-    ("iban", "direct_identifier", r"^(iban|bankaccount\w*|accountnumber)$"),
+    ("iban", "direct_identifier", r"^(iban|bankaccount\w*|accountnumber|accountno)$"),
     ("ip_address", "direct_identifier", r"^(ip|ipaddress|ipaddr|ipv4|ipv6)$"),
+    ("mac_address", "direct_identifier", r"^(mac|macaddress|macaddr)$"),
+    ("crypto_wallet", "direct_identifier", r"^(wallet\w*|btc\w*|eth\w*address|cryptoaddress)$"),
     ("street_address", "direct_identifier", r"^(\w*address\w*|street\w*|addr\w*|addressline\d?)$"),
     ("first_name", "direct_identifier", r"^(firstname|givenname|forename|fname)$"),
     ("last_name", "direct_identifier", r"^(lastname|surname|familyname|lname)$"),
@@ -70,93 +87,8 @@ _NAME_RULES: list[tuple[str, str, str]] = [
     ("political_opinion", "sensitive", r"^(politic\w*|party|partyaffiliation)$"),
 ]
 _ID_NAME = re.compile(r"^(\w*id|\w*_id|id_\w*|\w*uuid|\w*number)$")
-
-_EMAIL = r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
-_SSN = r"(?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4}"
-_ZIP = r"\d{5}(?:-\d{4})?"
-_IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-_FULL_NAME = (
-    r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.? )?[A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+\.?){1,3}"
-    r"(?: (?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?"
-)
-_STREET = (
-    r"\d{1,6} [A-Za-z0-9 .'\-]+ (?:St|Street|Ave|Avenue|Rd|Road|Blvd|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|"
-    r"Ter|Terrace|Cir|Circle|Pkwy|Parkway|Sq|Square|[A-Z][a-z]+)\.?(?: (?:Apt|Suite|Unit|#)\.? ?\w+)?"
-)
-_IBAN = r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}"
-
-# Value patterns that can decide a type on their own (text columns only).
-_VALUE_TYPES = [
-    "email",
-    "ssn",
-    "phone",
-    "credit_card",
-    "ip_address",
-    "iban",
-    "street_address",
-    "full_name",
-    "zip_code",
-]
-_TYPE_CLASS = {t: c for t, c, _ in _NAME_RULES} | {"customer_id": "direct_identifier"}
-
-
-def _luhn_valid(digits: pd.Series) -> pd.Series:
-    """Vectorised Luhn check of digit strings (12-19 digits)."""
-    out = pd.Series(False, index=digits.index)
-    for length in range(12, 20):
-        subset = digits[digits.str.len() == length]
-        if subset.empty:
-            continue
-        matrix = np.array([list(map(int, s)) for s in subset])[:, ::-1]
-        doubled = matrix[:, 1::2] * 2
-        doubled = np.where(doubled > 9, doubled - 9, doubled)
-        total = matrix[:, ::2].sum(axis=1) + doubled.sum(axis=1)
-        out.loc[subset.index] = total % 10 == 0
-    return out
-
-
-def _phone_valid(text: pd.Series) -> pd.Series:
-    shaped = text.str.fullmatch(
-        r"(?:\+?1[ .\-]?)?\(?\d{3}\)?[ .\-]?\d{3}[ .\-]?\d{4}(?: ?(?:x|ext\.?) ?\d{1,5})?"
-    )
-    digits = text.str.replace(r"(?: ?(?:x|ext\.?) ?\d{1,5})$", "", regex=True).str.replace(
-        r"\D", "", regex=True
-    )
-    digits = digits.where(digits.str.len() != 11, digits.str.slice(1))
-    nanp = digits.str.fullmatch(r"[2-9]\d{2}[2-9]\d{6}")
-    return shaped.fillna(False) & nanp.fillna(False)
-
-
-def _pattern_share(kind: str, text: pd.Series) -> float:
-    if text.empty:
-        return 0.0
-    if kind == "email":
-        hits = text.str.fullmatch(_EMAIL)
-    elif kind == "ssn":
-        hits = text.str.fullmatch(_SSN) & (text.str.contains("-") | text.str.fullmatch(r"\d{9}"))
-    elif kind == "phone":
-        hits = _phone_valid(text)
-    elif kind == "credit_card":
-        digits = text.str.replace(r"[ \-]", "", regex=True)
-        hits = digits.str.fullmatch(r"\d{12,19}") & _luhn_valid(
-            digits.where(digits.str.fullmatch(r"\d+"), "")
-        )
-    elif kind == "ip_address":
-        hits = text.str.fullmatch(_IPV4)
-    elif kind == "iban":
-        hits = text.str.replace(" ", "").str.fullmatch(_IBAN)
-    elif kind == "street_address":
-        hits = text.str.fullmatch(_STREET)
-    elif kind == "full_name":
-        hits = text.str.fullmatch(_FULL_NAME)
-    elif kind == "zip_code":
-        hits = text.str.fullmatch(_ZIP)
-    elif kind == "date_of_birth":
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        hits = parsed.notna() & (parsed.dt.year > 1900) & (parsed < pd.Timestamp.now())
-    else:
-        return 0.0
-    return float(hits.fillna(False).mean())
+_TYPE_CLASS = {t: c for t, c, _ in _NAME_RULES} | dict.fromkeys(DIRECT_TYPES, "direct_identifier")
+_TYPE_CLASS |= {"customer_id": "direct_identifier", "date_of_birth": "quasi_identifier"}
 
 
 def _name_type(column: str) -> str | None:
@@ -171,45 +103,70 @@ def _is_text(series: pd.Series) -> bool:
     return series.dtype == object or str(series.dtype) in ("string", "category")
 
 
-def _classify(column: str, values: pd.Series) -> tuple[str, str | None, bool, float | None, list[str]]:
-    """(class, type, name_match, pattern_share, evidence parts) from name and values."""
+def _value_detection(values: pd.Series, uniqueness: float, seed: int) -> detectors.Detection | None:
     present = values.dropna()
-    text_column = _is_text(values)
-    text = present.astype(str).str.strip() if text_column else pd.Series(dtype="string")
-    uniqueness = present.nunique() / len(present) if len(present) else 0.0
-    name_type = _name_type(column)
-    evidence: list[str] = []
+    if present.empty:
+        return None
+    if _is_text(values):
+        text = detectors.sample_text(present, seed=seed)
+        return detectors.detect(text, uniqueness, int(present.nunique()))
+    if pd.api.types.is_datetime64_any_dtype(values):
+        dates = pd.to_datetime(present, errors="coerce")
+        if hasattr(dates.dt, "tz") and dates.dt.tz is not None:
+            dates = dates.dt.tz_localize(None)
+        has_time = bool((dates != dates.dt.normalize()).mean() > 0.5)
+        kind = "date_of_birth" if detectors.birth_date_like(dates, has_time) else "date"
+        return detectors.Detection(kind, 1.0, 1.0)
+    if pd.api.types.is_integer_dtype(values) or pd.api.types.is_float_dtype(values):
+        return detectors.detect_numeric(present)
+    return None
 
+
+def _classify(
+    column: str, values: pd.Series, uniqueness: float, seed: int
+) -> tuple[str, str | None, bool, float | None, list[str]]:
+    """(class, type, name_match, pattern_share, evidence parts) from values first, then name."""
+    present = values.dropna()
+    name_type = _name_type(column)
+    found = _value_detection(values, uniqueness, seed)
+    evidence: list[str] = []
+    share = None if found is None else found.share
     if name_type is not None:
         evidence.append(f"name matches '{name_type}'")
-        share = None
-        if name_type in _VALUE_TYPES and text_column:
-            share = _pattern_share(name_type, text)
-        elif name_type == "date_of_birth":
-            share = _pattern_share(name_type, present.astype(str))
-        if share is not None and share < NAME_AND_VALUE_SHARE_MIN and name_type in _VALUE_TYPES:
-            evidence.append(f"but only {share:.1%} of values are valid {name_type}")
-            name_type = None  # the name lies (e.g. a free-text 'address_notes' column); fall through
-        else:
-            if share is not None:
-                evidence.append(f"{share:.1%} of values are valid {name_type}")
-            return _TYPE_CLASS[name_type], name_type, True, share, evidence
+    if found is not None:
+        evidence.append(found.describe())
 
-    if text_column and len(text):
-        shares = {kind: _pattern_share(kind, text) for kind in _VALUE_TYPES}
-        # Names and streets are only believed on high-cardinality columns: "Never-married" is no name.
-        for kind in ("full_name", "street_address"):
-            if uniqueness < 0.2:
-                shares[kind] = 0.0
-        best = max(shares, key=shares.get)
-        if shares[best] >= VALUE_SHARE_MIN:
-            evidence.append(f"{shares[best]:.1%} of values are valid {best}")
-            return _TYPE_CLASS[best], best, False, shares[best], evidence
+    # 1. Values that validate as a direct identifier decide, whatever the name says.
+    if found is not None and found.pii_class == "direct_identifier" and found.kind != "unexplained_text":
+        return "direct_identifier", found.kind, name_type == found.kind, share, evidence
+
+    # 2. A name that says direct identifier keeps the column one, even if the values fail.
+    if name_type is not None and _TYPE_CLASS.get(name_type) == "direct_identifier":
+        if found is None or found.kind != name_type:
+            evidence.append("values do not validate, kept as an identifier because the name says so")
+        return "direct_identifier", name_type, True, share, evidence
+
+    # 3. Quasi-identifying values (ZIP, date of birth), or a quasi / sensitive name.
+    if found is not None and found.pii_class == "quasi_identifier":
+        return "quasi_identifier", found.kind, name_type == found.kind, share, evidence
+    if name_type is not None:
+        return _TYPE_CLASS[name_type], name_type, True, share, evidence
+
+    # 4. Fail safe: unexplained, highly unique text is an identifier until a spec says otherwise.
+    explained = found is not None and found.kind not in ("prose",)
+    if (
+        _is_text(values)
+        and not explained
+        and len(present) >= MIN_VALUES_FOR_UNIQUENESS
+        and uniqueness >= UNEXPLAINED_UNIQUENESS
+    ):
+        evidence.append(UNEXPLAINED)
+        return "direct_identifier", "free_text" if found else "unexplained_text", False, share, evidence
 
     if _ID_NAME.match(column.lower()) and uniqueness > 0.95 and len(present):
         evidence.append("id-like name")
-        return "direct_identifier", "customer_id", True, None, evidence
-    return "other", None, False, None, evidence
+        return "direct_identifier", "customer_id", True, share, evidence
+    return "other", None if found is None else found.kind, False, share, evidence
 
 
 def discover(
@@ -227,7 +184,7 @@ def discover(
         present = values.dropna()
         null_share = float(values.isna().mean()) if len(values) else 1.0
         uniqueness = float(present.nunique() / len(present)) if len(present) else 0.0
-        pii_class, kind, name_match, share, parts = _classify(str(column), values)
+        pii_class, kind, name_match, share, parts = _classify(str(column), values, uniqueness, seed)
         source = "detected"
         if column in hints:
             hinted_class, hinted_type = hints[column]
@@ -255,3 +212,54 @@ def discover(
 def findings_table(findings: list[ColumnFinding]) -> pd.DataFrame:
     """One row per column, for the UI and the warehouse: classes, types, measurements, evidence."""
     return pd.DataFrame([asdict(f) for f in findings], columns=list(ColumnFinding.__dataclass_fields__))
+
+
+# --------------------------------------------------------------------------------------------
+# Quasi-identifier risk
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuasiIdentifierRisk:
+    """How many records the quasi-identifier combination singles out (k-anonymity figures)."""
+
+    columns: list[str]
+    records: int
+    unique_share: float  # share of records alone in their group (k = 1)
+    below_k5_share: float  # share of records in groups smaller than 5
+
+    def as_metadata(self) -> dict:
+        return {
+            "qi_columns": ", ".join(self.columns),
+            "qi_records": self.records,
+            "qi_unique_share_k1": round(self.unique_share, 4),
+            "qi_below_k5_share": round(self.below_k5_share, 4),
+        }
+
+
+def quasi_identifier_risk(
+    frame: pd.DataFrame,
+    findings: Sequence[ColumnFinding],
+    generalize: Mapping[str, str] | None = None,
+) -> QuasiIdentifierRisk:
+    """Share of records unique (k = 1) and below k = 5 on the combination of quasi-identifiers.
+
+    `generalize` (column -> rule, as in the spec) measures the risk of the table as masking
+    will publish it (ZIP3, birth year) rather than of the raw values. One pandas groupby
+    over a few columns: cheap even on millions of rows. Only shares are returned.
+    """
+    from synth_platform.lib.masking import generalize as apply_rule
+
+    columns = [f.column for f in findings if f.pii_class == "quasi_identifier" and f.column in frame]
+    if not columns or frame.empty:
+        return QuasiIdentifierRisk(columns, len(frame), 0.0, 0.0)
+    parts = {}
+    for column in columns:
+        values = frame[column]
+        rule = (generalize or {}).get(column)
+        if rule:
+            values = apply_rule(values, rule)
+        parts[column] = values.astype("string").fillna("<NA>")
+    keys = pd.DataFrame(parts)
+    sizes = keys.groupby(columns, sort=False, dropna=False)[columns[0]].transform("size")
+    return QuasiIdentifierRisk(columns, len(frame), float((sizes == 1).mean()), float((sizes < 5).mean()))

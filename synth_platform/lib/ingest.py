@@ -2,16 +2,26 @@
 
 Everything that can be wrong with a delivered file is turned into one `IngestError`
 whose message names the file and the problem in words a person can act on, and
-never quotes a cell value (a cell may be a person's identifier).
+never quotes a cell value (a cell may be a person's identifier). Header names are
+quoted only when the first row really is a header and the name is a plain
+identifier: a file without a header has a person's name and SSN in its first row.
+
+Only files inside the dataset's landing folder are ever read or moved: the
+`landing_file` setting is an operator's input, and a path pointing elsewhere (the
+warehouse, a `.env` file) is refused before a byte of it is read.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +31,18 @@ from synth_platform.lib.spec import DatasetSpec
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
+#: A header name safe to repeat in a message: a plain identifier, never an e-mail, a number or a name
+#: with spaces (which a data row might hold).
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_MAX_FIELD_CHARS = 1 << 20
 
 
 class IngestError(ValueError):
     """A landing file that cannot be ingested; the message names the file and the problem."""
+
+
+class LandingPathError(IngestError):
+    """A `landing_file` outside the dataset's landing folder; refused before it is read or moved."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +77,46 @@ def latest_landing_file(landing_dir: Path, pattern: str) -> Path | None:
     return files[-1] if files else None
 
 
-def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
-    """Move a rejected file out of the landing folder, with the reason beside it."""
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, with every symlink and `..` resolved, lies inside `folder` (also resolved)."""
+    try:
+        return path.resolve(strict=False).is_relative_to(folder.resolve(strict=False))
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def resolve_landing_file(requested: str, landing_dir: Path, pattern: str) -> Path:
+    """The landing file an operator asked for, if it is a regular file inside the landing folder.
+
+    A relative path is taken relative to the landing folder. The message never repeats the
+    requested path: whatever it points at is none of the platform's business.
+    """
+    candidate = Path(requested)
+    if not candidate.is_absolute():
+        candidate = landing_dir / candidate
+    if not _inside(candidate, landing_dir):
+        raise LandingPathError(
+            f"the landing_file setting points outside the landing folder {landing_dir}; only files in "
+            "that folder are ingested. Put the file there and pass its name."
+        )
+    resolved = candidate.resolve()
+    if not resolved.exists():
+        raise LandingPathError(f"{resolved.name}: no such file in {landing_dir}")
+    if not resolved.is_file():
+        raise LandingPathError(f"{resolved.name}: not a regular file (a folder, device or pipe)")
+    if not fnmatch(resolved.name, pattern):
+        raise LandingPathError(f"{resolved.name}: the spec expects files matching {pattern}")
+    return resolved
+
+
+def quarantine(path: Path, quarantine_dir: Path, reason: str, landing_dir: Path) -> Path:
+    """Move a rejected file out of the landing folder, with the reason beside it.
+
+    Refuses to move anything that is not inside `landing_dir`: quarantine once moved the
+    warehouse away when pointed at it.
+    """
+    if not _inside(path, landing_dir) or path.is_symlink():
+        raise LandingPathError(f"{path.name}: not in the landing folder {landing_dir}; not moved")
     quarantine_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = quarantine_dir / f"{stamp}__{path.name}"
@@ -69,7 +125,102 @@ def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
     return target
 
 
-def _read_raw_strings(path: Path, spec: DatasetSpec) -> pd.DataFrame:
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    name = path.name
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IngestError(
+            f"{name}: the file is UTF-16 text; save it as UTF-8 (CSV UTF-8) and deliver it again"
+        )
+    if b"\x00" in data:
+        raise IngestError(f"{name}: the file contains NUL bytes: it is binary, not CSV text")
+    try:
+        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark (Excel's 'CSV UTF-8') is dropped
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{name}: not UTF-8 text (undecodable byte at offset {exc.start}); save it as UTF-8 and "
+            "deliver it again"
+        ) from exc
+
+
+def _header_problem(found: list[str], spec: DatasetSpec, file_name: str) -> str | None:
+    """Why the first row cannot be this spec's header, in words that quote no cell."""
+    expected = spec.column_names
+    known = [c for c in found if c in expected]
+    if len(known) * 2 < len(found) or not known:
+        return (
+            f"{file_name}: the first row looks like data, not a header: {len(known)} of its {len(found)} "
+            f"fields name a column of the spec '{spec.name}'. Deliver the file with a header row "
+            f"{expected}."
+        )
+    missing = [c for c in expected if c not in found]
+    unexpected = [c for c in found if c not in expected]
+    duplicated = sorted({c for c in found if found.count(c) > 1})
+    if not (missing or unexpected or duplicated):
+        return None
+
+    def shown(names: list[str]) -> str:
+        plain = [n for n in names if _PLAIN_NAME.match(n)]
+        hidden = len(names) - len(plain)
+        return str(plain) + (f" and {hidden} more whose names are not plain identifiers" if hidden else "")
+
+    parts = []
+    if missing:
+        parts.append(f"missing {missing}")
+    if unexpected:
+        parts.append(f"unexpected {shown(unexpected)}")
+    if duplicated:
+        parts.append(f"duplicated {shown(duplicated)}")
+    return (
+        f"{file_name}: columns differ from the spec '{spec.name}': {'; '.join(parts)}. "
+        f"Fix the file, or update config/datasets/{spec.name}.yaml if the source schema really changed."
+    )
+
+
+def check_columns(frame: pd.DataFrame, spec: DatasetSpec, file_name: str) -> None:
+    problem = _header_problem([str(c) for c in frame.columns], spec, file_name)
+    if problem:
+        raise IngestError(problem)
+
+
+def _read_csv(path: Path, spec: DatasetSpec) -> pd.DataFrame:
+    """The file's cells as strings, every record checked for its field count.
+
+    Python's csv reader (not pandas) because it reports short rows (pandas pads them with
+    missing values), keeps duplicate headers apart (pandas renames them), and handles quoted
+    newlines with record numbers rather than byte offsets.
+    """
+    name = path.name
+    text = _decode(path)
+    if not text.strip():
+        raise IngestError(f"{name}: the file has no header and no rows")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    csv.field_size_limit(_MAX_FIELD_CHARS)
+    try:
+        header = [h.strip() for h in next(reader)]
+        problem = _header_problem(header, spec, name)
+        if problem:
+            raise IngestError(problem)
+        width = len(header)
+        rows = []
+        for number, row in enumerate(reader, start=1):
+            if len(row) != width:
+                if not row:  # a blank line
+                    continue
+                side = "fewer" if len(row) < width else "more"
+                raise IngestError(
+                    f"{name}: malformed CSV: data row {number} has {len(row)} fields, {side} than the "
+                    f"{width} of the header (a row cut short, or an unquoted delimiter)"
+                )
+            rows.append(row)
+    except csv.Error as exc:
+        # The csv module's messages describe the syntax ("',' expected after '\"'"), never a cell.
+        raise IngestError(f"{name}: malformed CSV near record {reader.line_num}: {exc}") from exc
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    return frame.where(frame != "", None)
+
+
+def _read_raw(path: Path, spec: DatasetSpec) -> pd.DataFrame:
     name = path.name
     if not path.exists():
         raise IngestError(f"{name}: the file does not exist")
@@ -80,55 +231,74 @@ def _read_raw_strings(path: Path, spec: DatasetSpec) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
             raise IngestError(f"{name}: not a readable Parquet file ({exc.__class__.__name__})") from exc
+        check_columns(frame, spec, name)
         return frame
-    try:
-        return pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            on_bad_lines="error",
-            encoding="utf-8",
-            quoting=csv.QUOTE_MINIMAL,
-        )
-    except pd.errors.EmptyDataError as exc:
-        raise IngestError(f"{name}: the file has no header and no rows") from exc
-    except pd.errors.ParserError as exc:
-        # pandas' tokenizer messages name line and field counts, never cell values.
-        detail = str(exc).split("C error: ")[-1].strip()
-        raise IngestError(f"{name}: malformed CSV: {detail}") from exc
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{name}: not UTF-8 text (undecodable byte at offset {exc.start})") from exc
+    return _read_csv(path, spec)
 
 
-def check_columns(frame: pd.DataFrame, spec: DatasetSpec, file_name: str) -> None:
-    expected = spec.column_names
-    found = [str(c) for c in frame.columns]
-    missing = [c for c in expected if c not in found]
-    unexpected = [c for c in found if c not in expected]
-    duplicated = sorted({c for c in found if found.count(c) > 1})
-    if missing or unexpected or duplicated:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected}")
-        if duplicated:
-            parts.append(f"duplicated {duplicated}")
-        raise IngestError(
-            f"{file_name}: columns differ from the spec '{spec.name}': {'; '.join(parts)}. "
-            f"Fix the file, or update config/datasets/{spec.name}.yaml if the source schema really changed."
-        )
-
-
-def _bad_values(original: pd.Series, converted: pd.Series, column: str, kind: str, file_name: str) -> None:
-    bad = original.notna() & converted.isna()
+def _refuse(bad: pd.Series, column: str, kind: str, file_name: str) -> None:
     if bad.any():
-        first_line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # +1 for the header, +1 for 1-based lines
+        first_row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
         raise IngestError(
             f"{file_name}: column '{column}' has {int(bad.sum())} value(s) that are not {kind} "
-            f"(first on line {first_line})"
+            f"(first in data row {first_row})"
         )
+
+
+def _to_float(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    return pd.to_numeric(values.astype("string").str.strip(), errors="coerce").astype("float64")
+
+
+def _exact_int(value) -> int | None:
+    """A value's exact integer, from its text so no digit is rounded away; None if it is not one."""
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)
+        return int(number) if number.is_integer() else None
+
+
+def _integers(values: pd.Series, column: str, file_name: str) -> pd.Series:
+    present = values.notna()
+    numbers = _to_float(values)
+    _refuse(present & numbers.isna(), column, "numbers", file_name)
+    _refuse(present & ~np.isfinite(numbers.fillna(0.0)), column, "finite numbers", file_name)
+    _refuse(present & (numbers != np.floor(numbers)), column, "whole numbers", file_name)
+    big = present & (numbers.abs() >= 2.0**53)  # where a float may have rounded: decide on the text
+    exact = {i: _exact_int(v) for i, v in values[big].items()}
+    outside = pd.Series(False, index=values.index)
+    for i, v in exact.items():
+        outside[i] = not (-(2**63) <= v < 2**63)
+    _refuse(outside, column, "within the 64-bit integer range", file_name)
+    out = numbers.where(~big, 0.0).astype("Int64")  # whole and below 2**53: the float is exact
+    for i, v in exact.items():
+        out[i] = v
+    return out
+
+
+def _dates(values: pd.Series, column: str, file_name: str) -> pd.Series:
+    present = values.notna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns about mixed offsets; they are refused below
+        try:
+            dates = pd.to_datetime(values, errors="coerce", format="ISO8601")
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise IngestError(
+                f"{file_name}: column '{column}' has values that are not ISO dates, or that mix time-zone "
+                "offsets; deliver plain dates (YYYY-MM-DD)"
+            ) from exc
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        raise IngestError(
+            f"{file_name}: column '{column}' mixes time-zone offsets (or dates with and without one); "
+            "deliver plain dates (YYYY-MM-DD) or one offset throughout"
+        )
+    _refuse(present & dates.isna(), column, "ISO dates", file_name)
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)  # one offset throughout: keep the local calendar date
+    return dates.dt.normalize()
 
 
 def coerce_types(frame: pd.DataFrame, spec: DatasetSpec, file_name: str) -> pd.DataFrame:
@@ -137,23 +307,20 @@ def coerce_types(frame: pd.DataFrame, spec: DatasetSpec, file_name: str) -> pd.D
     for column, column_spec in spec.columns.items():
         values = frame[column]
         kind = column_spec.type
-        if kind in ("integer", "float"):
-            numbers = pd.to_numeric(values, errors="coerce")
-            _bad_values(values, numbers, column, "numbers", file_name)
-            if kind == "integer":
-                fractional = numbers.notna() & (numbers != np.floor(numbers))
-                _bad_values(values, numbers.mask(fractional), column, "whole numbers", file_name)
-                out[column] = numbers.astype("Int64")
-            else:
-                out[column] = numbers.astype("float64")
+        if kind == "integer":
+            out[column] = _integers(values, column, file_name)
+        elif kind == "float":
+            numbers = _to_float(values)
+            present = values.notna()
+            _refuse(present & numbers.isna(), column, "numbers", file_name)
+            _refuse(present & ~np.isfinite(numbers.fillna(0.0)), column, "finite numbers", file_name)
+            out[column] = numbers
         elif kind == "date":
-            dates = pd.to_datetime(values, errors="coerce", format="ISO8601")
-            _bad_values(values, dates, column, "ISO dates", file_name)
-            out[column] = dates.dt.normalize()
+            out[column] = _dates(values, column, file_name)
         elif kind == "boolean":
             lowered = values.astype("string").str.strip().str.lower()
             mapped = lowered.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
-            _bad_values(values, mapped, column, "booleans", file_name)
+            _refuse(values.notna() & mapped.isna(), column, "booleans", file_name)
             out[column] = mapped.astype("boolean")
         else:
             out[column] = values.astype("string").str.strip().replace("", pd.NA).astype(object)
@@ -162,9 +329,14 @@ def coerce_types(frame: pd.DataFrame, spec: DatasetSpec, file_name: str) -> pd.D
 
 def read_landing_file(path: Path, spec: DatasetSpec) -> pd.DataFrame:
     """The typed frame for a landing file, or an IngestError saying what is wrong with it."""
-    frame = _read_raw_strings(path, spec)
-    check_columns(frame, spec, path.name)
+    frame = _read_raw(path, spec)
     if len(frame) == 0:
         raise IngestError(f"{path.name}: the file has a header but no data rows")
+    minimum = spec.source.min_rows
+    if len(frame) < minimum:
+        raise IngestError(
+            f"{path.name}: {len(frame)} data rows, fewer than the {minimum} the spec '{spec.name}' requires "
+            "(source.min_rows): too few to train on and still hold out enough rows to judge the release"
+        )
     frame = frame[spec.column_names]
     return coerce_types(frame, spec, path.name)

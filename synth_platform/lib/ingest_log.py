@@ -32,8 +32,26 @@ def record_ingest(
 
 
 def latest_source_hash(con: duckdb.DuckDBPyConnection, dataset: str) -> str:
-    _ensure(con)
-    row = con.execute(
-        f"SELECT source_hash FROM {_TABLE} WHERE dataset = ? ORDER BY ingested_at DESC LIMIT 1", [dataset]
-    ).fetchone()
+    try:  # reads work on a read-only connection, before any ingest
+        row = con.execute(
+            f"SELECT source_hash FROM {_TABLE} WHERE dataset = ? ORDER BY ingested_at DESC LIMIT 1", [dataset]
+        ).fetchone()
+    except duckdb.CatalogException:
+        return "unknown"
     return row[0] if row else "unknown"
+
+
+def source_hash_for_run(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str) -> str:
+    """The source hash this run ingested; the latest one when the run ingested nothing itself.
+
+    A ledger row must carry its own run's source, not whichever file another run ingested last.
+    """
+    try:
+        row = con.execute(
+            f"SELECT source_hash FROM {_TABLE} WHERE dataset = ? AND run_id = ? "
+            "ORDER BY ingested_at DESC LIMIT 1",
+            [dataset, run_id],
+        ).fetchone()
+    except duckdb.CatalogException:
+        return "unknown"
+    return row[0] if row else latest_source_hash(con, dataset)

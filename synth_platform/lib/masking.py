@@ -4,7 +4,10 @@ Direct identifiers never reach a synthesizer: they are dropped (and refilled wit
 values after sampling), or, for the dataset's key, replaced by a keyed pseudonym so
 the masked table can still be joined by whoever holds the key. Quasi-identifiers are
 generalised as the spec says. Rare categories and extreme values, which single people
-out, are suppressed in every column that is kept.
+out, are suppressed in every column that is kept -- except for a differentially private
+synthesizer (`dp_mst`): there a data-dependent merge or quantile clip would happen outside
+the privacy analysis, so values are only clipped to the spec's declared (public) bounds and
+the synthesizer's own DP domain compression does the rest.
 """
 
 from __future__ import annotations
@@ -131,6 +134,16 @@ def clip_outliers(values: pd.Series, quantiles: tuple[float, float]) -> tuple[pd
     return clipped, int(outside.sum())
 
 
+def clip_to_bounds(values: pd.Series, bounds: tuple[float, float]) -> tuple[pd.Series, int]:
+    """Clip a numeric column to declared (public) bounds: no data-dependent choice involved."""
+    numbers = values.astype("float64")
+    outside = (numbers < bounds[0]) | (numbers > bounds[1])
+    clipped = numbers.clip(bounds[0], bounds[1])
+    if pd.api.types.is_integer_dtype(values.dtype):  # integers stay integers (any width, nullable)
+        clipped = clipped.round().astype(values.dtype)
+    return clipped, int(outside.sum())
+
+
 def _is_categorical(series: pd.Series) -> bool:
     return series.dtype == object or str(series.dtype) in ("string", "category")
 
@@ -141,6 +154,7 @@ def apply_masking(
     out: dict[str, pd.Series] = {}
     rare: dict[str, int] = {}
     clipped: dict[str, int] = {}
+    private = spec.synthesizer.kind == "dp_mst"
     for treatment in plan:
         column = frame[treatment.column]
         if treatment.action == "drop":
@@ -148,9 +162,14 @@ def apply_masking(
         if treatment.action == "pseudonymize":
             out[treatment.column] = pseudonymize(column, key)
             continue
+        bounds = spec.columns[treatment.column].bounds
+        if private and bounds is not None and pd.api.types.is_numeric_dtype(column):
+            column, clipped[treatment.column] = clip_to_bounds(column, bounds)
         if treatment.action == "generalize":
             column = generalize(column, treatment.generalize or "")
-        if _is_categorical(column):
+        if private:
+            pass  # no rare merge, no quantile clipping: see the module docstring
+        elif _is_categorical(column):
             column, rare[treatment.column] = suppress_rare(column, spec.masking.rare_category_min_count)
         elif pd.api.types.is_numeric_dtype(column) and spec.masking.outlier_quantiles:
             column, clipped[treatment.column] = clip_outliers(column, spec.masking.outlier_quantiles)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,11 +180,42 @@ def _column_kwargs(cfg: Mapping[str, Any]) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
+def _decimals(values: pd.Series, cap: int = 9) -> int:
+    """The fewest decimals that write every value exactly (0 for whole numbers), at most `cap`."""
+    numbers = values.astype("float64").to_numpy()
+    numbers = numbers[np.isfinite(numbers)]
+    for decimals in range(cap + 1):
+        if np.allclose(numbers, np.round(numbers, decimals), rtol=0, atol=10.0 ** -(cap + 2)):
+            return decimals
+    return cap
+
+
+def numeric_bounds(values: pd.Series, published: tuple[float, float] | None = None) -> tuple[Any, Any]:
+    """The range an honest model may produce for a numeric column.
+
+    The reference min..max (masking already clipped the extremes to its published quantiles),
+    widened by half a unit of the data's own precision: a synthesizer that clips to the range
+    and then rounds to the learnt number of decimals can land that far outside (SDV does), and
+    float noise of a relative 1e-9. A range the spec publishes (`bounds`) is allowed too.
+    Integers keep integer bounds.
+    """
+    low, high = float(values.min()), float(values.max())
+    if published is not None:
+        low, high = min(low, float(published[0])), max(high, float(published[1]))
+    decimals = _decimals(values)
+    slack = 0.5 * 10.0**-decimals + 1e-9 * max(abs(low), abs(high), 1.0)
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return int(np.floor(low)), int(np.ceil(high))
+    return low - slack, high + slack
+
+
 def build_suite(
     reference: pd.DataFrame,
     formats: Mapping[str, str] | None = None,
     null_tolerance: float = 0.05,
     max_categories: int = 200,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    categories: Mapping[str, Sequence[str]] | None = None,
 ) -> gx.ExpectationSuite:
     """Derive an expectation suite from the masked (reference) frame's schema.
 
@@ -195,6 +226,13 @@ def build_suite(
     (``mostly = max(0, 1 - reference_null_share - null_tolerance)``). ``formats`` maps extra
     columns (refilled identifiers such as email/ssn/phone) to a regex every non-null value
     must match. Range and set checks let nulls pass; the null check governs them.
+
+    What an honest model legitimately produces passes (no false blocks): ranges are widened by
+    the data's rounding precision (`numeric_bounds`) and by any `bounds` the spec publishes;
+    category sets are the reference's own, `(rare)` included, plus any `categories` the spec
+    publishes (a DP synthesizer may draw a declared value a small training split lacks); a
+    column in ``formats`` is checked by its format only, since it is validated in its restored
+    shape (a ZIP3 category becomes a full ZIP code) where its model-space value set cannot apply.
 
     The suite belongs to no Data Context; ``run_suite`` validates a copy of it.
     """
@@ -220,11 +258,12 @@ def build_suite(
             )
 
         non_null = col.dropna()
-        if family == "numeric" and len(non_null) and not pd.api.types.is_object_dtype(col.dtype):
+        if column in (formats or {}):
+            pass  # a restored column (ZIP3 -> ZIP): its format governs it, not model-space values
+        elif family == "numeric" and len(non_null) and not pd.api.types.is_object_dtype(col.dtype):
+            low, high = numeric_bounds(non_null, (bounds or {}).get(column))
             expectations.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column, min_value=_py(non_null.min()), max_value=_py(non_null.max())
-                )
+                gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
             )
         elif pd.api.types.is_object_dtype(col.dtype) and family not in ("datetime", "boolean"):
             try:
@@ -232,7 +271,9 @@ def build_suite(
             except TypeError:  # unhashable cells (lists, dicts): no value set
                 distinct = None
             if distinct is not None and 0 < len(distinct) <= max_categories:
-                value_set = sorted((_py(v) for v in distinct), key=lambda v: (type(v).__name__, str(v)))
+                published = (categories or {}).get(column, ())  # declared public categories are allowed
+                values = {_py(v) for v in distinct} | set(published)
+                value_set = sorted(values, key=lambda v: (type(v).__name__, str(v)))
                 expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=value_set))
 
         null_share = float(col.isna().mean()) if rows else 0.0

@@ -1,15 +1,19 @@
 """Release: the gate's verdict, and publishing a synthetic table with its ledger row.
 
-The gate's figures are stored per run (`governance.assessments`) so that the release
-step can refuse to publish anything that was not assessed and passed *in the same
-run*. Publishing replaces `release.<dataset>` and appends the ledger row in one
-transaction: either both happen or neither does, and a failure leaves the previous
-release as it was.
+The gate's figures are stored per run (`governance.assessments`) together with the
+content hashes of the exact synthetic table and model it judged, so that the release
+step publishes only what was assessed and passed *in the same run*: it re-hashes the
+table it is about to publish, under the same warehouse lock and transaction as the
+publish, and refuses on any difference (another writer, a re-sample, a swapped model).
+Publishing replaces `release.<dataset>` and appends the ledger row in one transaction:
+either both happen or neither does, and a failure leaves the previous release as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from synth_platform.lib import ledger
-from synth_platform.lib.warehouse import replacing_table
+from synth_platform.lib.warehouse import quote_ident, replacing_table
 
 RELEASE_SCHEMA = "release"
 _ASSESSMENTS = "governance.assessments"
@@ -27,6 +31,10 @@ class NotAssessedError(RuntimeError):
     """A release was attempted without a passing assessment from the same run."""
 
 
+class ChangedSinceAssessedError(NotAssessedError):
+    """The synthetic table or model differs from the one the gate judged in this run."""
+
+
 @dataclass(frozen=True)
 class Assessment:
     run_id: str
@@ -34,6 +42,16 @@ class Assessment:
     passed: bool
     failed_checks: list[str]
     figures: dict
+    #: Content hashes of the synthetic table and the model file the gate judged ("" if unknown).
+    synthetic_sha256: str = ""
+    model_sha256: str = ""
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash of a table as read back from the warehouse (names, values, row order)."""
+    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _ensure(con: duckdb.DuckDBPyConnection) -> None:
@@ -42,12 +60,15 @@ def _ensure(con: duckdb.DuckDBPyConnection) -> None:
         f"CREATE TABLE IF NOT EXISTS {_ASSESSMENTS} (run_id VARCHAR, dataset VARCHAR, recorded_at TIMESTAMP, "
         "passed BOOLEAN, failed_checks VARCHAR, figures VARCHAR)"
     )
+    for column in ("synthetic_sha256", "model_sha256"):  # warehouses from before the hashes were bound
+        con.execute(f"ALTER TABLE {_ASSESSMENTS} ADD COLUMN IF NOT EXISTS {column} VARCHAR")
 
 
 def record_assessment(con: duckdb.DuckDBPyConnection, assessment: Assessment) -> None:
     _ensure(con)
     con.execute(
-        f"INSERT INTO {_ASSESSMENTS} VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {_ASSESSMENTS} (run_id, dataset, recorded_at, passed, failed_checks, figures, "
+        "synthetic_sha256, model_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             assessment.run_id,
             assessment.dataset,
@@ -55,22 +76,64 @@ def record_assessment(con: duckdb.DuckDBPyConnection, assessment: Assessment) ->
             assessment.passed,
             json.dumps(assessment.failed_checks),
             json.dumps(assessment.figures, default=str),
+            assessment.synthetic_sha256,
+            assessment.model_sha256,
         ],
     )
+
+
+def record_verdict(
+    con: duckdb.DuckDBPyConnection,
+    assessment: Assessment,
+    blocked_entry: ledger.LedgerEntry | None = None,
+    guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> dict | None:
+    """Store the gate's assessment and, for a failed gate, its `blocked` ledger row: one transaction.
+
+    `guard` runs first inside the transaction (the run-lease check); if it raises, nothing is
+    written. Returns the ledger row, if one was appended.
+    """
+    _ensure(con)
+    ledger.ensure_ledger(con)
+    row = None
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if guard is not None:
+            guard(con)
+        record_assessment(con, assessment)
+        if blocked_entry is not None:
+            row = ledger.append(con, blocked_entry)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if row is not None:
+        ledger.write_head(con)
+    return row
 
 
 def assessment_for_run(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str) -> Assessment | None:
     try:
         row = con.execute(
-            f"SELECT passed, failed_checks, figures FROM {_ASSESSMENTS} WHERE dataset = ? AND run_id = ? "
+            f"SELECT * FROM {_ASSESSMENTS} WHERE dataset = ? AND run_id = ? "
             "ORDER BY recorded_at DESC LIMIT 1",
             [dataset, run_id],
         ).fetchone()
+        names = [d[0] for d in con.description] if row is not None else []
     except duckdb.CatalogException:  # no assessment was ever recorded
         return None
     if row is None:
         return None
-    return Assessment(run_id, dataset, bool(row[0]), json.loads(row[1]), json.loads(row[2]))
+    found = dict(zip(names, row, strict=True))
+    return Assessment(
+        run_id,
+        dataset,
+        bool(found["passed"]),
+        json.loads(found["failed_checks"]),
+        json.loads(found["figures"]),
+        found.get("synthetic_sha256") or "",
+        found.get("model_sha256") or "",
+    )
 
 
 def publish(
@@ -80,4 +143,42 @@ def publish(
     ledger.ensure_ledger(con)
     with replacing_table(con, RELEASE_SCHEMA, dataset, frame):
         row = ledger.append(con, entry)
+    ledger.write_head(con)
     return row
+
+
+def publish_assessed(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    run_id: str,
+    model_sha256: str,
+    make_entry: Callable[[Assessment], ledger.LedgerEntry],
+    source_schema: str = "synthetic",
+    guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> tuple[dict, pd.DataFrame, Assessment]:
+    """Publish `<source_schema>.<dataset>` only if it is the table this run's gate passed.
+
+    Everything happens in one connection, so under one warehouse lock: read the run's
+    assessment, re-read and re-hash the synthetic table, compare it and the model's hash with
+    what the gate recorded, run `guard` (the run-lease check), then replace the release and
+    append the ledger row in one transaction. Raises NotAssessedError (or its subclass
+    ChangedSinceAssessedError) and publishes nothing when anything differs.
+    """
+    assessment = assessment_for_run(con, dataset, run_id)
+    if assessment is None or not assessment.passed:
+        why = "it was not run" if assessment is None else "failed: " + ", ".join(assessment.failed_checks)
+        raise NotAssessedError(f"the release gate did not pass in this run ({why})")
+    if not assessment.synthetic_sha256 or not assessment.model_sha256:
+        raise ChangedSinceAssessedError("the gate recorded no content hash, so nothing can be matched to it")
+    frame = con.execute(f"SELECT * FROM {quote_ident(source_schema)}.{quote_ident(dataset)}").df()
+    if frame_sha256(frame) != assessment.synthetic_sha256:
+        raise ChangedSinceAssessedError(
+            f"{source_schema}.{dataset} is not the table the gate judged in this run (its content hash "
+            "differs): another writer or a re-sample changed it after the checks"
+        )
+    if model_sha256 != assessment.model_sha256:
+        raise ChangedSinceAssessedError("the current model is not the one the gate judged in this run")
+    if guard is not None:
+        guard(con)
+    row = publish(con, dataset, frame, make_entry(assessment))
+    return row, frame, assessment

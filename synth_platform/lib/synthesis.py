@@ -9,12 +9,14 @@ identifiers are gone.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import random
+import secrets
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ SYNTHESIZERS = {
     "gaussian_copula": "GaussianCopulaSynthesizer",
     "ctgan": "CTGANSynthesizer",
     "tvae": "TVAESynthesizer",
+    "dp_mst": "DPMSTSynthesizer",  # ours (synth_platform.lib.dp_mst): differentially private
 }
 
 
@@ -39,6 +42,10 @@ class FittedModel:
     train_rows: int
     columns: list[str]
     train_data_hash: str
+    #: The `trained` ledger entry that paid for this model; a model without one never becomes current.
+    charged_by: int | None = None
+    #: What the fit was made from (source hash, fit fingerprint): same provenance -> reuse at no cost.
+    provenance: dict = field(default_factory=dict)
 
 
 def sdv_metadata(frame: pd.DataFrame) -> dict:
@@ -69,12 +76,25 @@ def _seed_everything(seed: int) -> None:
         pass
 
 
+def copula_params(spec) -> dict:
+    """GaussianCopula parameters for a benchmark that fits it next to the spec's own kind: the spec's
+    when it is a gaussian_copula spec, otherwise the settings the demo used before dp_mst."""
+    if spec.synthesizer.kind == "gaussian_copula":
+        return dict(spec.synthesizer.params)
+    return {"default_distribution": "truncnorm"}
+
+
 def make_synthesizer(kind: str, metadata: dict, params: dict):
+    if kind not in SYNTHESIZERS:
+        raise ValueError(f"unknown synthesizer {kind!r}; choose one of {sorted(SYNTHESIZERS)}")
+    if kind == "dp_mst":
+        from synth_platform.lib.dp_mst import DPMSTSynthesizer
+
+        return DPMSTSynthesizer(metadata, **params)
+
     from sdv import single_table
     from sdv.metadata import Metadata
 
-    if kind not in SYNTHESIZERS:
-        raise ValueError(f"unknown synthesizer {kind!r}; choose one of {sorted(SYNTHESIZERS)}")
     sdv_metadata_obj = Metadata.load_from_dict({"tables": {TABLE: metadata}})
     cls = getattr(single_table, SYNTHESIZERS[kind])
     return cls(sdv_metadata_obj, **params)
@@ -96,34 +116,183 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def fit_and_save(
-    train: pd.DataFrame, kind: str, params: dict, seed: int, model_dir: Path, synthesizer=None
-) -> FittedModel:
-    """Fit on the training split and store the model under its content hash.
+class ModelAuthenticationError(RuntimeError):
+    """A model file (or its pointer) whose HMAC does not verify: it is never unpickled."""
 
-    `synthesizer` lets a caller pass an already-built object (tests use it to plant a
-    deliberately leaky one); otherwise one is made from `kind` and `params`.
-    """
+
+#: Model files kept besides the current one (the most recent), so a rollback stays possible.
+KEEP_RECENT_MODELS = 3
+POINTER = "current.json"
+MAC_SUFFIX = ".hmac"
+_MAC_CONTEXT = b"synth_platform model file MAC v1"
+#: Used when no key is given (benchmarks, tests): models then load only in the process that wrote them.
+_PROCESS_KEY = secrets.token_bytes(32)
+
+
+def _mac_key(key: str | bytes | None) -> bytes:
+    """The model-MAC key derived from the pseudonym key (domain-separated, so no MAC is a pseudonym)."""
+    if key is None:
+        return _PROCESS_KEY
+    raw = key.encode() if isinstance(key, str) else bytes(key)
+    return hmac.new(raw, _MAC_CONTEXT, hashlib.sha256).digest()
+
+
+def file_mac(path: Path, key: str | bytes | None) -> str:
+    """HMAC-SHA256 over the file's bytes."""
+    mac = hmac.new(_mac_key(key), digestmod=hashlib.sha256)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            mac.update(chunk)
+    return mac.hexdigest()
+
+
+def _pointer_mac(pointer: dict, key: str | bytes | None) -> str:
+    canonical = json.dumps({k: v for k, v in pointer.items() if k != "mac"}, sort_keys=True, default=str)
+    return hmac.new(_mac_key(key), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def verify_model_file(path: Path, key: str | bytes | None) -> None:
+    """Refuse a model file whose stored HMAC is missing or does not match (before any unpickling)."""
+    mac_path = path.with_name(path.name + MAC_SUFFIX)
+    if not path.exists():
+        raise FileNotFoundError(f"the model file {path.name} is missing from {path.parent}")
+    if not mac_path.exists():
+        raise ModelAuthenticationError(
+            f"the model file {path.name} has no authentication code ({mac_path.name}); refusing to load it. "
+            "Retrain the synthesizer."
+        )
+    if not hmac.compare_digest(mac_path.read_text().strip(), file_mac(path, key)):
+        raise ModelAuthenticationError(
+            f"the model file {path.name} failed authentication (HMAC with the platform key): it was altered, "
+            "replaced, or written under another key; refusing to load it. Retrain the synthesizer."
+        )
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted synthesizer not yet stored: what `save_and_promote` turns into the current model."""
+
+    synth: object
+    kind: str
+    params: dict
+    fit_seconds: float
+    train_rows: int
+    columns: list[str]
+    train_data_hash: str
+
+
+def fit_model(train: pd.DataFrame, kind: str, params: dict, seed: int, synthesizer=None):
+    """Fit a synthesizer on the training frame; returns (fitted object, fit seconds)."""
     _seed_everything(seed)
     synth = synthesizer or make_synthesizer(kind, sdv_metadata(train), params)
     started = time.perf_counter()
     synth.fit({TABLE: train})
-    fit_seconds = time.perf_counter() - started
-    model_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=model_dir, suffix=".pkl.tmp", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    synth.save(str(tmp_path))
-    digest = file_sha256(tmp_path)
-    final = model_dir / f"{digest[:16]}.pkl"
-    os.replace(tmp_path, final)
+    return synth, time.perf_counter() - started
+
+
+def fit_frame(train: pd.DataFrame, kind: str, params: dict, seed: int, synthesizer=None) -> Fitted:
+    """Fit on an in-memory training frame (the SDV kinds)."""
+    synth, seconds = fit_model(train, kind, params, seed, synthesizer)
+    return Fitted(synth, kind, dict(params), seconds, len(train), list(train.columns), frame_sha256(train))
+
+
+def save_and_promote(
+    fitted: Fitted, model_dir: Path, key: str | bytes | None, *, charged_by: int, provenance: dict
+) -> FittedModel:
+    """Store a fitted model with its HMAC and make it current, naming the ledger entry that paid for it."""
+    path, digest = save_model(fitted.synth, model_dir, key)
     model = FittedModel(
-        final, digest, kind, dict(params), fit_seconds, len(train), list(train.columns), frame_sha256(train)
+        path,
+        digest,
+        fitted.kind,
+        dict(fitted.params),
+        fitted.fit_seconds,
+        fitted.train_rows,
+        list(fitted.columns),
+        fitted.train_data_hash,
+        charged_by,
+        dict(provenance),
     )
-    _write_pointer(model_dir, model)
+    promote(model_dir, model, key)
     return model
 
 
-def _write_pointer(model_dir: Path, model: FittedModel) -> None:
+def save_model(synth, model_dir: Path, key: str | bytes | None = None) -> tuple[Path, str]:
+    """Store a fitted synthesizer under its content hash with an HMAC beside it; not yet current.
+
+    Returns (path, sha256). The file is written to a temporary name and renamed, and its
+    MAC is written before the rename, so a model file that exists always has its MAC.
+    """
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=model_dir, suffix=".pkl.tmp", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    try:
+        synth.save(str(tmp_path))
+        digest = file_sha256(tmp_path)
+        final = model_dir / f"{digest[:16]}.pkl"
+        _atomic_write(final.with_name(final.name + MAC_SUFFIX), file_mac(tmp_path, key))
+        os.replace(tmp_path, final)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    return final, digest
+
+
+def fit_and_save(
+    train: pd.DataFrame,
+    kind: str,
+    params: dict,
+    seed: int,
+    model_dir: Path,
+    synthesizer=None,
+    *,
+    key: str | bytes | None = None,
+    charged_by: int | None = None,
+    provenance: dict | None = None,
+) -> FittedModel:
+    """Fit on the training split and store the model under its content hash (with its HMAC).
+
+    The model becomes the dataset's current one only when `charged_by` names the `trained`
+    ledger entry that paid for it (written before the data was read); without it the model
+    is stored but not current (benchmarks). `synthesizer` lets a caller pass an already-built
+    object (tests plant a deliberately leaky one); otherwise one is made from `kind`/`params`.
+    """
+    synth, fit_seconds = fit_model(train, kind, params, seed, synthesizer)
+    path, digest = save_model(synth, model_dir, key)
+    model = FittedModel(
+        path,
+        digest,
+        kind,
+        dict(params),
+        fit_seconds,
+        len(train),
+        list(train.columns),
+        frame_sha256(train),
+        charged_by,
+        dict(provenance or {}),
+    )
+    if charged_by is not None:
+        promote(model_dir, model, key)
+    return model
+
+
+def promote(model_dir: Path, model: FittedModel, key: str | bytes | None = None) -> None:
+    """Make `model` the current one (atomic pointer replace), then prune old model files.
+
+    Called only after the model's `trained` ledger row was committed, so a crash at any
+    point leaves either the previous current model or this one, each with its row.
+    """
+    if model.charged_by is None:
+        raise ValueError("a model becomes current only with the ledger entry that charged its training")
+    verify_model_file(model.path, key)
     pointer = {
         "file": model.path.name,
         "sha256": model.sha256,
@@ -133,18 +302,51 @@ def _write_pointer(model_dir: Path, model: FittedModel) -> None:
         "train_rows": model.train_rows,
         "columns": model.columns,
         "train_data_hash": model.train_data_hash,
+        "charged_by": model.charged_by,
+        "provenance": model.provenance,
     }
-    tmp = model_dir / "current.json.tmp"
-    tmp.write_text(json.dumps(pointer, indent=2))
-    os.replace(tmp, model_dir / "current.json")
+    pointer["mac"] = _pointer_mac(pointer, key)
+    _atomic_write(model_dir / POINTER, json.dumps(pointer, indent=2, default=str))
+    prune_models(model_dir)
 
 
-def current_model(model_dir: Path) -> FittedModel:
-    pointer_path = model_dir / "current.json"
+def prune_models(model_dir: Path, keep: int = KEEP_RECENT_MODELS) -> list[str]:
+    """Delete model files other than the current one and the `keep` most recent; returns their names.
+
+    Also removes temporary files of writes that died more than an hour ago.
+    """
+    pointer_path = model_dir / POINTER
+    current = json.loads(pointer_path.read_text())["file"] if pointer_path.exists() else None
+    models = sorted(
+        (p for p in model_dir.glob("*.pkl") if p.name != current),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    removed = []
+    for old in models[keep:]:
+        old.unlink(missing_ok=True)
+        old.with_name(old.name + MAC_SUFFIX).unlink(missing_ok=True)
+        removed.append(old.name)
+    for stale in model_dir.glob("*.tmp"):
+        if time.time() - stale.stat().st_mtime > 3600:
+            stale.unlink(missing_ok=True)
+    return removed
+
+
+def current_model(model_dir: Path, key: str | bytes | None = None) -> FittedModel:
+    """The dataset's current model, from its pointer; with `key`, the pointer and file MACs are checked."""
+    pointer_path = model_dir / POINTER
     if not pointer_path.exists():
         raise FileNotFoundError(f"no fitted synthesizer in {model_dir}: materialise the synthesizer first")
     pointer = json.loads(pointer_path.read_text())
     path = model_dir / pointer["file"]
+    if key is not None:
+        if not hmac.compare_digest(str(pointer.get("mac", "")), _pointer_mac(pointer, key)):
+            raise ModelAuthenticationError(
+                f"the model pointer {pointer_path.name} in {model_dir} failed authentication; refusing to "
+                "use it. Retrain the synthesizer."
+            )
+        verify_model_file(path, key)
     if file_sha256(path) != pointer["sha256"]:
         raise ValueError(f"the model file {path} does not match its recorded hash; refusing to load it")
     return FittedModel(
@@ -156,20 +358,68 @@ def current_model(model_dir: Path) -> FittedModel:
         pointer["train_rows"],
         pointer["columns"],
         pointer["train_data_hash"],
+        pointer.get("charged_by"),
+        pointer.get("provenance", {}),
     )
 
 
-def load_and_sample(model: FittedModel, rows: int, seed: int) -> pd.DataFrame:
-    """Load the stored model (its hash was checked by `current_model`) and sample rows.
+def current_model_or_none(model_dir: Path, key: str | bytes | None = None) -> FittedModel | None:
+    """The current model, or None when there is none or it does not verify (then it is retrained)."""
+    try:
+        return current_model(model_dir, key)
+    except (FileNotFoundError, ValueError, KeyError, ModelAuthenticationError):
+        return None
 
-    SDV saves synthesizers with cloudpickle; loading the same way keeps any object
-    with `fit/save/sample` usable, which is how the tests plant a leaky synthesizer.
+
+def load_and_sample(model: FittedModel, rows: int, seed: int, key: str | bytes | None = None) -> pd.DataFrame:
+    """Authenticate the stored model file with its HMAC, then load it and sample rows.
+
+    Unpickling runs code, so the file's MAC (keyed with the platform key) is checked first
+    and a file that fails is refused. SDV saves synthesizers with cloudpickle; loading the
+    same way keeps any object with `fit/save/sample` usable (tests plant a leaky one).
     """
     import cloudpickle
 
+    verify_model_file(model.path, key)
     with open(model.path, "rb") as handle:
         synth = cloudpickle.load(handle)
     _seed_everything(seed)
     sampled = synth.sample(rows)
     frame = sampled[TABLE] if isinstance(sampled, dict) else sampled
     return frame.reset_index(drop=True)
+
+
+def fit_dp_from_warehouse(con, spec, plan, relation: str | None = None) -> Fitted:
+    """Fit `dp_mst` on the masked training table inside DuckDB; returns a `Fitted` for `save_and_promote`.
+
+    Call it from the synthesizer asset with a (read-only is enough) connection to the warehouse,
+    after the budget is reserved::
+
+        with warehouse.connect() as con:          # read_only=True is enough
+            fitted = synthesis.fit_dp_from_warehouse(con, spec, plan)
+        spend = fitted.synth.privacy_spend()      # epsilon, delta, rho, rho_parts, delta parts
+        model = synthesis.save_and_promote(fitted, model_dir, key, charged_by=..., provenance=...)
+
+    Only counts leave the warehouse (GROUP BY over `masked."<ds>_train"`, or `relation`), so memory
+    does not grow with the row count. The model columns are those whose treatment reaches the
+    model; declared `categories`/`bounds` of the spec are public domains. `train_rows` is the exact
+    row count and `train_data_hash` a DuckDB content hash of the model columns (order-insensitive);
+    neither is part of the DP release, so keep them out of anything published with the synthetic
+    table (asset metadata for the data owner is fine).
+    """
+    from synth_platform.lib.dp_domain import quote
+    from synth_platform.lib.dp_mst import DPMSTSynthesizer, declared_domains
+
+    relation = relation or f"masked.{quote(spec.name + '_train')}"
+    columns = [t.column for t in plan if t.reaches_model]
+    params = dict(spec.synthesizer.params)
+    synth = DPMSTSynthesizer(None, domains=declared_domains(spec, plan), **params)
+    started = time.perf_counter()
+    synth.fit_relation(con, relation, columns)
+    seconds = time.perf_counter() - started
+    quoted = ", ".join(quote(c) for c in columns)
+    rows, content = con.execute(
+        f"SELECT count(*), coalesce(sum(hash({quoted})::HUGEINT), 0) FROM {relation}"
+    ).fetchone()
+    digest = hashlib.sha256(f"{','.join(columns)}|{rows}|{content}".encode()).hexdigest()
+    return Fitted(synth, "dp_mst", params, seconds, int(rows), columns, digest)

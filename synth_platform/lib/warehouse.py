@@ -10,16 +10,13 @@ the kernel releases even when a process dies.
 from __future__ import annotations
 
 import fcntl
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class WarehouseBusyError(TimeoutError):
@@ -27,10 +24,16 @@ class WarehouseBusyError(TimeoutError):
 
 
 def quote_ident(name: str) -> str:
-    """Quote a schema/table/column name; reject anything that is not a plain identifier."""
-    if not _IDENT.match(name):
-        raise ValueError(f"not a plain SQL identifier: {name!r}")
-    return f'"{name}"'
+    """Quote a schema/table/column name for DuckDB: any name a CSV header or Parquet field can
+    carry (spaces, dashes, dots, leading digits, upper case, non-ASCII, reserved words such as
+    `order` or `select`) becomes a double-quoted identifier with embedded quotes doubled.
+
+    Only names no table can hold are refused: empty, or with a NUL or other control character.
+    Spec loading refuses those earlier (`spec.unusable_column_name`), so this is a last guard.
+    """
+    if not isinstance(name, str) or not name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"not a usable SQL identifier: {name!r} (empty, or holds a control character)")
+    return '"' + name.replace('"', '""') + '"'
 
 
 @contextmanager
@@ -80,19 +83,37 @@ def replacing_table(
     Whatever the body writes (a ledger row, say) commits together with the new table, or
     neither does: an exception rolls both back and leaves the previous table as it was.
     """
-    target = f"{quote_ident(schema)}.{quote_ident(table)}"
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-    con.register("_frame", frame)
+    with replacing_tables(con, {(schema, table): frame}):
+        yield
+
+
+@contextmanager
+def replacing_tables(
+    con: duckdb.DuckDBPyConnection, tables: Mapping[tuple[str, str], pd.DataFrame]
+) -> Iterator[None]:
+    """Replace several `(schema, table)`s with their frames in one transaction that covers the body.
+
+    Writes that belong together (train and holdout; a raw table and its ingest log row) either
+    all commit or none does; a crash part-way leaves every previous table as it was.
+    """
+    for schema, _ in tables:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    names = {key: f"_frame_{i}" for i, key in enumerate(tables)}
+    for key, frame in tables.items():
+        con.register(names[key], frame)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _frame")
+        for (schema, table), name in names.items():
+            target = f"{quote_ident(schema)}.{quote_ident(table)}"
+            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {name}")
         yield
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
-        con.unregister("_frame")
+        for name in names.values():
+            con.unregister(name)
 
 
 def write_table(db_path: Path, schema: str, table: str, frame: pd.DataFrame) -> None:

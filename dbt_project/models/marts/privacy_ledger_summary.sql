@@ -1,6 +1,7 @@
 -- Per governed dataset, what the privacy ledger says: how often a synthesizer was
--- trained, how often its output was released or blocked, the last release decision,
--- and the epsilon spent so far ('unbounded' once any non-private fit happened).
+-- trained (charged), refused (over budget) or reused (no spend), how often its output
+-- was released or blocked, the last release decision, and the spend so far: epsilon at
+-- the dataset's delta, composed in zCDP ('unbounded' once any non-private fit happened).
 
 with ledger as (
 
@@ -10,7 +11,7 @@ with ledger as (
 
 latest_entry as (
 
-    select dataset, cumulative_epsilon, epsilon_budget
+    select dataset, cumulative_epsilon, epsilon_budget, cumulative_rho, budget_delta
     from ledger
     qualify row_number() over (partition by dataset order by entry_id desc) = 1
 
@@ -32,6 +33,8 @@ counts as (
         count(*) filter (where event = 'trained')   as trainings,
         count(*) filter (where event = 'released')  as releases,
         count(*) filter (where event = 'blocked')   as blocks,
+        count(*) filter (where event = 'refused')   as refusals,
+        count(*) filter (where event = 'reused')    as reuses,
         max(recorded_at) filter (where event = 'released') as last_released_at,
         max(recorded_at)                             as last_recorded_at,
         max(entry_id)                                as last_entry_id
@@ -45,6 +48,8 @@ select
     counts.trainings,
     counts.releases,
     counts.blocks,
+    counts.refusals,
+    counts.reuses,
     latest_decision.last_decision_event,
     latest_decision.last_decision,
     latest_decision.last_decision_at,
@@ -55,6 +60,8 @@ select
         else cast(round(latest_entry.cumulative_epsilon, 6) as varchar)
     end                                              as cumulative_epsilon,
     latest_entry.epsilon_budget,
+    latest_entry.budget_delta,
+    latest_entry.cumulative_rho,
     counts.last_recorded_at,
     counts.last_entry_id
 

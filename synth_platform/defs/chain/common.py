@@ -20,13 +20,13 @@ STAGES = ("raw", "pii_report", "masked", "train", "holdout", "synthesizer", "syn
 
 #: Bump a stage's version when its logic changes, so Dagster flags its outputs as stale.
 STAGE_VERSIONS = {
-    "raw": "1",
-    "pii_report": "1",
-    "masked": "1",
-    "split": "1",
-    "synthesizer": "1",
-    "synthetic": "1",
-    "release": "1",
+    "raw": "2",
+    "pii_report": "2",
+    "masked": "2",
+    "split": "2",
+    "synthesizer": "2",
+    "synthetic": "2",
+    "release": "2",
 }
 
 
@@ -69,9 +69,20 @@ def direct_identifier_columns(plan: list[ColumnTreatment]) -> list[str]:
     return [t.column for t in plan if not t.reaches_model]
 
 
-def ledger_metadata(row: dict) -> dict:
-    """The metadata of a ledger materialisation: the row's ids and spend, never a value."""
+def ledger_metadata(row: dict, recent: pd.DataFrame | None = None) -> dict:
+    """The metadata of a ledger materialisation: the row's ids and spend, never a value.
+
+    Plus per-dataset numbers the UI plots over time and, given `recent` rows
+    (`ledger_view.recent_ledger`), the recent ledger as a table.
+    """
+    from synth_platform.defs.ledger_view import view_metadata
+
     keep = ("entry_id", "dataset", "event", "decision", "synthesizer", "epsilon_note", "run_id")
     metadata = {k: str(row[k]) for k in keep}
     metadata["cumulative_epsilon"] = str(row["cumulative_epsilon"])
-    return metadata
+    # The chain head (entry_id + row_hash), kept outside the table so that deleting the newest
+    # rows is caught: the synthesizer step compares it with the table before every charge.
+    metadata["row_hash"] = str(row["row_hash"])
+    for name in ("cumulative_rho", "rho_spent", "budget_delta"):
+        metadata[name] = str(row.get(name))
+    return {**metadata, **view_metadata(row, recent)}

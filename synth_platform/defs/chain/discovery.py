@@ -26,10 +26,13 @@ def build_pii_report_asset(chain: ChainContext):
         report = discovery.findings_table(findings)
         warehouse.write_table("governance", f"pii_{ds}", report)
         counts = report["pii_class"].value_counts().to_dict()
+        generalized = {name: c.generalize for name, c in spec.columns.items() if c.generalize}
+        qi_risk = discovery.quasi_identifier_risk(frame, findings, generalized)
         return dg.MaterializeResult(
             metadata={
                 "findings": records_table(report.to_dict(orient="records")),
                 **{f"{cls}_columns": int(counts.get(cls, 0)) for cls in discovery.PII_CLASSES},
+                **qi_risk.as_metadata(),
             }
         )
 

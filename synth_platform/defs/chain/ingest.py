@@ -1,18 +1,45 @@
-"""Stage `raw`: the landing file ingested into `raw.<ds>`, checked against the spec (lib.ingest)."""
+"""Stage `raw`: the landing file ingested into `raw.<ds>`, checked against the spec (lib.ingest).
 
-from pathlib import Path
+The run first claims the dataset's lease (lib.run_lease): while another live run of the
+dataset holds it, this one stops before reading anything. The raw table, its ingest-log row
+and the lease check commit in one transaction.
+"""
 
 import dagster as dg
 
 from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext
 from synth_platform.defs.resources import StorageResource, WarehouseResource
+from synth_platform.defs.run_health import run_is_alive
 from synth_platform.defs.table_metadata import table_metadata
-from synth_platform.lib import ingest, ingest_log
+from synth_platform.lib import ingest, ingest_log, run_lease
+from synth_platform.lib.warehouse import replacing_tables
 
 
 class IngestConfig(dg.Config):
     landing_file: str = ""
-    """Path of the landing file to ingest; empty means the newest file in the dataset's landing folder."""
+    """A file in the dataset's landing folder (name or path); empty means the newest file there."""
+
+
+def claim_dataset(context, warehouse: WarehouseResource, ds: str) -> None:
+    """Take the dataset's run lease for this run, or fail the run without writing anything."""
+    instance = context.instance
+    with warehouse.connect() as con:
+        try:
+            previous = run_lease.claim(con, ds, context.run_id, lambda run: run_is_alive(instance, run))
+        except run_lease.LeaseHeldError as error:
+            raise dg.Failure(description=f"Run of '{ds}' refused: {error}", allow_retries=False) from None
+    if previous:
+        context.log.info(f"Took over the tables of '{ds}' from run {previous}, which has ended.")
+
+
+def lease_guard(ds: str, run_id: str, instance: dg.DagsterInstance | None = None):
+    """The check that this run owns the dataset, to run inside a write's transaction.
+
+    With the instance, a run that did not start at `raw` may take over the lease of an ended run.
+    """
+    if instance is None:
+        return lambda con: run_lease.confirm(con, ds, run_id)
+    return lambda con: run_lease.confirm(con, ds, run_id, lambda run: run_is_alive(instance, run))
 
 
 def build_raw_asset(chain: ChainContext):
@@ -32,28 +59,46 @@ def build_raw_asset(chain: ChainContext):
         storage: StorageResource,
     ) -> dg.MaterializeResult:
         landing_dir = storage.landing_dir(spec.source.landing_dir)
-        path = Path(config.landing_file) if config.landing_file else None
-        path = path or ingest.latest_landing_file(landing_dir, spec.source.pattern)
+        try:
+            if config.landing_file:
+                path = ingest.resolve_landing_file(config.landing_file, landing_dir, spec.source.pattern)
+            else:
+                path = ingest.latest_landing_file(landing_dir, spec.source.pattern)
+        except ingest.LandingPathError as error:
+            raise dg.Failure(
+                description=f"Ingest of '{ds}' refused: {error}. Nothing was read or moved.",
+                allow_retries=False,
+            ) from None
         if path is None:
             raise dg.Failure(
                 description=f"No landing file for '{ds}': put a {spec.source.format} file in {landing_dir}.",
                 allow_retries=False,
             )
+        claim_dataset(context, warehouse, ds)
         try:
-            described = ingest.describe_landing_file(path) if path.exists() else None
+            described = ingest.describe_landing_file(path)
             frame = ingest.read_landing_file(path, spec)
-        except ingest.IngestError as error:
-            where = ingest.quarantine(path, storage.quarantine_dir(ds), str(error)) if path.exists() else None
+        except Exception as error:  # any reader error quarantines; a message may quote a cell, so
+            # only IngestError's own (value-free) messages are repeated.
+            reason = (
+                str(error)
+                if isinstance(error, ingest.IngestError)
+                else f"{path.name}: could not be read ({error.__class__.__name__}); check the file's format"
+            )
+            where = (
+                ingest.quarantine(path, storage.quarantine_dir(ds), reason, landing_dir)
+                if path.exists()
+                else None
+            )
             moved = f" The file was moved to {where}." if where else ""
             raise dg.Failure(
-                description=f"Ingest of '{ds}' stopped: {error}.{moved} "
+                description=f"Ingest of '{ds}' stopped: {reason}.{moved} "
                 "The previous release and the ledger are untouched.",
-                metadata={"file": path.name, "quarantined_to": str(where or "")},
+                metadata={"file": path.name, "quarantined_to": str(where or ""), "reason": reason},
                 allow_retries=False,
             ) from None
-        assert described is not None
-        warehouse.write_table("raw", ds, frame)
-        with warehouse.connect() as con:
+        with warehouse.connect() as con, replacing_tables(con, {("raw", ds): frame}):
+            lease_guard(ds, context.run_id)(con)
             ingest_log.record_ingest(con, ds, context.run_id, path.name, described.content_hash, len(frame))
         return dg.MaterializeResult(
             metadata={

@@ -23,14 +23,11 @@ def build_masked_asset(chain: ChainContext):
     def masked(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, pseudonym_key: PseudonymKeyResource
     ) -> dg.MaterializeResult:
-        if pseudonym_key.is_demo_default:
-            context.log.warning(
-                "SYNTH_PSEUDONYM_KEY is not set: pseudonyms use the public DEMO key. Set the variable "
-                "to a secret before masking real data."
-            )
+        key = pseudonym_key.resolve()  # the key file is named in logs and metadata, never the key
+        context.log.info(f"Pseudonym key from {key.source}")
         plan = masking_plan(spec, warehouse)
         frame = warehouse.read_table("raw", ds)
-        masked_frame, report = apply_masking(frame, plan, spec, pseudonym_key.key.encode())
+        masked_frame, report = apply_masking(frame, plan, spec, key.value)
         warehouse.write_table("masked", ds, masked_frame)
         lineage = column_lineage({c: [(chain.key("raw"), c)] for c in masked_frame.columns})
         return dg.MaterializeResult(
@@ -38,9 +35,7 @@ def build_masked_asset(chain: ChainContext):
                 **table_metadata(masked_frame, lineage),
                 "treatments": records_table(report.as_rows()),
                 "columns_dropped": sum(t.action == "drop" for t in plan),
-                "pseudonym_key": "DEMO default (SYNTH_PSEUDONYM_KEY unset)"
-                if pseudonym_key.is_demo_default
-                else "from SYNTH_PSEUDONYM_KEY",
+                "pseudonym_key": key.source,
             }
         )
 

@@ -1,4 +1,8 @@
-"""Stage `release`: publish the synthetic table only if the gate passed in this run (lib.release)."""
+"""Stage `release`: publish the synthetic table only if the gate passed it in this run (lib.release).
+
+Only the exact table the gate judged is published: its content hash, and the model's, must
+match the ones the gate recorded, checked under the same lock as the publish.
+"""
 
 import dagster as dg
 
@@ -9,9 +13,12 @@ from synth_platform.defs.chain.common import (
     ledger_metadata,
 )
 from synth_platform.defs.chain.gate import decision_entry
+from synth_platform.defs.chain.ingest import lease_guard
+from synth_platform.defs.evidence_pack import metadata_entries, record_release
+from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import identity_lineage, table_metadata
-from synth_platform.lib import release, synthesis
+from synth_platform.lib import release, run_lease, synthesis
 
 
 def build_release_asset(chain: ChainContext):
@@ -30,27 +37,37 @@ def build_release_asset(chain: ChainContext):
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, storage: StorageResource
     ) -> dg.MaterializeResult:
         model = synthesis.current_model(storage.model_dir(ds))
-        with warehouse.connect(read_only=True) as con:
-            assessment = release.assessment_for_run(con, ds, context.run_id)
-        if assessment is None or not assessment.passed:
-            raise dg.Failure(
-                description=f"Release of '{ds}' refused: the release gate did not pass in this run "
-                f"({'not run' if assessment is None else 'failed: ' + ', '.join(assessment.failed_checks)}). "
-                "Materialise the synthetic table and the release together so the checks run first.",
-                allow_retries=False,
-            )
-        frame = warehouse.read_table("synthetic", ds)
-        figures = assessment.figures
+        run_id = context.run_id
+
+        def released_entry(assessment: release.Assessment):
+            return decision_entry(run_id, ds, spec, model, assessment.figures, con, "released", "released")
+
+        # One connection, so one warehouse lock: the table published is the table re-hashed here
+        # and compared with what this run's gate judged; this run must still own the dataset.
+        guard = lease_guard(ds, run_id, context.instance)
         with warehouse.connect() as con:
-            entry = decision_entry(context.run_id, ds, spec, model, figures, con, "released", "released")
-            row = release.publish(con, ds, frame, entry)
-        context.log_event(dg.AssetMaterialization(asset_key=LEDGER_KEY, metadata=ledger_metadata(row)))
+            try:
+                row, frame, assessment = release.publish_assessed(
+                    con, ds, run_id, model.sha256, released_entry, guard=guard
+                )
+            except (release.NotAssessedError, run_lease.LeaseHeldError) as error:
+                raise dg.Failure(
+                    description=f"Release of '{ds}' refused: {error}. The previous release is untouched. "
+                    "Materialise the synthetic table and the release together so the checks run first.",
+                    allow_retries=False,
+                ) from None
+        figures = assessment.figures
+        pack = record_release(context.run_id, spec, row, warehouse, storage)
+        evidence_metadata = metadata_entries(pack) if pack else {}
+        ledger_event_metadata = {**ledger_metadata(row, recent_ledger(warehouse)), **evidence_metadata}
+        context.log_event(dg.AssetMaterialization(asset_key=LEDGER_KEY, metadata=ledger_event_metadata))
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(frame, identity_lineage(frame, chain.key("synthetic"))),
                 "ledger_entry": row["entry_id"],
                 "decision": "released",
                 "quality_score": figures["quality_score"]["figure"],
+                **evidence_metadata,
             }
         )
 

@@ -8,9 +8,10 @@ from synth_platform.defs.chain.common import (
     direct_identifier_columns,
     masking_plan,
 )
-from synth_platform.defs.resources import StorageResource, WarehouseResource
+from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import column_lineage, table_metadata
 from synth_platform.lib import refill, synthesis
+from synth_platform.lib.progress import timed
 
 
 def build_synthetic_asset(chain: ChainContext):
@@ -25,28 +26,40 @@ def build_synthetic_asset(chain: ChainContext):
         "with fake values of the same kind, generalised columns drawn back into their format.",
         **chain.common,
     )
-    def synthetic(warehouse: WarehouseResource, storage: StorageResource) -> dg.MaterializeResult:
+    def synthetic(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        storage: StorageResource,
+        pseudonym_key: PseudonymKeyResource,
+    ) -> dg.MaterializeResult:
         plan = masking_plan(spec, warehouse)
-        model = synthesis.current_model(storage.model_dir(ds))
+        key = pseudonym_key.resolve().value  # authenticates the model file before it is unpickled
+        model = synthesis.current_model(storage.model_dir(ds), key)
         rows = spec.sample.rows or model.train_rows
-        sampled = synthesis.load_and_sample(model, rows, seed=spec.synthesizer.seed)
+        with timed(context.log, f"sampling from the {model.kind} model of '{ds}'", rows):
+            sampled = synthesis.load_and_sample(model, rows, seed=spec.synthesizer.seed, key=key)
         identifier_columns = direct_identifier_columns(plan)
         identifiers = warehouse.read_table("raw", ds, identifier_columns or None)
         forbidden = refill.forbidden_values(identifiers[c] for c in identifier_columns)
         templates = {c: refill.learn_template(identifiers[c]) for c in identifier_columns}
-        shaped = refill.restore_source_shape(
-            sampled, spec, plan, forbidden, templates, seed=spec.synthesizer.seed
-        )
+        with timed(context.log, f"refilling identifiers of '{ds}'", len(sampled)):
+            shaped = refill.restore_source_shape(
+                sampled, spec, plan, forbidden, templates, seed=spec.synthesizer.seed
+            )
         warehouse.write_table("synthetic", ds, shaped)
         lineage = column_lineage(
             {t.column: [(chain.key("synthesizer"), t.column)] if t.reaches_model else [] for t in plan}
         )
         descriptions = {c: "fake value (Faker), never a source value" for c in identifier_columns}
+        refilled = shaped.attrs.get("refill", {})
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(shaped, lineage, descriptions),
                 "model_sha256": model.sha256,
                 "refilled_columns": len(identifier_columns),
+                # counts only: fake common values (names) that equal some source value by chance
+                "refill": dg.MetadataValue.json(refilled),
+                "chance_name_coincidences": sum(r["chance_coincidences"] for r in refilled.values()),
             }
         )
 

@@ -1,0 +1,194 @@
+"""Operator alerts as Dagster sensors and checks (wording and webhook in lib.alerts).
+
+- `run_failure_alert`: any failed run of this code location. The alert is written into the
+  failed run's own event log (an engine event, so it sits next to the error in the UI), logged
+  by the sensor, and posted to `SYNTH_ALERT_WEBHOOK_URL` when set.
+- `privacy_budget_alert`: a dataset with an epsilon budget has less than 20 % left. Recorded as
+  an `AssetObservation` on `governance/ledger` (visible in the ledger's event history), once
+  per new spend, and as the sensor tick's message.
+- Freshness: `dg.build_last_update_freshness_checks` on every `<ds>/release` (26 h by default
+  for a nightly refresh, `SYNTH_RELEASE_MAX_AGE_HOURS`), evaluated by Dagster's freshness
+  sensor; `stale_release_alert` sends the alert for an overdue release (observation on the
+  release asset, once per stale materialisation).
+"""
+
+import json
+import warnings
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from synth_platform.defs.automation import _status
+from synth_platform.defs.chain import LEDGER_KEY
+from synth_platform.defs.resources import WarehouseResource
+from synth_platform.lib import alerts
+from synth_platform.lib.spec import DatasetSpec
+
+
+def release_key(spec: DatasetSpec) -> dg.AssetKey:
+    return dg.AssetKey([spec.name, "release"])
+
+
+def _record(log, alert: alerts.Alert) -> str:
+    """Log the alert and post it; the returned line says both."""
+    delivery = alerts.post(alert)
+    log.warning(f"ALERT {alert.kind}: {alert.message} [{delivery}]")
+    return f"{alert.message} [{delivery}]"
+
+
+def run_failure_alert_sensor() -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name="run_failure_alert",
+        minimum_interval_seconds=30,
+        default_status=_status(dg.DefaultSensorStatus),
+        description="Records an alert in every failed run's log and posts it to SYNTH_ALERT_WEBHOOK_URL.",
+    )
+    def run_failure_alert(context: dg.RunFailureSensorContext):
+        run = context.dagster_run
+        failed_steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+        alert = alerts.run_failure(run.job_name, run.run_id, failed_steps, run.tags.get("synth/dataset"))
+        line = _record(context.log, alert)
+        context.instance.report_engine_event(f"ALERT: {line}", dagster_run=run)
+
+    return run_failure_alert
+
+
+def _budget_status(warehouse: WarehouseResource, spec: DatasetSpec) -> tuple[float, float, float, str]:
+    """(spent, remaining, remaining share, state key) of a dataset's epsilon budget; read-only."""
+    from synth_platform.lib import budget as budget_lib
+    from synth_platform.lib import ledger
+
+    with warehouse.connect(read_only=True) as con:
+        delta = getattr(spec.privacy, "delta", None)
+        found = budget_lib.status(con, spec.name, spec.privacy.epsilon_budget, *([delta] if delta else []))
+        last = ledger.read_ledger(con, spec.name)
+    state = str(int(last["entry_id"].max())) if len(last) else "0"
+    return found.spent_epsilon, found.remaining_epsilon, found.remaining_share, state
+
+
+def budget_alert_sensor(specs: list[DatasetSpec]) -> dg.SensorDefinition:
+    budgeted = [s for s in specs if s.privacy.epsilon_budget is not None]
+
+    @dg.sensor(
+        name="privacy_budget_alert",
+        minimum_interval_seconds=300,
+        default_status=_status(dg.DefaultSensorStatus),
+        description=f"Alerts when a dataset has less than {alerts.LOW_BUDGET_SHARE:.0%} of its epsilon "
+        "budget left (ledger observation + SYNTH_ALERT_WEBHOOK_URL).",
+    )
+    def privacy_budget_alert(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+        alerted: dict = json.loads(context.cursor) if context.cursor else {}
+        events, lines, states = [], [], {}
+        for spec in budgeted:
+            spent, remaining, share, state = _budget_status(warehouse, spec)
+            alert = alerts.budget_low(spec.name, spent, remaining, share, spec.privacy.epsilon_budget)
+            if alert is None:
+                continue
+            states[spec.name] = state
+            if alerted.get(spec.name) == state:  # already alerted for this spend
+                lines.append(f"'{spec.name}': {share:.0%} left (already alerted)")
+                continue
+            lines.append(_record(context.log, alert))
+            events.append(
+                dg.AssetObservation(
+                    asset_key=LEDGER_KEY,
+                    description=alert.message,
+                    metadata={
+                        "alert": "budget_low",
+                        "dataset": spec.name,
+                        "remaining_share": dg.MetadataValue.float(float(share)),
+                        "epsilon_remaining": dg.MetadataValue.float(float(remaining)),
+                    },
+                )
+            )
+        message = (
+            " | ".join(lines) if lines else "Every budgeted dataset has at least 20 % of its budget left."
+        )
+        return dg.SensorResult(skip_reason=message, asset_events=events, cursor=json.dumps(states))
+
+    return privacy_budget_alert
+
+
+def release_freshness_checks(specs: list[DatasetSpec]) -> list:
+    if not specs:
+        return []
+    with warnings.catch_warnings():  # superseded by FreshnessPolicy, which needs Dagster+ or a daemon flag
+        warnings.filterwarnings("ignore", message=".*superseded.*")
+        return list(
+            dg.build_last_update_freshness_checks(
+                assets=[release_key(s) for s in specs], lower_bound_delta=alerts.release_max_age()
+            )
+        )
+
+
+def freshness_checks_sensor(checks: list) -> dg.SensorDefinition:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*superseded.*")
+        return dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks,
+            name="release_freshness_checks",
+            minimum_interval_seconds=600,
+            default_status=_status(dg.DefaultSensorStatus),
+        )
+
+
+def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="stale_release_alert",
+        minimum_interval_seconds=600,
+        default_status=_status(dg.DefaultSensorStatus),
+        description="Alerts when a release is older than its freshness window (SYNTH_RELEASE_MAX_AGE_HOURS, "
+        "default 26 h).",
+    )
+    def stale_release_alert(context: dg.SensorEvaluationContext):
+        window = max_age if max_age is not None else alerts.release_max_age()
+        alerted: dict = json.loads(context.cursor) if context.cursor else {}
+        now = datetime.now(UTC)
+        events, lines = [], []
+        for spec in specs:
+            key = release_key(spec)
+            event = context.instance.get_latest_materialization_event(key)
+            last = datetime.fromtimestamp(event.timestamp, UTC) if event else None
+            alert = alerts.stale_release(spec.name, key.to_user_string(), last, now, window)
+            if alert is None:
+                continue
+            if alerted.get(spec.name) == event.timestamp:
+                lines.append(f"'{key.to_user_string()}' still stale (already alerted)")
+                continue
+            alerted[spec.name] = event.timestamp
+            lines.append(_record(context.log, alert))
+            events.append(
+                dg.AssetObservation(
+                    asset_key=key, description=alert.message, metadata={"alert": "stale_release"}
+                )
+            )
+        message = " | ".join(lines) if lines else "Every release is within its freshness window."
+        return dg.SensorResult(skip_reason=message, asset_events=events, cursor=json.dumps(alerted))
+
+    return stale_release_alert
+
+
+def build_alerts(specs: list[DatasetSpec]) -> tuple[list, list]:
+    """(asset checks, sensors) of the operator alerts."""
+    checks = release_freshness_checks(specs)
+    sensors = [run_failure_alert_sensor(), budget_alert_sensor(specs), stale_release_alert_sensor(specs)]
+    if checks:
+        sensors.append(freshness_checks_sensor(checks))
+    return checks, sensors
+
+
+def quarantine_if_schema_differs(path, spec: DatasetSpec, storage, log) -> str | None:
+    """For a landing sensor: a file whose header differs from the spec is quarantined, not run.
+
+    Returns the sentence for the sensor's evaluation (and sends the alert), or None when the
+    header matches and the file should run.
+    """
+    from synth_platform.lib import ingest
+
+    reason = alerts.schema_mismatch(path, spec)
+    if reason is None:
+        return None
+    landing_dir = storage.landing_dir(spec.source.landing_dir)
+    moved = ingest.quarantine(path, storage.quarantine_dir(spec.name), reason, landing_dir)
+    alert = alerts.landing_quarantined(spec.name, path.name, reason, str(moved))
+    return _record(log, alert)

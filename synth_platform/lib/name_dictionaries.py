@@ -1,0 +1,120 @@
+"""First- and last-name dictionaries for finding person names by their values.
+
+A column of single given names or surnames has no pattern a regex could check, so the
+evidence is membership: what share of the values are known first names, known last
+names. The lists are Faker's per-locale person providers (installed with Faker, read
+from its modules: nothing is downloaded), pooled over the Latin-script locales. Names
+are compared case-folded and without accents, so `José` and `JOSE` are one name.
+
+The same lists feed the refill of name columns, so fake names come from the same
+population of spellings the detector knows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+
+#: Latin-script locales whose person providers are pooled (about 40k distinct spellings).
+LOCALES = (
+    "en_US",
+    "en_GB",
+    "en_IE",
+    "en_IN",
+    "en_NZ",
+    "de_DE",
+    "de_AT",
+    "fr_FR",
+    "es_ES",
+    "es_MX",
+    "it_IT",
+    "nl_NL",
+    "pt_BR",
+    "pt_PT",
+    "pl_PL",
+    "sv_SE",
+    "da_DK",
+    "no_NO",
+    "fi_FI",
+    "cs_CZ",
+    "hu_HU",
+    "ro_RO",
+    "tr_TR",
+    "hr_HR",
+    "id_ID",
+)
+
+#: Words that Faker lists as names but that are ordinary category values in real tables
+#: ("White", "Black" in a race column). Membership of these never counts as evidence.
+_AMBIGUOUS_WORDS = (
+    "white black brown green gray grey young king may june april august will mark rich bill love "
+    "summer winter major long short little sale price rose lane dean"
+)
+_AMBIGUOUS = frozenset(_AMBIGUOUS_WORDS.split())
+
+
+def fold(text: str) -> str:
+    """Case-folded, accents removed: the form names are compared in."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _names(provider: type, kind: str) -> set[str]:
+    """Every list of `kind` ("first_name" / "last_name") a provider holds, whatever it calls
+    it (`first_names_female`, `male_last_names`, weighted dicts)."""
+    out: set[str] = set()
+    for attribute in dir(provider):
+        if kind not in attribute or not attribute.endswith(("s", "_female", "_male")):
+            continue
+        values = getattr(provider, attribute)
+        if isinstance(values, dict):
+            values = list(values)
+        if isinstance(values, (list, tuple)) and all(isinstance(v, str) for v in values):
+            out.update(values)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _raw_lists() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except (ImportError, AttributeError):  # a locale dropped by a later Faker: fewer names
+            continue
+        first |= _names(provider, "first_name")
+        last |= _names(provider, "last_name")
+    return tuple(sorted(first)), tuple(sorted(last))
+
+
+@lru_cache(maxsize=1)
+def dictionaries() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names), folded; multi-word entries are split into their words."""
+    first_raw, last_raw = _raw_lists()
+
+    def words(values: tuple[str, ...]) -> frozenset[str]:
+        out: set[str] = set()
+        for value in values:
+            for word in value.replace("-", " ").split():
+                folded = fold(word).strip(".'")
+                if len(folded) >= 2 and folded not in _AMBIGUOUS:
+                    out.add(folded)
+        return frozenset(out)
+
+    return words(first_raw), words(last_raw)
+
+
+@lru_cache(maxsize=1)
+def pools() -> tuple[np.ndarray, np.ndarray]:
+    """(first names, last names) as spelled by Faker, single words, for drawing fake names."""
+    first_raw, last_raw = _raw_lists()
+
+    def clean(values: tuple[str, ...]) -> np.ndarray:
+        kept = sorted({v for v in values if v.isalpha() and v[:1].isupper() and len(v) >= 2})
+        return np.array(kept, dtype=object)
+
+    return clean(first_raw), clean(last_raw)

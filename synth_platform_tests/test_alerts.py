@@ -1,0 +1,209 @@
+"""Operator alerts fire, are recorded in the Dagster instance, and reach a webhook (a local HTTP server)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import dagster as dg
+import pytest
+import yaml
+
+from synth_platform.defs import alerts as alert_defs
+from synth_platform.defs.chain import LEDGER_KEY
+from synth_platform.defs.resources import StorageResource, WarehouseResource
+from synth_platform.lib import alerts, ledger, warehouse
+from synth_platform.lib.spec import DatasetSpec
+from synth_platform_tests.conftest import small_spec_dict
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    """A webhook on 127.0.0.1 that records every JSON body posted to it."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, f"http://127.0.0.1:{server.server_port}/hook")
+    yield received
+    server.shutdown()
+
+
+def spec(name: str = "people", **sections) -> DatasetSpec:
+    raw = small_spec_dict(name=name)
+    raw.update(sections)
+    return DatasetSpec.model_validate(raw)
+
+
+def test_failed_run_is_alerted_in_its_log_and_on_the_webhook(webhook):
+    @dg.op
+    def load_people():
+        raise RuntimeError("the source system is down")
+
+    @dg.job(tags={"synth/dataset": "people"})
+    def people_chain():
+        load_people()
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = people_chain.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert", dagster_event=failure, dagster_instance=instance, dagster_run=run
+    ).for_run_failure()
+    alert_defs.run_failure_alert_sensor()(context)
+
+    assert [(h["kind"], h["dataset"]) for h in webhook] == [("run_failure", "people")]
+    assert webhook[0]["details"]["failed_steps"] == ["load_people"]
+    assert result.run_id in webhook[0]["message"]
+    assert "the source system is down" not in json.dumps(webhook)  # error texts may quote values
+    logged = [r.event_log_entry.message for r in instance.get_records_for_run(result.run_id).records]
+    assert any(m.startswith("ALERT: Run ") and "load_people" in m for m in logged)
+
+
+def _charge(db_path, dataset: str, epsilon: float) -> None:
+    with warehouse.connect(db_path) as con:
+        ledger.append(
+            con,
+            ledger.LedgerEntry(
+                run_id="r1",
+                dataset=dataset,
+                event="trained",
+                source_hash="s" * 64,
+                train_data_hash="t" * 64,
+                synthesizer="dp_mst",
+                parameters={"epsilon": epsilon},
+                code_version="test",
+                epsilon_spent=epsilon,
+                epsilon_budget=1.0,
+                decision="trained",
+            ),
+        )
+
+
+def test_budget_under_20_percent_alerts_once_per_spend(webhook, tmp_path):
+    db_path = tmp_path / "warehouse.duckdb"
+    _charge(db_path, "clinic", 0.95)  # about 10 % of the zCDP budget left
+    _charge(db_path, "shop", 0.3)  # most of it left
+    specs = [spec("clinic", privacy={"epsilon_budget": 1.0}), spec("shop", privacy={"epsilon_budget": 1.0})]
+    sensor = alert_defs.budget_alert_sensor(specs)
+    resources = {"warehouse": WarehouseResource(path=str(db_path))}
+    instance = dg.DagsterInstance.ephemeral()
+
+    first = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert [h["dataset"] for h in webhook] == ["clinic"]
+    assert webhook[0]["details"]["remaining_share"] < 0.2
+    assert "Privacy budget of 'clinic' is running out" in first.skip_reason.skip_message
+    (observation,) = first.asset_events
+    assert observation.asset_key == LEDGER_KEY and observation.metadata["dataset"].value == "clinic"
+
+    again = sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor))
+    assert len(webhook) == 1 and not again.asset_events  # same spend: not alerted twice
+    assert "already alerted" in again.skip_reason.skip_message
+
+
+def test_stale_release_is_alerted_and_a_fresh_one_is_not(webhook):
+    specs = [spec("people")]
+    instance = dg.DagsterInstance.ephemeral()
+    release = alert_defs.release_key(specs[0])
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=release))
+
+    fresh = alert_defs.stale_release_alert_sensor(specs)(dg.build_sensor_context(instance=instance))
+    assert not webhook and "within its freshness window" in fresh.skip_reason.skip_message
+
+    stale_sensor = alert_defs.stale_release_alert_sensor(specs, max_age=timedelta(0))
+    stale = stale_sensor(dg.build_sensor_context(instance=instance))
+    assert [(h["kind"], h["details"]["asset"]) for h in webhook] == [("stale_release", "people/release")]
+    assert stale.asset_events[0].asset_key == release
+    assert "Release 'people/release' is stale" in stale.skip_reason.skip_message
+
+
+def test_release_freshness_check_fails_for_an_overdue_release(monkeypatch):
+    monkeypatch.setenv(alerts.MAX_AGE_ENV, "0.0000001")  # any release is overdue
+    specs = [spec("people")]
+    checks = alert_defs.release_freshness_checks(specs)
+    release = alert_defs.release_key(specs[0])
+    instance = dg.DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=release))
+    job = dg.Definitions(
+        assets=[dg.AssetSpec(release)],
+        asset_checks=checks,
+        jobs=[dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*checks))],
+    ).resolve_job_def("freshness")
+    result = job.execute_in_process(instance=instance)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.asset_key == release and not evaluation.passed
+    metadata = evaluation.metadata
+    assert (
+        metadata["dagster/last_updated_timestamp"].value
+        < metadata["dagster/freshness_lower_bound_timestamp"].value
+    )
+
+
+def test_webhook_failure_is_reported_not_raised(monkeypatch):
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, "http://127.0.0.1:9/nothing-listens-here")
+    assert "unreachable" in alerts.post(alerts.Alert("stale_release", "test"), timeout=0.5)
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, "file:///etc/passwd")
+    assert "must be an http(s) URL" in alerts.post(alerts.Alert("stale_release", "test"))
+    monkeypatch.delenv(alerts.WEBHOOK_ENV)
+    assert "not set" in alerts.post(alerts.Alert("stale_release", "test"))
+
+
+def test_landing_file_with_another_schema_is_quarantined_with_the_reason(webhook, tmp_path):
+    people = spec("people", source={"landing_dir": "landing/people", "format": "csv"})
+    landing = tmp_path / "landing" / "people"
+    landing.mkdir(parents=True)
+    good = landing / "good.csv"
+    good.write_text(",".join(people.column_names) + "\n")
+    renamed = landing / "renamed.csv"
+    renamed.write_text(",".join(c if c != "email" else "e_mail" for c in people.column_names) + "\n")
+    storage = StorageResource(root=str(tmp_path))
+    log = dg.get_dagster_logger()
+
+    assert alert_defs.quarantine_if_schema_differs(good, people, storage, log) is None and good.exists()
+    why = alert_defs.quarantine_if_schema_differs(renamed, people, storage, log)
+    assert "missing ['email']" in why and "unexpected ['e_mail']" in why
+    assert not renamed.exists()
+    (moved,) = (tmp_path / "data" / "quarantine" / "people").glob("*renamed.csv")
+    assert "missing ['email']" in moved.with_name(moved.name + ".reason.txt").read_text()
+    assert [h["kind"] for h in webhook] == ["landing_quarantined"]
+
+
+def test_landing_sensor_keeps_a_file_with_another_schema_quarantined_and_says_why(webhook, tmp_path):
+    from synth_platform.definitions import build_definitions
+    from synth_platform.settings import Settings
+    from synth_platform_tests.conftest import PROJECT_ROOT
+
+    specs_dir = PROJECT_ROOT / "config" / "datasets"
+    settings = Settings(root=tmp_path, specs_dir=specs_dir, warehouse_path=tmp_path / "w.duckdb")
+    defs = build_definitions(settings)
+    landing = tmp_path / "data" / "landing" / "adult_customers"
+    landing.mkdir(parents=True)
+    columns = list(yaml.safe_load((specs_dir / "adult_customers.yaml").read_text())["columns"])
+    header = ",".join("e_mail" if c == "email" else c for c in columns)
+    (landing / "customers_renamed.csv").write_text(header + "\n")
+    sensor = defs.get_sensor_def("adult_customers_landing_sensor")
+    resources = {"storage": defs.resources["storage"]}
+    cursor = None
+    for _ in range(2):  # a new file is taken once it looked the same on two ticks
+        with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
+            result = sensor.evaluate_tick(context)
+        cursor = result.cursor
+    assert not result.run_requests
+    assert "customers_renamed.csv" in result.skip_message and "missing ['email']" in result.skip_message
+    assert not (landing / "customers_renamed.csv").exists()
+    assert list((tmp_path / "data" / "quarantine" / "adult_customers").glob("*customers_renamed.csv"))
+    assert [h["kind"] for h in webhook] == ["landing_quarantined"]

@@ -1,0 +1,84 @@
+"""`synth-platform ledger verify|show`: exit codes a script can rely on, read-only, no Dagster."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from synth_platform.cli import main
+from synth_platform.lib import ledger, warehouse
+
+
+def _entry(event="trained", epsilon=1.0, dataset="people"):
+    return ledger.LedgerEntry(
+        run_id="run-1",
+        dataset=dataset,
+        event=event,
+        source_hash="s" * 64,
+        train_data_hash="t" * 64,
+        synthesizer="dp_mst",
+        parameters={"epsilon": epsilon},
+        code_version="test",
+        epsilon_spent=epsilon if event == "trained" else None,
+        decision=event,
+        figures={"quality_score": {"figure": 0.97, "threshold": 0.75}} if event == "released" else {},
+    )
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "w.duckdb"
+    monkeypatch.setenv("SYNTH_WAREHOUSE_PATH", str(path))
+    with warehouse.connect(path) as con:
+        for item in (_entry(), _entry("released"), _entry(dataset="other"), _entry()):
+            ledger.append(con, item)
+    return path
+
+
+def _execute(con_path, sql):
+    with warehouse.connect(con_path) as con:
+        con.execute(sql)
+
+
+def test_intact_ledger_verifies_with_exit_0(db, capsys):
+    before = db.stat().st_mtime_ns
+    assert main(["ledger", "verify"]) == 0
+    assert "intact" in capsys.readouterr().out
+    assert db.stat().st_mtime_ns == before  # read-only
+
+
+def test_edited_row_exits_1_naming_the_entry(db, capsys):
+    _execute(db, "UPDATE governance.ledger SET epsilon_spent = 0.01 WHERE entry_id = 1")
+    assert main(["ledger", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN" in out and "entry 1 was altered" in out
+
+
+def test_truncated_tail_exits_1_from_the_console_script(db):
+    _execute(db, "DELETE FROM governance.ledger WHERE entry_id >= 3")
+    script = os.path.join(os.path.dirname(sys.executable), "synth-platform")
+    done = subprocess.run([script, "ledger", "verify"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "entries 3..4 are missing" in done.stdout and "truncated" in done.stdout
+
+
+def test_show_prints_one_dataset_as_json(db, capsys):
+    assert main(["ledger", "show", "people", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [e["entry_id"] for e in shown["entries"]] == [1, 2, 4]
+    released = shown["entries"][1]
+    assert released["event"] == "released" and released["gate_figures"]["quality_score"]["figure"] == 0.97
+    assert shown["entries"][0]["rho_spent"] > 0 and shown["entries"][0]["delta"] == 1e-9
+    assert main(["ledger", "show"]) == 0
+    table = capsys.readouterr().out
+    assert "other" in table and "cumulative_epsilon" in table
+    assert main(["ledger", "show", "nobody"]) == 2
+    assert "datasets in the ledger: other, people" in capsys.readouterr().err
+
+
+def test_missing_warehouse_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SYNTH_WAREHOUSE_PATH", str(tmp_path / "none.duckdb"))
+    assert main(["ledger", "verify"]) == 2
+    assert "no warehouse" in capsys.readouterr().err
