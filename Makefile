@@ -49,4 +49,4 @@ bench: setup
 	$(BIN)/python -m synth_platform.bench
 
 clean:
-	rm -rf $(VENV) $(DAGSTER_HOME) data/warehouse.duckdb* data/landing data/quarantine data/models
+	rm -rf $(VENV) $(DAGSTER_HOME) data/*.duckdb* data/landing data/quarantine data/models data/evidence data/bench

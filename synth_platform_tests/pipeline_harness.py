@@ -14,6 +14,7 @@ import yaml
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.automation import chain_job_name
+from synth_platform.lib import zones
 from synth_platform.lib.demo_data import write_demo_landing_file
 from synth_platform.settings import Settings
 from synth_platform_tests.conftest import PROJECT_ROOT
@@ -69,6 +70,14 @@ class Project:
 
     def query(self, sql: str) -> pd.DataFrame:
         con = duckdb.connect(str(self.settings.warehouse_path), read_only=True)
+        try:
+            return con.execute(sql).df()
+        finally:
+            con.close()
+
+    def query_published(self, sql: str) -> pd.DataFrame:
+        """A query on the published zone (released tables, the ledger, dbt's models)."""
+        con = duckdb.connect(str(zones.published_path(self.settings.warehouse_path)), read_only=True)
         try:
             return con.execute(sql).df()
         finally:

@@ -9,7 +9,7 @@ import pytest
 
 from synth_platform.defs.analytics import analytics_dbt_assets, dbt_resource
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib import accounting, ledger, warehouse
+from synth_platform.lib import accounting, ledger, warehouse, zones
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def built(tmp_path_factory):
         selection=dg.AssetSelection.groups("analytics"),
         raise_on_error=False,
     )
-    return db_path, result
+    return zones.published_path(db_path), result
 
 
 def _query(db_path, sql: str) -> pd.DataFrame:
@@ -131,6 +131,23 @@ def test_dagster_keys_and_lineage():
     assert deps["analytics/income_by_education"] == {"analytics/stg_adult_customers"}
     assert {"governance/ledger", f"{DATASET}/release"} <= deps["analytics/privacy_ledger_summary"]
     assert set(analytics_dbt_assets.group_names_by_key.values()) == {"analytics"}
+
+
+def test_dbt_works_on_the_published_zone_that_holds_only_releases_and_the_ledger(built):
+    published, result = built
+    assert result.success
+    tables = _query(published, "SELECT table_schema, table_name FROM information_schema.tables")
+    schemas = set(tables["table_schema"])
+    assert schemas == {"release", "governance", "analytics"}, schemas
+    assert set(tables.loc[tables["table_schema"] == "governance", "table_name"]) == {"ledger"}
+    warehouse_file = published.with_name("warehouse.duckdb")
+    assert (
+        _query(
+            warehouse_file,
+            "SELECT count(*) AS n FROM information_schema.schemata WHERE schema_name = 'analytics'",
+        )["n"][0]
+        == 0
+    )  # dbt never wrote to the warehouse
 
 
 def test_dbt_build_succeeds_with_every_test_passing(built):

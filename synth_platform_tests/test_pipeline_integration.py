@@ -86,9 +86,13 @@ def test_ledger_records_training_and_release(good_run):
 
 def test_dbt_models_built_on_the_release(good_run):
     project, _result, _ = good_run
-    marts = project.query("SELECT * FROM analytics.income_by_education")
+    marts = project.query_published("SELECT * FROM analytics.income_by_education")
     assert marts["customers"].sum() == len(project.query(f"SELECT 1 FROM release.{DATASET}"))
-    summary = project.query("SELECT * FROM analytics.privacy_ledger_summary")
+    summary = project.query_published("SELECT * FROM analytics.privacy_ledger_summary")
+    # Analysts' zone: released tables, the ledger and dbt's models; never raw, masked or synthetic.
+    tables = project.query_published("SELECT table_schema, table_name FROM information_schema.tables")
+    assert set(tables["table_schema"]) == {"release", "governance", "analytics"}
+    assert set(tables.loc[tables["table_schema"] == "governance", "table_name"]) == {"ledger"}
     assert summary.loc[summary["dataset"] == DATASET, "releases"].iloc[0] == 1
 
 
@@ -108,7 +112,9 @@ def test_planted_identifiers_reach_no_table_metadata_or_log(good_run):
         ("analytics", "stg_adult_customers"),
         ("analytics", "income_by_education"),
     ]:
-        frame = project.query(f"SELECT * FROM {schema}.{table}")
+        published = schema == "analytics"  # dbt's models live in the published zone only
+        query = project.query_published if published else project.query
+        frame = query(f"SELECT * FROM {schema}.{table}")
         cells = set(frame.astype(str).to_numpy().ravel())
         leaked = len(cells & planted)  # a count: a failing test must not print the identifiers
         assert leaked == 0, f"{leaked} raw identifiers found in {schema}.{table}"

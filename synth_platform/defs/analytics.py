@@ -22,6 +22,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from synth_platform.defs.resources import WarehouseResource
+from synth_platform.lib import zones
 
 POOL = "duckdb_warehouse"
 GROUP = "analytics"
@@ -162,11 +163,18 @@ def _environ(**values: str) -> Iterator[None]:
     pool=POOL,
 )
 def analytics_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build` (models and their tests) on the warehouse, under the warehouse lock."""
+    """`dbt build` (models and their tests) on the published zone, refreshed under the warehouse lock.
+
+    dbt never opens the warehouse (which holds raw identifiers): it reads and writes the
+    published zone, a separate DuckDB file holding only released tables and the ledger.
+    """
     db_path = warehouse.db_path.resolve()
-    context.log.info(f"dbt build on {db_path}")
-    with warehouse.lock(), _environ(SYNTH_WAREHOUSE_PATH=str(db_path)):
-        yield from dbt.cli(["build"], context=context).stream()
+    published = zones.published_path(db_path)
+    with warehouse.lock():
+        copied = zones.refresh_published(db_path, published)
+        context.log.info(f"dbt build on the published zone {published} ({len(copied)} tables published)")
+        with _environ(SYNTH_PUBLISHED_PATH=str(published)):
+            yield from dbt.cli(["build"], context=context).stream()
 
 
 def dbt_resource() -> DbtCliResource:

@@ -362,7 +362,7 @@ def render_html(report: dict, pictures: dict[str, bytes]) -> str:
                 {"item": "epsilon spent by this run", "value": synth.get("epsilon_note")},
                 {
                     "item": "epsilon cumulative / budget",
-                    "value": f"{budget.get('epsilon_cumulative')} / "
+                    "value": f"{_epsilon_text(budget.get('epsilon_cumulative'))} / "
                     + str(_or(budget.get("epsilon_budget"), "no budget")),
                 },
                 {"item": "epsilon remaining", "value": budget.get("epsilon_remaining")},
@@ -416,3 +416,10 @@ def render_html(report: dict, pictures: dict[str, bytes]) -> str:
     parts.append(f"<pre>{_e(json.dumps(report.get('spec'), indent=2))}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _epsilon_text(value) -> str:
+    """An epsilon as a person reads it: 4 significant digits, 'unbounded' for infinity."""
+    if isinstance(value, int | float):
+        return "unbounded" if value == float("inf") else f"{value:.4g}"
+    return str(value)
