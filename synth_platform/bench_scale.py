@@ -3,7 +3,8 @@
 Adult resampled to `--rows` rows with fresh seeded identifiers (a million real-looking full
 names leave few unused name combinations: the refill must not fail on them) is written as a
 CSV landing file, then every stage runs as the Dagster assets run it (the same lib functions,
-without the orchestrator): ingest, discovery, masking, split, GaussianCopula fit, sampling,
+without the orchestrator): ingest, discovery, masking, split, the spec's synthesizer (dp_mst:
+counts in DuckDB), sampling,
 identifier refill, the release gate. Target: <= 10 min and peak RSS <= 8 GB on 2 cores.
 
 `python -m synth_platform.bench_scale [--rows N]`; results in data/bench/scale.json.
@@ -18,6 +19,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import duckdb
 
 from synth_platform.lib import discovery, evaluation, ingest, refill, synthesis
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
@@ -42,6 +45,25 @@ def stage(results: dict, name: str):
     )
 
 
+BENCH_KEY = b"bench-only-pseudonym-key"
+
+
+def _fit(spec, plan, train, model_columns) -> synthesis.Fitted:
+    """Fit the spec's synthesizer as the chain does: dp_mst counts inside DuckDB, SDV kinds on a frame."""
+    if spec.synthesizer.kind == "dp_mst":
+        con = duckdb.connect()  # the training split in a DuckDB table, as in the warehouse
+        try:
+            con.register("train_frame", train[model_columns])
+            con.execute("CREATE SCHEMA masked")
+            con.execute(f'CREATE TABLE masked."{spec.name}_train" AS SELECT * FROM train_frame')
+            con.unregister("train_frame")
+            return synthesis.fit_dp_from_warehouse(con, spec, plan)
+        finally:
+            con.close()
+    params = synthesis.copula_params(spec) if spec.synthesizer.kind == "gaussian_copula" else {}
+    return synthesis.fit_frame(train[model_columns], spec.synthesizer.kind, params, 0)
+
+
 def run(rows: int) -> dict:
     spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
     results: dict = {}
@@ -60,23 +82,21 @@ def run(rows: int) -> dict:
             discovery.quasi_identifier_risk(source, findings)
         plan = plan_masking(spec, {f.column: (f.pii_class, f.detected_type) for f in findings})
         with stage(results, "masking"):
-            masked, _ = apply_masking(source, plan, spec, b"bench-key")
+            masked, _ = apply_masking(source, plan, spec, BENCH_KEY)
         with stage(results, "split"):
             train, holdout = split_train_holdout(
                 masked, spec.split.holdout_fraction, spec.split.seed, spec.key
             )
             del masked
         model_columns = [t.column for t in plan if t.reaches_model]
-        with stage(results, "fit_gaussian_copula"):
-            model = synthesis.fit_and_save(
-                train[model_columns],
-                "gaussian_copula",
-                synthesis.copula_params(spec),
-                0,
-                Path(tmp) / "models",
+        kind = spec.synthesizer.kind
+        with stage(results, f"fit_{kind}"):
+            fitted = _fit(spec, plan, train, model_columns)
+            model = synthesis.save_and_promote(
+                fitted, Path(tmp) / "models", BENCH_KEY, charged_by=0, provenance={}
             )
         with stage(results, "sample"):
-            sampled = synthesis.load_and_sample(model, len(train), seed=0)
+            sampled = synthesis.load_and_sample(model, len(train), seed=0, key=BENCH_KEY)
         identifier_columns = [t.column for t in plan if not t.reaches_model]
         raw_identifiers = [source[c] for c in identifier_columns]
         with stage(results, "refill_identifiers"):
