@@ -125,6 +125,10 @@ class MixedEncoder:
         return np.hstack([b.astype(np.float32) for b in blocks])
 
 
+#: Cells of one query x reference distance block (float32 distances + int64 indices: ~12 bytes each).
+MAX_BLOCK_CELLS = 8_000_000
+
+
 def nearest(queries: np.ndarray, reference: np.ndarray, k: int = 1, chunk: int = 1024) -> np.ndarray:
     """Squared distances from each query row to its k nearest reference rows, ascending."""
     return nearest_with_index(queries, reference, k, chunk)[0]
@@ -135,9 +139,13 @@ def nearest_with_index(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Squared distances to, and indices of, each query row's k nearest reference rows (ascending).
 
-    Chunked matrix products (|q|^2 + |r|^2 - 2 q.r), so memory stays at chunk x len(reference).
+    Chunked matrix products (|q|^2 + |r|^2 - 2 q.r); the chunk shrinks as the reference grows so
+    that one block (and argpartition's index array of the same shape) stays under
+    `MAX_BLOCK_CELLS` cells: memory is bounded whatever the table's size (a 1M-row table's
+    200k-row holdout would otherwise take several GB per block).
     """
     k = max(1, min(k, len(reference)))
+    chunk = max(1, min(chunk, MAX_BLOCK_CELLS // max(len(reference), 1)))
     distances_out = np.empty((len(queries), k), dtype=np.float32)
     index_out = np.zeros((len(queries), k), dtype=np.int64)
     if len(queries) == 0 or len(reference) == 0:
