@@ -21,13 +21,12 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from synth_platform.defs.chain.common import LEDGER_KEY, POOL
 from synth_platform.defs.resources import WarehouseResource
 from synth_platform.lib import zones
 
-POOL = "duckdb_warehouse"
 GROUP = "analytics"
 RELEASE_SOURCE = "release"
-LEDGER_KEY = dg.AssetKey(["governance", "ledger"])
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

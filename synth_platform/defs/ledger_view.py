@@ -28,7 +28,6 @@ TABLE_COLUMNS = [
     "epsilon_budget",
     "quality_score",
     "exact_copy_share",
-    "dcr_train_share",
     "identifier_leaks",
     "row_hash",
 ]
@@ -37,8 +36,7 @@ TABLE_COLUMNS = [
 def recent_ledger(warehouse, limit: int = RECENT_ROWS) -> pd.DataFrame:
     """The newest `limit` ledger rows (all datasets), oldest first; read-only."""
     with warehouse.connect(read_only=True) as con:
-        rows = ledger.read_ledger(con)
-    return rows.tail(limit)
+        return ledger.read_ledger(con, newest=limit)
 
 
 def _finite(value) -> float | None:
@@ -108,7 +106,7 @@ def dataset_figures(row: dict) -> dict:
         figures["epsilon_cumulative"] = _finite(cumulative)
         if budget:
             figures.update(_remaining(row, budget, _finite(cumulative)))
-    for column in ("quality_score", "exact_copy_share", "dcr_train_share", "identifier_leaks"):
+    for column in ("quality_score", "exact_copy_share", "identifier_leaks"):
         if _finite(row.get(column)) is not None:
             figures[column] = _finite(row.get(column))
     raw = row.get("gate_figures")

@@ -18,10 +18,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from synth_platform.lib.budget import LOW_BUDGET_SHARE
+
 WEBHOOK_ENV = "SYNTH_ALERT_WEBHOOK_URL"
 MAX_AGE_ENV = "SYNTH_RELEASE_MAX_AGE_HOURS"
 DEFAULT_MAX_AGE_HOURS = 26.0  # a nightly refresh, plus two hours of slack
-LOW_BUDGET_SHARE = 0.2
 
 
 @dataclass(frozen=True)

@@ -564,16 +564,21 @@ def append(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, heads: Iterable[H
 # --------------------------------------------------------------------------- reading
 
 
-def read_ledger(con: duckdb.DuckDBPyConnection, dataset: str | None = None):
-    """The ledger as a frame (empty, with its columns, before the first entry); works read-only."""
+def read_ledger(con: duckdb.DuckDBPyConnection, dataset: str | None = None, newest: int | None = None):
+    """The ledger as a frame, oldest first (empty, with its columns, before the first entry); read-only.
+
+    `newest` keeps only the last rows, selected by the database rather than after reading them all.
+    """
     if not _exists(con):
         import pandas as pd
 
         return pd.DataFrame(columns=COLUMN_NAMES)
     where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
-    return con.execute(
-        f"SELECT {_select_list(con)} FROM {SCHEMA}.{TABLE} {where} ORDER BY entry_id", params
-    ).df()
+    query = f"SELECT {_select_list(con)} FROM {SCHEMA}.{TABLE} {where}"
+    if newest is not None:
+        query = f"SELECT * FROM ({query} ORDER BY entry_id DESC LIMIT ?)"
+        params = [*params, int(newest)]
+    return con.execute(f"{query} ORDER BY entry_id", params).df()
 
 
 def entry(con: duckdb.DuckDBPyConnection, entry_id: int) -> dict | None:

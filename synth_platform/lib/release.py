@@ -11,7 +11,6 @@ either both happen or neither does, and a failure leaves the previous release as
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from synth_platform.lib import ledger
+from synth_platform.lib.synthesis import frame_sha256  # the one table hash the gate and release compare
 from synth_platform.lib.warehouse import quote_ident, replacing_table
 
 RELEASE_SCHEMA = "release"
@@ -45,13 +45,6 @@ class Assessment:
     #: Content hashes of the synthetic table and the model file the gate judged ("" if unknown).
     synthetic_sha256: str = ""
     model_sha256: str = ""
-
-
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """A content hash of a table as read back from the warehouse (names, values, row order)."""
-    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _ensure(con: duckdb.DuckDBPyConnection) -> None:

@@ -109,10 +109,9 @@ def file_sha256(path: Path) -> str:
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
-    """A content hash of a frame (values and column names, order-sensitive)."""
-    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
-    digest.update(row_hashes.tobytes())
+    """A content hash of a frame (column names, values, row order); JSON names: any name is safe."""
+    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
