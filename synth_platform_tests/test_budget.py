@@ -84,9 +84,10 @@ def _reserve_one(args) -> str:
 
 def test_ten_concurrent_trainings_never_spend_more_than_the_budget(tmp_path):
     db, limit = tmp_path / "w.duckdb", _budget_for(4.5)
-    accounting.rho_from_epsilon_delta(limit, DELTA)  # cached before the fork: the children skip the bisection
-    with multiprocessing.get_context("fork").Pool(10) as pool:
-        outcomes = pool.map(_reserve_one, [(db, limit)] * 10)
+    # Ten fresh processes ("spawn": forking this test process, which holds library threads, can
+    # deadlock a child); a hang fails the test after two minutes instead of stalling the suite.
+    with multiprocessing.get_context("spawn").Pool(10) as pool:
+        outcomes = pool.map_async(_reserve_one, [(db, limit)] * 10).get(timeout=120)
     assert sorted(outcomes) == ["refused"] * 6 + ["trained"] * 4
     with warehouse.connect(db, read_only=True) as con:
         spent = ledger.cumulative_rho(con, "people")
