@@ -51,9 +51,7 @@ def bench_size(rows: int, spec) -> dict:
             sampled = synthesis.load_and_sample(model, len(train), seed=0)
     identifier_columns = [t.column for t in plan if not t.reaches_model]
     with timed(results, "refill_identifiers"):
-        forbidden = refill.forbidden_values(source[c] for c in identifier_columns)
-        templates = {c: refill.learn_template(source[c]) for c in identifier_columns}
-        shaped = refill.restore_source_shape(sampled, spec, plan, forbidden, templates, seed=0)
+        shaped = refill.restore_source_shape(sampled, spec, plan, seed=0)
     synthetic_model = evaluation.to_model_space(shaped, plan, train[model_columns])
     with timed(results, "gx_suite"):
         suite = quality.build_suite(train[model_columns], formats=evaluation.format_patterns(plan))

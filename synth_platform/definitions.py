@@ -54,7 +54,7 @@ def build_definitions(settings: Settings | None = None, synthesizers: Synthesize
         sensors=sensors + alert_sensors,
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-            "storage": StorageResource(root=str(settings.root)),
+            "storage": StorageResource(root=str(settings.root), specs_dir=str(settings.specs_dir)),
             "pseudonym_key": pseudonym_key_resource(),
             "synthesizers": synthesizers or SynthesizerFactory(),
             "dbt": dbt_resource(),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import dagster as dg
 import pandas as pd
 
 from synth_platform.lib import ledger, warehouse
+from synth_platform.lib.spec import synthesizer_label
 
 
 def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
@@ -94,6 +96,21 @@ def budget_line(db_path, dataset: str) -> str:
     )
 
 
+def synthesizer_line(rows: pd.DataFrame) -> str | None:
+    """The synthesizer behind the run's model and whether it is differentially private, from the
+    run's `trained` / `reused` ledger row (e.g. "... gaussian_copula: not differentially private")."""
+    fits = rows[rows["event"].isin(["trained", "reused"])] if "event" in rows else rows.iloc[0:0]
+    if fits.empty:
+        return None
+    last = fits.iloc[-1]
+    try:
+        params = json.loads(last["parameters"]) if isinstance(last["parameters"], str) else {}
+    except ValueError:
+        params = {}
+    params = params if isinstance(params, dict) else {}
+    return f"Synthesizer: {synthesizer_label(str(last['synthesizer']), params)}"
+
+
 def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: str) -> str:
     lines = [f"Run {run.run_id} of job {run.job_name}: {run.status.value}", ""]
     counts = materialized_row_counts(instance, run.run_id)
@@ -132,6 +149,9 @@ def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: s
             f"cumulative={_fmt_epsilon(row.cumulative_epsilon)}{quality} decision={row.decision} "
             f"source={row.source_hash[:12]}… hash={row.row_hash[:12]}…"
         )
+    described = synthesizer_line(rows)
+    if described:
+        lines.append(described)
     lines.append(budget_line(db_path, dataset))
     decisions = [r.decision for r in rows.itertuples() if r.event in ("released", "blocked")]
     lines.append("")

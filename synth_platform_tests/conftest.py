@@ -41,6 +41,10 @@ def small_spec_dict(name: str = "people", landing_dir: str = "landing/people") -
             "sex": {"type": "category"},
             "income": {"type": "category", "pii": {"class": "sensitive", "type": "income"}},
         },
+        # unit tests of masking, discovery and budgets, not of the synthesizer: the non-private kind,
+        # chosen explicitly as a spec must (the default is dp_mst under a budget)
+        "synthesizer": {"kind": "gaussian_copula"},
+        "privacy": {"epsilon_budget": None},
     }
 
 

@@ -14,8 +14,10 @@ import yaml
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.automation import chain_job_name
-from synth_platform.lib import zones
+from synth_platform.lib import approved_plan, discovery, zones
 from synth_platform.lib.demo_data import write_demo_landing_file
+from synth_platform.lib.ingest import read_landing_file
+from synth_platform.lib.spec import load_spec
 from synth_platform.settings import Settings
 from synth_platform_tests.conftest import PROJECT_ROOT
 
@@ -95,7 +97,27 @@ class Project:
         return "\n".join(json.dumps(r.event_log_entry.to_json()) for r in records)
 
 
-def make_project(tmp: Path, rows: int, spec_overrides: dict | None = None) -> Project:
+#: Who approves the masking plans the harness places (as `synth-platform pii approve --by` would record).
+REVIEWER = "test reviewer"
+
+
+def approve_plan(specs_dir: Path, name: str, landing_file: Path) -> Path | None:
+    """What a person would approve: discovery on the landing file (typed as ingest reads it), proposed
+    and written next to the spec (`lib.approved_plan`). None when the file cannot be read as the spec
+    says: such a run stops at ingest, before the plan matters."""
+    spec = load_spec(specs_dir / f"{name}.yaml")
+    try:
+        frame = read_landing_file(landing_file, spec)
+    except Exception:  # a deliberately bad file: ingest refuses it first
+        return None
+    hints = {n: (c.pii.pii_class, c.pii.type) for n, c in spec.columns.items() if c.pii is not None}
+    proposal = approved_plan.propose(spec, discovery.discover(frame, hints=hints))
+    return approved_plan.write_plan(approved_plan.plan_path(specs_dir, name), proposal, REVIEWER, spec=spec)
+
+
+def make_project(tmp: Path, rows: int, spec_overrides: dict | None = None, approve: bool = True) -> Project:
+    """A project with the demo spec, a landing file of `rows` rows and, with `approve`, the approved
+    masking plan a reviewer would commit for it (without one the chain stops after pii_report)."""
     root = tmp / "project"
     (root / "config" / "datasets").mkdir(parents=True)
     spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
@@ -113,12 +135,15 @@ def make_project(tmp: Path, rows: int, spec_overrides: dict | None = None) -> Pr
         root=root, specs_dir=root / "config" / "datasets", warehouse_path=root / "warehouse.duckdb"
     )
     project = Project(root, settings, dg.DagsterInstance.ephemeral())
-    write_demo_landing_file(project.landing, rows=rows, seed=99)
+    landing_file = write_demo_landing_file(project.landing, rows=rows, seed=99)
+    if approve:
+        approve_plan(settings.specs_dir, DATASET, landing_file)
     return project
 
 
-def run_generated_dataset(tmp: Path, spec: dict, frame: pd.DataFrame):
-    """Place one spec and one landing CSV for any dataset, as a new user would, and run its chain.
+def run_generated_dataset(tmp: Path, spec: dict, frame: pd.DataFrame, approve: bool = True):
+    """Place one spec and one landing CSV for any dataset, as a new user would, approve its masking
+    plan (with `approve`: discovery's proposal, as the reviewer would), and run its chain.
 
     Returns (project, result). For tables the project generates in shapes unlike the demo.
     """
@@ -136,6 +161,8 @@ def run_generated_dataset(tmp: Path, spec: dict, frame: pd.DataFrame):
     settings = Settings(
         root=root, specs_dir=root / "config" / "datasets", warehouse_path=root / "warehouse.duckdb"
     )
+    if approve:
+        approve_plan(settings.specs_dir, name, path)
     project = Project(root, settings, dg.DagsterInstance.ephemeral())
     job = project.definitions().resolve_job_def(chain_job_name(name))
     config = {"ops": {f"{name}__raw": {"config": {"landing_file": str(path)}}}}

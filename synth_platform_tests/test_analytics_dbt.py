@@ -82,6 +82,13 @@ def _entry(
     )
 
 
+def _gate(dataset: str, at: datetime) -> ledger.LedgerEntry:
+    """The release gate's noisy figures were measured: a small rho charged."""
+    entry = _entry(dataset, "gate", at, decision="gate figures measured")
+    entry.rho_spent, entry.delta = 0.001, 1e-9
+    return entry
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     db_path = tmp_path_factory.mktemp("analytics") / "warehouse.duckdb"
@@ -97,6 +104,7 @@ def built(tmp_path_factory):
             _entry(DATASET, "released", datetime(2025, 1, 1, 11)),
             _entry(DATASET, "trained", datetime(2025, 1, 2, 10)),
             _entry(DATASET, "blocked", datetime(2025, 1, 2, 11), decision="blocked: failed exact_copies"),
+            _gate(DATASET, datetime(2025, 1, 2, 10, 30)),
             _entry("patients", "trained", datetime(2025, 1, 3, 10), epsilon=1.0),
             _entry("patients", "trained", datetime(2025, 1, 4, 10), epsilon=0.5),
         ]:
@@ -140,6 +148,8 @@ def test_dbt_works_on_the_published_zone_that_holds_only_releases_and_the_ledger
     schemas = set(tables["table_schema"])
     assert schemas == {"release", "governance", "analytics"}, schemas
     assert set(tables.loc[tables["table_schema"] == "governance", "table_name"]) == {"ledger"}
+    columns = _query(published, "DESCRIBE governance.ledger")["column_name"].tolist()
+    assert columns == list(zones.PUBLISHED_LEDGER_COLUMNS)  # the reduced view: no hash, no gate figure
     warehouse_file = published.with_name("warehouse.duckdb")
     assert (
         _query(
@@ -210,4 +220,5 @@ def test_privacy_ledger_summary(built):
     expected = accounting.epsilon_from_rho(rho, 1e-9)
     assert float(patients["cumulative_epsilon"]) == pytest.approx(expected, abs=1e-6)
     assert patients["cumulative_rho"] == pytest.approx(rho)
-    assert (adult["refusals"], adult["reuses"]) == (0, 0)
+    assert (adult["refusals"], adult["reuses"], adult["gate_measurements"]) == (0, 0, 1)
+    assert patients["gate_measurements"] == 0

@@ -144,3 +144,19 @@ def test_results_carry_no_cell_value(honest_results, copy_results):
     for results in (honest_results, copy_results):
         text = json.dumps([{**r.as_dict(), **r.details} for r in results.values()])
         assert SECRET_LABEL not in text
+
+
+def test_a_synthetic_range_resolution_makes_a_match_depend_on_the_two_values_only():
+    """The private figures compare numbers at a resolution set by the synthetic table alone: a real
+    outlier (one person) must not change whether anyone else matches."""
+    from synth_platform.lib.attacks.near_match import column_codes
+
+    synthetic = pd.DataFrame({"x": [10.0, 20.0, 30.0]})
+    real = pd.DataFrame({"x": [20.0, 25.0]})
+    outlier = pd.DataFrame({"x": [20.0, 25.0, 1e9]})
+    for frame in (real, outlier):
+        codes = column_codes([frame, synthetic], ["x"], ["x"], resolution_from=1)
+        assert np.isin(codes[0][:2, 0], codes[1][:, 0]).tolist() == [True, False]
+    # without it the range of every frame sets the resolution (the exact attacks, restricted)
+    wide = column_codes([outlier, synthetic], ["x"], ["x"])
+    assert wide[0].shape == (3, 1)

@@ -158,7 +158,12 @@ def test_spec_declares_a_total_budget_at_a_delta():
 
     spec = DatasetSpec.model_validate({**small_spec_dict(), "privacy": {"epsilon_budget": 10}})
     assert (spec.privacy.epsilon_budget, spec.privacy.delta) == (10.0, 1e-9)
-    assert DatasetSpec.model_validate(small_spec_dict()).privacy.epsilon_budget is None  # unbounded
+    from synth_platform.lib import spec as spec_lib
+
+    default = DatasetSpec.model_validate(small_spec_dict()).privacy.epsilon_budget
+    assert default == getattr(spec_lib, "DEFAULT_EPSILON_BUDGET", None)  # a budget unless said otherwise
+    explicit = DatasetSpec.model_validate({**small_spec_dict(), "privacy": {"epsilon_budget": None}})
+    assert explicit.privacy.epsilon_budget is None  # unbounded, said explicitly
     for bad in ({"epsilon_budget": float("inf")}, {"epsilon_budget": 0}, {"delta": 0.5}, {"delta": 0}):
         with pytest.raises(ValueError):
             DatasetSpec.model_validate({**small_spec_dict(), "privacy": bad})
@@ -172,3 +177,73 @@ def test_delta_spent_outside_zcdp_adds_up_and_is_enforced(tmp_path):
         assert row["cumulative_epsilon"] == pytest.approx(1.0, rel=1e-6)  # (1, 1e-9) as declared
         with pytest.raises(ledger.BudgetExceededError, match="uses up the dataset's delta"):
             budget.reserve_training(con, _entry(), thresholded, 100.0, DELTA)
+
+
+# --------------------------------------------------------------------------- the budget is the source's
+
+
+def _on_source(dataset: str, landing, key: bytes = b"platform-key-for-source-ids-0001") -> ledger.LedgerEntry:
+    from synth_platform.lib.source_identity import source_id
+
+    entry = _entry(dataset)
+    entry.source_id = source_id(landing, key)
+    return entry
+
+
+def test_two_specs_on_one_landing_folder_share_the_budget(tmp_path):
+    landing = tmp_path / "landing" / "people"
+    landing.mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(landing)  # the same folder by another path
+    limit = _budget_for(2.5)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        budget.reserve_training(con, _on_source("people", landing), ONE, limit, DELTA)
+        budget.reserve_training(con, _on_source("people_copy", tmp_path / "alias"), ONE, limit, DELTA)
+        with pytest.raises(ledger.BudgetExceededError, match="exceeds the dataset's budget"):
+            budget.reserve_training(con, _on_source("people_again", landing / "."), ONE, limit, DELTA)
+        rows = ledger.read_ledger(con)
+        assert rows["event"].tolist() == ["trained", "trained", "refused"]
+        assert rows["source_id"].nunique() == 1 and rows["source_id"].iloc[0].startswith("src_")
+        assert rows["cumulative_rho"].iloc[1] == pytest.approx(2 * ONE.rho)
+        source = rows["source_id"].iloc[0]
+        status = budget.status(con, "another_name", limit, DELTA, source)
+        assert status.spent_rho == pytest.approx(2 * ONE.rho)
+        assert budget.status(con, "people_copy", limit, DELTA).spent_rho == pytest.approx(2 * ONE.rho)
+        # A different landing folder is a different source, with its own budget.
+        other = tmp_path / "landing" / "others"
+        other.mkdir()
+        assert (
+            budget.reserve_training(con, _on_source("others", other), ONE, limit, DELTA)["event"] == "trained"
+        )
+        assert ledger.verify_chain(con) == []
+
+
+def test_a_renamed_dataset_continues_its_budget(tmp_path):
+    landing = tmp_path / "landing" / "people"
+    landing.mkdir(parents=True)
+    limit = _budget_for(2.5)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        # Trainings from before source ids (no source_id), then one with it, under the old name.
+        budget.reserve_training(con, _entry("people"), ONE, limit, DELTA)
+        budget.reserve_training(con, _on_source("people", landing), ONE, limit, DELTA)
+        with pytest.raises(ledger.BudgetExceededError):
+            budget.reserve_training(con, _on_source("customers", landing), ONE, limit, DELTA)
+        assert ledger.cumulative_rho(con, "customers", _on_source("customers", landing).source_id) == (
+            pytest.approx(2 * ONE.rho)
+        )
+
+
+def test_gate_charges_count_against_the_sources_budget(tmp_path):
+    landing = tmp_path / "landing" / "people"
+    landing.mkdir(parents=True)
+    limit = _budget_for(2.0)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        budget.reserve_training(con, _on_source("people", landing), ONE, limit, DELTA)
+        gate = budget.reserve_gate(con, _on_source("people", landing), ONE.rho / 2, limit, DELTA)
+        assert (gate["event"], gate["rho_spent"]) == ("gate", pytest.approx(ONE.rho / 2))
+        with pytest.raises(ledger.BudgetExceededError):  # 1.5 trainings' worth spent: one more does not fit
+            budget.reserve_training(con, _on_source("people", landing), ONE, limit, DELTA)
+        assert budget.status(con, "people", limit, DELTA).spent_rho == pytest.approx(1.5 * ONE.rho)
+        with pytest.raises(ledger.BudgetExceededError, match="The release gate of 'renamed' refused"):
+            budget.reserve_gate(con, _on_source("renamed", landing), ONE.rho, limit, DELTA)
+        assert ledger.read_ledger(con)["event"].tolist() == ["trained", "gate", "refused", "refused"]
+        assert ledger.verify_chain(con) == []

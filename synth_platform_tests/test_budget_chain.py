@@ -54,3 +54,39 @@ def test_exhausted_budget_stops_the_chain_at_training_and_keeps_the_release(tmp_
     metadata = head.asset_materialization.metadata
     assert metadata["event"].value == "refused"
     assert metadata["row_hash"].value == after["row_hash"].iloc[-1]
+
+
+def test_the_budget_is_the_landing_folders_not_the_dataset_names(tmp_path):
+    """Two trainings charged under another dataset name on the same landing folder (a renamed
+    dataset, or a second spec) use the budget up: the chain's next training is refused."""
+    from synth_platform.lib.source_identity import source_id
+
+    spend = budget.spend_for("dp_mst", {"epsilon": 1.0, "delta": 1e-9})
+    limit = accounting.epsilon_from_rho(2 * spend.rho, 1e-9)
+    project = make_project(
+        tmp_path,
+        rows=600,
+        spec_overrides={
+            "synthesizer": {"kind": "dp_mst", "params": {"epsilon": 1.0, "delta": 1e-9}},
+            "privacy": {"epsilon_budget": limit, "delta": 1e-9},
+        },
+    )
+    source = source_id(project.landing, ledger.default_platform_key())
+    with warehouse.connect(project.settings.warehouse_path) as con:
+        for run in ("old-name-1", "old-name-2"):
+            entry = ledger.LedgerEntry(run, "old_name", "trained", "s" * 64, "", "dp_mst", {}, "test")
+            entry.source_id = source
+            budget.reserve_training(con, entry, spend, limit, 1e-9)
+
+    result = project.run()
+
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert failure.step_key == f"{DATASET}__synthesizer"
+    assert "refused" in failure.event_specific_data.error.message
+    with warehouse.connect(project.settings.warehouse_path, read_only=True) as con:
+        rows = ledger.read_ledger(con)
+        assert ledger.verify_chain(con) == []
+    refused = rows.iloc[-1]
+    assert (refused["dataset"], refused["event"], refused["source_id"]) == (DATASET, "refused", source)
+    assert refused["mac_kind"] == ledger.MAC_KIND

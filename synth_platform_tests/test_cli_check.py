@@ -49,14 +49,9 @@ def project(tmp_path_factory):
     warehouse.write_table(db, "masked", f"{DATASET}_holdout", holdout)
 
     model_columns = [t.column for t in plan if t.reaches_model]
-    identifiers = [t.column for t in plan if not t.reaches_model]
-    forbidden = refill.forbidden_values(source[c] for c in identifiers)
-    templates = {c: refill.learn_template(source[c]) for c in identifiers}
 
     def source_shape(model_rows: pd.DataFrame) -> pd.DataFrame:
-        return refill.restore_source_shape(
-            model_rows.reset_index(drop=True), spec, plan, forbidden, templates, 3
-        )
+        return refill.restore_source_shape(model_rows.reset_index(drop=True), spec, plan, seed=3)
 
     honest = leak_battery.honest_table(
         train[model_columns].reset_index(drop=True),

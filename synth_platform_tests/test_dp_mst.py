@@ -7,6 +7,8 @@ person is not released, a seed reproduces a sample, and the privacy spend adds u
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cloudpickle
 import duckdb
 import numpy as np
@@ -150,6 +152,7 @@ def test_fit_through_sql_on_a_read_only_warehouse(tmp_path):
     with duckdb.connect(str(path), read_only=True) as con:
         fitted = synthesis.fit_dp_from_warehouse(con, spec, plan)
     assert fitted.columns == ["booked on", "amount", "paid"] and fitted.train_rows == rows
+    assert fitted.noisy_total == fitted.synth.noisy_total and fitted.noisy_total >= 1
     spend = fitted.synth.privacy_spend()
     assert spend["delta_threshold"] == 0 and spend["delta_conversion"] == pytest.approx(1e-9)
     assert spend["rho_parts"]["domain"] > 0
@@ -188,7 +191,7 @@ def test_masking_does_no_data_dependent_suppression_for_dp_mst():
     assert "rare" in set(masked["kind"]), "rare values are left to the DP domain compression"
     assert masked["value"].max() == 1000 and masked["value"].iloc[:50].tolist() == list(range(50))
     assert report.outliers_clipped["value"] == 1
-    plain = DatasetSpec(**base)
+    plain = DatasetSpec(**base, synthesizer={"kind": "gaussian_copula"}, privacy={"epsilon_budget": None})
     masked, _ = apply_masking(frame, plan_masking(plain, {}), plain, b"k")
     assert "rare" not in set(masked["kind"])
 
@@ -231,3 +234,63 @@ def test_declared_domains_are_mapped_into_model_space():
         con.register("postcodes", pd.DataFrame({"postcode": ["021", "999", None, "AB1"]}))
         codes = con.execute(f"SELECT {encoding.code_sql()} AS c FROM postcodes").fetchnumpy()["c"].tolist()
     assert codes == [21, 999, encoding.null_code, encoding.null_code]
+
+
+# ---------------------------------------------------------------- the sample size is a DP quantity
+
+_CATEGORIES = {"colour": ["red", "green", "blue"], "size": ["s", "m", "l", "xl"], "member": ["yes", "no"]}
+
+
+def _categorical_table(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({c: rng.choice(values, rows) for c, values in _CATEGORIES.items()})
+
+
+def _fit_with_noise(frame: pd.DataFrame, noise_seed: int | None, monkeypatch) -> DPMSTSynthesizer:
+    """A fit whose DP noise comes from `noise_seed` (tests only: the real noise is never seeded)."""
+    if noise_seed is not None:
+        monkeypatch.setattr(dp_mst, "_noise_rng", lambda: np.random.default_rng(noise_seed))
+    domains = {c: {"categories": values} for c, values in _CATEGORIES.items()}  # no DP domain choice
+    return DPMSTSynthesizer(epsilon=1.0, delta=1e-9, iters=10, domains=domains).fit(frame)
+
+
+def _rows_released(synth: DPMSTSynthesizer, n: int) -> int:
+    model = synthesis.FittedModel(
+        Path("m.pkl"), "", "dp_mst", {}, 0.0, n, list(_CATEGORIES), "", noisy_total=synth.noisy_total
+    )
+    return synthesis.release_rows(model, None)
+
+
+def test_the_released_row_count_is_the_noisy_total_not_the_training_count(monkeypatch):
+    """Neighbouring training tables (one row removed) under the same noise give noisy totals exactly
+    one apart -- a sensitivity-1 count with Gaussian noise -- and the released row count is that noisy
+    total, rounded; it is not the exact training count."""
+    table = _categorical_table()
+    neighbour = table.drop(index=123).reset_index(drop=True)
+    shifts, off_by = [], []
+    for noise_seed in (1, 2, 3):
+        full = _fit_with_noise(table, noise_seed, monkeypatch)
+        less = _fit_with_noise(neighbour, noise_seed, monkeypatch)
+        assert full.noisy_total - less.noisy_total == pytest.approx(1.0, abs=1e-6)
+        released, released_less = _rows_released(full, len(table)), _rows_released(less, len(neighbour))
+        assert released - released_less in (0, 1)
+        assert released == max(1, round(full.noisy_total))
+        shifts.append(released - len(table))
+        off_by.append(abs(full.noisy_total - len(table)))
+    assert any(shift != 0 for shift in shifts), "the released count must not be the exact training count"
+    assert max(off_by) < 1000, "the noise is that of a count at epsilon 1, not more"
+
+
+def test_the_noisy_total_travels_with_the_model_and_sizes_the_sample(tmp_path):
+    table = _categorical_table(rows=800, seed=2)
+    domains = {c: {"categories": values} for c, values in _CATEGORIES.items()}
+    synth = DPMSTSynthesizer(epsilon=1.0, delta=1e-9, iters=10, domains=domains)
+    fitted = synthesis.fit_frame(table, "dp_mst", {}, 0, synthesizer=synth)
+    assert fitted.noisy_total == synth.noisy_total and fitted.noisy_total is not None
+    model = synthesis.save_and_promote(fitted, tmp_path, "k" * 64, charged_by=1, provenance={})
+    current = synthesis.current_model(tmp_path, "k" * 64)
+    assert current.noisy_total == pytest.approx(synth.noisy_total) == model.noisy_total
+    rows = synthesis.release_rows(current, None, "k" * 64)
+    assert rows == max(1, round(synth.noisy_total))
+    assert synthesis.release_rows(current, 250, "k" * 64) == 250, "a declared sample.rows is used as is"
+    assert len(synthesis.load_and_sample(current, rows, seed=1, key="k" * 64)) == rows

@@ -173,3 +173,45 @@ def test_ledger_view_shows_recent_rows_newest_first_and_plots_finite_figures():
         "clinic_visits.quality_score": 0.7,
         "clinic_visits.membership_inference": 0.52,
     }  # an unbounded epsilon is not plotted as a number
+
+
+def test_pack_files_are_owner_only_whatever_the_umask(tmp_path):
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        directory = evidence.pack_dir(tmp_path, "clinic_visits", "run-0001")
+        pack = evidence.write_pack(directory, {"decision": "passed the gate", "ledger_rows": []}, {})
+        (directory / "distributions.png").unlink(missing_ok=True)
+        pack = evidence.write_pack(directory, {"decision": "passed the gate"}, {"distributions": b"\x89PNG"})
+        evidence.record_decision(directory, "released", [{"entry_id": 3}])
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.iterdir()}
+    assert set(modes) == {"report.json", "report.html", "distributions.png"}, modes
+    assert set(modes.values()) == {0o600}, modes
+    root = evidence.evidence_root(tmp_path)
+    for folder in (directory, directory.parent, root):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert json.loads(pack.json.read_text())["decision"] == "released"
+
+
+def test_the_ui_ledger_table_shows_ids_and_spend_never_a_real_data_figure():
+    from synth_platform.defs.ledger_view import TABLE_COLUMNS, ledger_table
+
+    real_data = {"quality_score", "exact_copy_share", "identifier_leaks", "dcr_train_share", "gate_figures"}
+    hashes = {"source_hash", "train_data_hash", "model_sha256", "prev_hash"}
+    assert not (real_data | hashes) & set(TABLE_COLUMNS)
+    rows = pd.DataFrame(
+        {
+            "entry_id": [1],
+            "event": ["released"],
+            "quality_score": [0.8765],
+            "exact_copy_share": [0.0123],
+            "train_data_hash": ["t" * 64],
+            "rho_spent": [0.0],
+            "row_hash": ["c" * 64],
+        }
+    )
+    shown = ledger_table(rows).records[0].data
+    assert set(shown) == {"entry_id", "event", "rho_spent", "row_hash"}

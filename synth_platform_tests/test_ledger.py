@@ -4,7 +4,9 @@ deletions and truncation (the head kept outside the table), and a migration of o
 import hashlib
 import json
 import math
+import os
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -178,3 +180,144 @@ def test_publish_is_atomic_with_its_ledger_row(con, db_path):
     assert len(ledger.read_ledger(con)) == 1
     assert ledger.read_head_file(db_path).entry_id == 1
     assert ledger.verify_chain(con) == []
+
+
+# --------------------------------------------------------------------------- keyed ledger
+
+KEY = b"a-test-platform-key-of-enough-length"
+
+
+def _rows(con) -> list[dict]:
+    frame = ledger.read_ledger(con)
+    return [
+        {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in r.items()}
+        for r in frame.astype(object).to_dict(orient="records")
+    ]
+
+
+def _rehash_plainly(con, edit: dict, drop_mac_kind: bool = True, rewrite_head: Path | None = None) -> None:
+    """What someone without the key does: edit a row, then recompute every plain SHA-256 hash."""
+    rows = _rows(con)
+    prev = ""
+    con.execute("DELETE FROM governance.ledger")
+    for row in rows:
+        if row["entry_id"] == edit["entry_id"]:
+            row.update(edit)
+        if drop_mac_kind:
+            row["mac_kind"] = None
+        row["prev_hash"] = prev
+        plain = hashlib.sha256(ledger._canonical(prev, ledger._normalise(row))).hexdigest()
+        row["row_hash"] = prev = plain  # the plain SHA-256 anyone can recompute
+        con.execute(
+            f"INSERT INTO governance.ledger ({', '.join(ledger.COLUMN_NAMES)}) "
+            f"VALUES ({', '.join('?' * len(ledger.COLUMN_NAMES))})",
+            [row[c] for c in ledger.COLUMN_NAMES],
+        )
+    if rewrite_head is not None:  # and an old-style head file (no HMAC) naming the new newest row
+        ledger.head_path(rewrite_head).write_text(
+            json.dumps({"entry_id": rows[-1]["entry_id"], "row_hash": prev})
+        )
+
+
+def test_new_rows_and_the_head_are_keyed_and_verify_only_under_the_key(con, db_path):
+    for epsilon in (1.0, 0.5, 0.25):
+        ledger.append(con, _entry(epsilon=epsilon), key=KEY)
+    rows = _rows(con)
+    assert {r["mac_kind"] for r in rows} == {ledger.MAC_KIND}
+    assert ledger.verify_chain(con, key=KEY) == []
+    head = json.loads(ledger.head_path(db_path).read_text())
+    assert head["entry_id"] == 3 and len(head["mac"]) == 64
+    # Nobody can recompute a row's hash without the key: it is not the plain SHA-256 of the row.
+    plain = hashlib.sha256(ledger._canonical("", ledger._normalise(rows[0]))).hexdigest()
+    assert rows[0]["row_hash"] != plain
+    wrong = ledger.verify_chain(con, key=b"another-key-that-is-long-enough")
+    assert any("entry 1 was altered" in p for p in wrong), wrong
+    assert any("head file" in p and "HMAC" in p for p in wrong), wrong
+    with pytest.raises(ledger.LedgerIntegrityError):
+        ledger.append(con, _entry(epsilon=1.0), key=b"another-key-that-is-long-enough")
+
+
+def test_the_default_key_is_the_platform_key():
+    ledger_key = ledger.default_platform_key(create=False)
+    from synth_platform.lib import secrets
+
+    assert ledger_key == secrets.pseudonym_key(os.environ.get(secrets.ENV_VAR)).value
+
+
+@pytest.mark.parametrize("drop_mac_kind", [True, False])
+@pytest.mark.parametrize("rewrite_head", [False, True])
+def test_a_rewritten_and_rehashed_ledger_fails(con, db_path, drop_mac_kind, rewrite_head):
+    for epsilon in (1.0, 1.0, 1.0):
+        ledger.append(con, _entry(epsilon=epsilon), key=KEY)
+    _rehash_plainly(
+        con, {"entry_id": 2, "epsilon_spent": 0.01}, drop_mac_kind, db_path if rewrite_head else None
+    )
+    problems = ledger.verify_chain(con, key=KEY)
+    assert problems, "a plainly re-hashed ledger must not verify"
+    # Also with the head file deleted: the rows themselves say they were re-hashed.
+    ledger.head_path(db_path).unlink()
+    assert ledger.verify_chain(con, key=KEY)
+    with pytest.raises(ledger.LedgerIntegrityError):
+        ledger.append(con, _entry(epsilon=1.0), key=KEY)
+
+
+def test_a_forged_head_file_fails(con, db_path):
+    ledger.append(con, _entry(epsilon=1.0), key=KEY)
+    path = ledger.head_path(db_path)
+    head = json.loads(path.read_text())
+    path.write_text(json.dumps({**head, "entry_id": 7}))
+    assert any("forged" in p for p in ledger.verify_chain(con, key=KEY))
+    path.write_text(json.dumps({"entry_id": 1, "row_hash": head["row_hash"]}))  # no HMAC at all
+    assert any("carries no HMAC" in p for p in ledger.verify_chain(con, key=KEY))
+
+
+@pytest.mark.parametrize("wipe", ["DELETE FROM governance.ledger", "DROP TABLE governance.ledger"])
+def test_a_wiped_ledger_with_its_head_file_deleted_fails_on_the_event_log_head(con, db_path, wipe):
+    for _ in range(3):
+        row = ledger.append(con, _entry(epsilon=1.0), key=KEY)
+    event_log_head = ledger.Head(row["entry_id"], row["row_hash"], "latest ledger materialisation in Dagster")
+    con.execute(wipe)
+    ledger.head_path(db_path).unlink()
+    assert ledger.verify_chain(con, key=KEY) == []  # nothing left to compare with here...
+    problems = ledger.verify_chain(con, [event_log_head], key=KEY)
+    assert any("truncated" in p for p in problems), problems  # ...but the event log still names entry 3
+
+
+def test_an_empty_table_with_a_head_file_is_truncation(con, db_path):
+    ledger.append(con, _entry(epsilon=1.0), key=KEY)
+    con.execute("DELETE FROM governance.ledger")
+    assert any("truncated" in p for p in ledger.verify_chain(con, key=KEY))
+
+
+def test_a_legacy_chain_is_sealed_on_migration_and_cannot_be_downgraded_later(con, db_path):
+    legacy = [name for name, _ in ledger._LEGACY_COLUMNS]
+    kinds = ", ".join(f"{name} {kind}" for name, kind in ledger._LEGACY_COLUMNS)
+    con.execute("CREATE SCHEMA governance")
+    con.execute(f"CREATE TABLE governance.ledger ({kinds})")
+    row = {name: None for name in legacy[:-1]}
+    row.update(entry_id=1, recorded_at=datetime(2025, 1, 1), dataset="people", event="trained", prev_hash="")
+    row["row_hash"] = _legacy_hash("", row)
+    con.execute(f"INSERT INTO governance.ledger VALUES ({', '.join('?' * len(legacy))})", list(row.values()))
+    ledger.ensure_ledger(con, KEY)
+    assert json.loads(ledger.head_path(db_path).read_text())["entry_id"] == 1  # sealed by a keyed head
+    ledger.append(con, _entry(epsilon=1.0), key=KEY)
+    assert ledger.verify_chain(con, key=KEY) == []  # the legacy row still verifies, as legacy
+    _rehash_plainly(con, {"entry_id": 2, "epsilon_spent": 0.01}, rewrite_head=db_path)
+    assert ledger.verify_chain(con, key=KEY)
+
+
+def test_gate_rows_spend_rho_and_every_new_row_names_its_source(con):
+    rho = 0.002
+    ledger.append(con, _entry(epsilon=1.0, delta=1e-9, source_id="src_a", plan_digest="d" * 64), key=KEY)
+    gate = ledger.append(
+        con, _entry(event="gate", decision="gate figures", rho_spent=rho, delta=1e-9), key=KEY
+    )
+    assert gate["rho_spent"] == rho and gate["epsilon_spent"] > 0 and "gate" in gate["epsilon_note"]
+    assert gate["source_id"] == "src_a"  # filled from the dataset's source
+    assert gate["plan_digest"] == "d" * 64  # and its approved plan
+    one = accounting.rho_from_epsilon_delta(1.0, 1e-9)
+    assert gate["cumulative_rho"] == pytest.approx(one + rho)
+    assert ledger.cumulative_rho(con, "people") == pytest.approx(one + rho)
+    with pytest.raises(ValueError, match="must state what"):
+        ledger.append(con, _entry(event="gate", decision="gate figures"), key=KEY)  # no rho: refused
+    assert ledger.verify_chain(con, key=KEY) == []

@@ -31,6 +31,7 @@ def _entry(event="trained", epsilon=1.0, dataset="people"):
 def db(tmp_path, monkeypatch):
     path = tmp_path / "w.duckdb"
     monkeypatch.setenv("SYNTH_WAREHOUSE_PATH", str(path))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # no event log unless a test makes one
     with warehouse.connect(path) as con:
         for item in (_entry(), _entry("released"), _entry(dataset="other"), _entry()):
             ledger.append(con, item)
@@ -82,3 +83,73 @@ def test_missing_warehouse_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SYNTH_WAREHOUSE_PATH", str(tmp_path / "none.duckdb"))
     assert main(["ledger", "verify"]) == 2
     assert "no warehouse" in capsys.readouterr().err
+
+
+def _event_log_head(tmp_path, monkeypatch, row: dict) -> None:
+    """A Dagster instance at DAGSTER_HOME whose newest ledger materialisation names `row` as the head."""
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=dg.AssetKey(["governance", "ledger"]),
+                metadata={"entry_id": str(row["entry_id"]), "row_hash": str(row["row_hash"])},
+            )
+        )
+
+
+def _newest(path) -> dict:
+    with warehouse.connect(path, read_only=True) as con:
+        return ledger.read_ledger(con).iloc[-1].to_dict()
+
+
+def test_verify_also_checks_the_head_in_dagsters_event_log(db, tmp_path, monkeypatch, capsys):
+    _event_log_head(tmp_path, monkeypatch, _newest(db))
+    assert main(["ledger", "verify"]) == 0
+    assert "head entry 4 in Dagster's event log matches" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wipe", ["DELETE FROM governance.ledger", "DROP TABLE governance.ledger"])
+def test_a_wiped_ledger_without_its_head_file_fails_on_the_event_log_head(
+    db, tmp_path, monkeypatch, capsys, wipe
+):
+    _event_log_head(tmp_path, monkeypatch, _newest(db))
+    _execute(db, wipe)
+    ledger.head_path(db).unlink()
+    assert main(["ledger", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN" in out and "truncated" in out and "Dagster" in out
+    assert main(["ledger", "verify", "--no-event-log"]) == 0  # without it there is nothing to compare
+
+
+def test_a_rehashed_ledger_fails(db, capsys):
+    import hashlib
+
+    with warehouse.connect(db) as con:  # edit entry 1 and recompute every plain SHA-256 hash
+        frame = ledger.read_ledger(con)
+        con.execute("DELETE FROM governance.ledger")
+        prev = ""
+        for record in frame.astype(object).where(frame.notna(), None).to_dict(orient="records"):
+            record.update(prev_hash=prev, mac_kind=None)
+            if record["entry_id"] == 1:
+                record["epsilon_spent"] = 0.01
+            record["row_hash"] = prev = hashlib.sha256(
+                ledger._canonical(prev, ledger._normalise(record))
+            ).hexdigest()
+            con.execute(
+                f"INSERT INTO governance.ledger ({', '.join(ledger.COLUMN_NAMES)}) "
+                f"VALUES ({', '.join('?' * len(ledger.COLUMN_NAMES))})",
+                [record[c] for c in ledger.COLUMN_NAMES],
+            )
+    assert main(["ledger", "verify"]) == 1
+    assert "BROKEN" in capsys.readouterr().out
+
+
+def test_a_wrong_key_fails(db, monkeypatch, capsys):
+    monkeypatch.setenv("SYNTH_PSEUDONYM_KEY", "a-different-platform-key-0123456789")
+    assert main(["ledger", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "HMAC" in out and "a-different-platform-key" not in out

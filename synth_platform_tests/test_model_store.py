@@ -1,6 +1,8 @@
 """The model store: a model becomes current only with the ledger entry that paid for it, model
 files are authenticated (HMAC with the platform key) before unpickling, and old ones pruned."""
 
+import dataclasses
+import json
 import os
 import pickle
 from pathlib import Path
@@ -122,3 +124,43 @@ def test_old_models_are_pruned_keeping_the_current_and_recent_ones(tmp_path):
     assert names[-1] in kept and len(kept) == 1 + synthesis.KEEP_RECENT_MODELS
     assert sorted(p.name for p in tmp_path.glob("*.pkl.hmac")) == sorted(f"{n}.hmac" for n in kept)
     assert synthesis.current_model(tmp_path, KEY).path.name == names[-1]
+
+
+class NoisyTotalSynthesizer(CountingSynthesizer):
+    """A stand-in for a DP synthesizer: it carries a noisy total like dp_mst."""
+
+    noisy_total = 17.4
+
+
+def test_sample_size_a_public_declared_count_else_noisy_total_for_dp_else_the_training_count(tmp_path):
+    plain = _fit(tmp_path / "plain", charged_by=1)
+    assert plain.noisy_total is None and synthesis.release_rows(plain, None, KEY) == len(TRAIN)
+    assert synthesis.release_rows(plain, 7, KEY) == 7
+    dp = synthesis.fit_and_save(
+        TRAIN, "dp_mst", {}, 1, tmp_path / "dp", NoisyTotalSynthesizer(), key=KEY, charged_by=2
+    )
+    current = synthesis.current_model(tmp_path / "dp", KEY)
+    assert dp.noisy_total == current.noisy_total == 17.4
+    assert synthesis.release_rows(current, None, KEY) == 17 != len(TRAIN)
+    assert synthesis.release_rows(current, 5, KEY) == 5
+    tiny = dataclasses.replace(current, noisy_total=-3.0)
+    assert synthesis.release_rows(tiny, None, KEY) == 1, "at least one row"
+
+
+def test_a_dp_pointer_written_before_the_noisy_total_reads_it_from_the_authenticated_model(tmp_path):
+    synthesis.fit_and_save(TRAIN, "dp_mst", {}, 1, tmp_path, NoisyTotalSynthesizer(), key=KEY, charged_by=2)
+    pointer_path = tmp_path / synthesis.POINTER
+    pointer = json.loads(pointer_path.read_text())
+    del pointer["noisy_total"], pointer["mac"]
+    pointer["mac"] = synthesis._pointer_mac(pointer, KEY)  # an older pointer, still authentic
+    pointer_path.write_text(json.dumps(pointer))
+    old = synthesis.current_model(tmp_path, KEY)
+    assert old.noisy_total is None
+    assert synthesis.release_rows(old, None, KEY) == 17
+    with pytest.raises(synthesis.ModelAuthenticationError):
+        synthesis.release_rows(old, None, "x" * 64)
+
+
+def test_a_non_private_pointer_has_no_noisy_total(tmp_path):
+    _fit(tmp_path, charged_by=1)
+    assert "noisy_total" not in json.loads((tmp_path / synthesis.POINTER).read_text())

@@ -67,3 +67,53 @@ def test_gaussian_copula_on_an_all_numeric_table_of_tens_of_thousands_of_rows_is
     synthetic = evaluation.to_model_space(sampled, plan, train[columns])
     result = run_suite(build_suite(train[columns]), synthetic)
     assert result.success, [(o.column, o.detail) for o in result.failures()]
+
+
+def test_the_public_suite_is_built_from_declared_domains_and_types_only():
+    from synth_platform.lib.quality import _configs, build_public_suite
+
+    schema = pd.DataFrame(
+        {
+            "age": pd.array([], dtype="Int64"),
+            "ward": pd.Series([], dtype=object),
+            "stay": pd.Series([], dtype=float),
+        }
+    )
+    suite = build_public_suite(
+        schema, bounds={"age": (17, 90)}, categories={"ward": ["a", "b"]}, extra_categories=["(rare)"]
+    )
+    # no data went in: the same suite whatever real rows exist
+    kinds = sorted((c["type"], c["kwargs"].get("column")) for c in _configs(suite))
+    assert ("expect_column_values_to_be_between", "age") in kinds
+    assert ("expect_column_values_to_be_in_set", "ward") in kinds
+    assert not any(
+        k == (BETWEEN, "stay") or k[0] == NOT_NULL for k in kinds
+    )  # undeclared: no range, no null share
+    honest = pd.DataFrame(
+        {
+            "age": pd.array([17, 90, None], dtype="Int64"),
+            "ward": ["a", "(rare)", None],
+            "stay": [1.5, 300.0, None],
+        }
+    )
+    assert run_suite(suite, honest).success
+    wrong = pd.DataFrame(
+        {"age": pd.array([16, 40, 50], dtype="Int64"), "ward": ["c", "a", "b"], "stay": [1.0, 2.0, 3.0]}
+    )
+    assert _failed(run_suite(suite, wrong)) == {(BETWEEN, "age"), (IN_SET, "ward")}
+
+
+def test_the_gate_runs_the_public_suite_on_an_honest_table_without_blocking():
+    frame, spec_dict = numeric_credit(4_000, seed=4)
+    spec = DatasetSpec.model_validate(spec_dict)
+    source = as_ingested(frame, spec)
+    plan = plan_masking(spec, {})
+    masked, _ = apply_masking(source, plan, spec, b"test-key")
+    train, _holdout = split_train_holdout(masked, spec.split.holdout_fraction, spec.split.seed, spec.key)
+    columns = [t.column for t in plan if t.reaches_model]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = synthesis.fit_and_save(train[columns], "gaussian_copula", {}, 0, Path(tmp))
+        sampled = synthesis.load_and_sample(model, 2_000, seed=1)
+    synthetic = evaluation.to_model_space(sampled, plan, train[columns])
+    outcome = evaluation.public_expectations(spec, plan, train[columns], sampled, synthetic)
+    assert outcome.public and outcome.passed, outcome.details

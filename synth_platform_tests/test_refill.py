@@ -3,7 +3,7 @@ import re
 import pandas as pd
 
 from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.refill import forbidden_values, learn_template, restore_source_shape
+from synth_platform.lib.refill import restore_source_shape
 
 PLAN = [
     ColumnTreatment("customer_id", "direct_identifier", "customer_id", "pseudonymize"),
@@ -29,43 +29,36 @@ def _sampled(n=300):
     )
 
 
-def test_template_keeps_shared_characters_only():
-    ids = pd.Series([f"CUST-{i * 7919 % 10_000_000:07d}" for i in range(1, 60)])
-    assert learn_template(ids) == "CUST-" + "9" * 7
-    # Too few distinct values to tell format from content: no template (it could copy a value).
-    assert learn_template(pd.Series(["CUST-0000012", "CUST-0048841", "CUST-0000777"])) is None
-
-
 def test_restored_table_has_the_source_shape(small_spec):
-    forbidden = forbidden_values([pd.Series(["CUST-0000001"])])
-    templates = {"customer_id": "CUST-9999999"}
-    out = restore_source_shape(_sampled(), small_spec, PLAN, forbidden, templates, seed=1)
+    out = restore_source_shape(_sampled(), small_spec, PLAN, seed=1)
     assert list(out.columns) == small_spec.column_names
-    assert out["customer_id"].str.fullmatch(r"CUST-\d{7}").all()
+    assert out["customer_id"].str.fullmatch(r"SYN-\d{10}").all()  # the declared prefix, never learnt
     assert out["customer_id"].is_unique
     assert out["email"].str.fullmatch(r"[a-z.]+\d+@example\.(com|net|org)").all()
     assert out["zip_code"].dropna().str.fullmatch(r"\d{5}").all()
     assert out["zip_code"].dropna().str[:3].isin(["021", "100"]).all()
     assert (pd.to_datetime(out["date_of_birth"]).dt.year.dropna().astype(int).isin([1980, 1991])).all()
     assert str(out["age"].dtype) == "Int64"
+    assert out.attrs["refill"]["email"]["space"].startswith("reserved domains")
 
 
-def test_refill_never_emits_a_forbidden_value(small_spec):
-    # Draw once, forbid everything drawn, draw again with the same seed: all must change.
-    first = restore_source_shape(
-        _sampled(90), small_spec, PLAN, forbidden_values([]), {"customer_id": "C-99"}, seed=4
-    )
-    forbidden = forbidden_values([first["full_name"], first["email"], first["customer_id"]])
-    second = restore_source_shape(_sampled(90), small_spec, PLAN, forbidden, {"customer_id": "C-999"}, seed=4)
-    assert not any(name in forbidden for name in second["full_name"])
-    assert not any(email in forbidden for email in second["email"])
-    assert any(name in forbidden for name in first["full_name"])  # the check itself can fail
+def test_the_key_pattern_comes_from_the_plan(small_spec):
+    plan = [
+        ColumnTreatment(
+            t.column, t.pii_class, t.detected_type, t.action, t.generalize, format="SYNTH-#######"
+        )
+        if t.column == "customer_id"
+        else t
+        for t in PLAN
+    ]
+    out = restore_source_shape(_sampled(), small_spec, plan, seed=1)
+    assert out["customer_id"].str.fullmatch(r"SYNTH-[1-9]\d{6}").all() and out["customer_id"].is_unique
 
 
 def test_names_follow_the_sampled_sex(small_spec):
     from faker.providers.person.en_US import Provider
 
-    out = restore_source_shape(_sampled(), small_spec, PLAN, forbidden_values([]), {}, seed=2)
+    out = restore_source_shape(_sampled(), small_spec, PLAN, seed=2)
     female, male = set(Provider.first_names_female), set(Provider.first_names_male)
 
     def first_name_in(name: str, names: set) -> bool:

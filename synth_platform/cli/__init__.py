@@ -13,7 +13,7 @@ import importlib
 import sys
 
 #: Subcommand modules under synth_platform.cli, in the order `--help` lists them.
-SUBCOMMANDS: list[str] = ["check", "ledger", "evidence"]
+SUBCOMMANDS: list[str] = ["check", "ledger", "evidence", "pii"]
 
 
 class UsageError(Exception):

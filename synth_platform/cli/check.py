@@ -9,9 +9,12 @@ it against the dataset's current train/holdout split in the warehouse
 
 It writes nothing: no ledger row, no assessment, no evidence pack, no release. It prints
 each check's figure, 95 % interval (attacks), threshold and verdict — counts, shares and
-column names only, never a cell value. Exit codes: 0 the table would be released, 1 it would
-be blocked, 2 bad input (unknown dataset, no split yet, missing or extra columns, unreadable
-file) with the reason on stderr.
+column names only, never a cell value. These are the gate's *exact* figures, decided without
+noise: a restricted operator's view of the real data, like the evidence pack, charged to no
+budget. The gate asset itself decides on noisy figures charged to the dataset's budget
+(`lib/private_decision.py`), so the two can differ near a threshold.
+Exit codes: 0 the table would be released, 1 it would be blocked, 2 bad input (unknown
+dataset, no split yet, missing or extra columns, unreadable file) with the reason on stderr.
 """
 
 from __future__ import annotations
@@ -113,7 +116,8 @@ def _check(args) -> int:
     table = _read_table(path, spec)
     plan, train, holdout, identifiers = _split(spec, settings.warehouse_path)
     report = evaluation.evaluate(spec, plan, table, train, holdout, identifiers)
-    checks = {o.name: {**o.as_dict(), "description": o.description} for o in report.outcomes}
+    # restricted: exact figures (the operator sees the real data's assessment; nothing leaves)
+    checks = {o.name: {**o.exact_dict(), "description": o.description} for o in report.outcomes}
     if args.json:
         print(
             json.dumps(
@@ -122,6 +126,7 @@ def _check(args) -> int:
                     "file": path.name,
                     "rows": len(table),
                     "released": report.passed,
+                    "figures": "exact (restricted operator view; the gate asset decides on noisy figures)",
                     "failed_checks": report.failed_checks,
                     "checks": checks,
                 },
@@ -146,4 +151,5 @@ def _print(dataset: str, file_name: str, rows: int, report, checks: dict) -> Non
         print(f"  {name:<22} {verdict:<8} {_number(c['figure']):>9} {ci:>19} {c['threshold']:>10g}")
         print(f"      {c.get('verdict') or c['description']}")
     decision = "RELEASED" if report.passed else f"BLOCKED (failed: {', '.join(report.failed_checks)})"
-    print(f"decision: would be {decision}; nothing was written")
+    print(f"decision: would be {decision} on the exact figures; nothing was written")
+    print("  (restricted view: the gate asset decides on noisy figures charged to the budget)")

@@ -1,8 +1,12 @@
 """`synth-platform ledger verify|show`: check and read the privacy ledger without Dagster.
 
-Both open the warehouse at `SYNTH_WAREHOUSE_PATH` (default: the project's) read-only, and
-compare the table with the chain head kept beside it (`<warehouse>.ledger_head.json`), so a
-deleted newest row is caught as well as an edited or deleted one inside the chain.
+Both open the warehouse at `SYNTH_WAREHOUSE_PATH` (default: the project's) read-only. `verify`
+checks every row's HMAC under the platform key (`SYNTH_PSEUDONYM_KEY`, or the key file
+`lib.secrets` generated; never generated here) and compares the table with both copies of the
+chain head: the keyed head file beside the warehouse (`<warehouse>.ledger_head.json`) and the
+head in Dagster's event log (the newest `governance/ledger` materialisation of the instance at
+`DAGSTER_HOME`, when there is one; `--no-event-log` skips it). So an edited, deleted, truncated,
+wiped or re-hashed ledger is caught, even with the head file deleted.
 Exit codes: 0 intact / shown, 1 the chain is broken, 2 no warehouse or bad arguments.
 """
 
@@ -27,6 +31,11 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="ledger_command", metavar="ACTION")
     verify = actions.add_parser(
         "verify", help="exit 0 when the chain is intact, 1 naming the entries that break it"
+    )
+    verify.add_argument(
+        "--no-event-log",
+        action="store_true",
+        help="do not compare with the head in Dagster's event log (DAGSTER_HOME)",
     )
     verify.set_defaults(handler=_verify)
     show = actions.add_parser("show", help="print the ledger (all datasets or one)")
@@ -58,15 +67,38 @@ def _read_only():
         yield con
 
 
-def _verify(args) -> int:
-    from synth_platform.lib import ledger
+def event_log_heads() -> tuple[list, list[str]]:
+    """The chain head in the newest ledger materialisation of the Dagster instance at DAGSTER_HOME.
 
+    ([], []) when DAGSTER_HOME is unset or not a folder (no instance to ask); a problem when
+    the instance exists but cannot be read, so that an unreadable event log is never "no head".
+    """
+    import os
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home or not Path(home).is_dir():
+        return [], []
+    try:
+        import dagster as dg
+
+        from synth_platform.defs.ledger_view import dagster_heads
+
+        with dg.DagsterInstance.get() as instance:
+            return list(dagster_heads(instance)), []
+    except Exception as error:  # any failure to read is reported, never ignored
+        return [], [f"the Dagster event log at DAGSTER_HOME could not be read ({error.__class__.__name__})"]
+
+
+def _verify(args) -> int:
+    from synth_platform.lib import ledger, secrets
+
+    heads, problems = ([], []) if getattr(args, "no_event_log", False) else event_log_heads()
     try:
         with _read_only() as con:
-            problems = ledger.verify_chain(con)
+            problems += ledger.verify_chain(con, heads)
             rows = len(ledger.read_ledger(con))
-    except ledger.LedgerIntegrityError as error:
-        problems, rows = [str(error)], 0
+    except (ledger.LedgerIntegrityError, secrets.SecretError) as error:  # messages never hold the key
+        problems, rows = [*problems, str(error)], 0
     path = _warehouse_path()
     if problems:
         print(f"ledger BROKEN in {path}: {len(problems)} problem(s)")
@@ -77,6 +109,8 @@ def _verify(args) -> int:
     where = (
         f"head entry {head.entry_id} matches {ledger.head_path(path).name}" if head else "no head file yet"
     )
+    if heads:
+        where += f"; head entry {heads[0].entry_id} in Dagster's event log matches"
     print(f"ledger intact in {path}: {rows} entr{'y' if rows == 1 else 'ies'}, {where}")
     return 0
 

@@ -1,10 +1,15 @@
 """The ledger as the UI shows it: the recent rows as a table, and per-dataset numbers Dagster plots.
 
 Every materialisation of `governance/ledger` carries the newest rows of the ledger as a
-`MetadataValue.table` (the ledger holds hashes, names, scores and spend, never a cell value of
-any dataset) and, for the dataset the row is about, numeric entries named
-`<dataset>.<figure>` — cumulative and remaining epsilon, quality, attack and utility figures —
-which the asset's Plots tab draws over time.
+`MetadataValue.table` — ids, events, spend and decisions only: no hash of real data and no
+figure computed on real rows (quality, copies, leaks stay in the gate's own check results) —
+and, for the dataset the row is about, numeric entries named `<dataset>.<figure>` —
+cumulative and remaining epsilon, quality, attack and utility figures — which the asset's
+Plots tab draws over time.
+
+The materialisation's `entry_id` / `row_hash` are the second copy of the chain head;
+`dagster_heads` reads the newest one back (the synthesizer step and `synth-platform ledger
+verify` compare it with the table).
 """
 
 import json
@@ -16,6 +21,9 @@ import pandas as pd
 from synth_platform.lib import ledger
 
 RECENT_ROWS = 20
+LEDGER_KEY = dg.AssetKey(["governance", "ledger"])  # = defs.chain.common.LEDGER_KEY (no import cycle)
+#: What the UI's ledger table shows: ids, spend and decisions. Never a figure computed on real rows
+#: (quality_score, exact_copy_share, identifier_leaks, gate_figures) nor a hash of real data.
 TABLE_COLUMNS = [
     "entry_id",
     "recorded_at",
@@ -24,13 +32,23 @@ TABLE_COLUMNS = [
     "decision",
     "synthesizer",
     "epsilon_note",
+    "rho_spent",
     "cumulative_epsilon",
     "epsilon_budget",
-    "quality_score",
-    "exact_copy_share",
-    "identifier_leaks",
+    "charged_entry",
     "row_hash",
 ]
+
+
+def dagster_heads(instance: dg.DagsterInstance) -> tuple[ledger.Head, ...]:
+    """The chain head recorded in the latest ledger materialisation, if any (second copy of the head)."""
+    event = instance.get_latest_materialization_event(LEDGER_KEY)
+    materialization = event.asset_materialization if event else None
+    metadata = materialization.metadata if materialization else {}
+    if "entry_id" not in metadata or "row_hash" not in metadata:
+        return ()
+    entry_id, row_hash = metadata["entry_id"].value, metadata["row_hash"].value
+    return (ledger.Head(int(entry_id), str(row_hash), "latest ledger materialisation in Dagster"),)
 
 
 def recent_ledger(warehouse, limit: int = RECENT_ROWS) -> pd.DataFrame:

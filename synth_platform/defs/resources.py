@@ -35,9 +35,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """Folders outside the warehouse: landing files, quarantine, fitted models."""
+    """Folders outside the warehouse: landing files, quarantine, fitted models, specs and approved plans."""
 
     root: str
+    #: The dataset specs' folder (and their approved masking plans); empty: <root>/config/datasets.
+    specs_dir: str = ""
+
+    @property
+    def specs_path(self) -> Path:
+        return Path(self.specs_dir) if self.specs_dir else self.root_path / "config" / "datasets"
 
     @property
     def root_path(self) -> Path:

@@ -1,4 +1,10 @@
-"""A dataset's privacy budget: what one training costs, and reserving it before any data is read.
+"""A source's privacy budget: what one training costs, and reserving it before any data is read.
+
+The budget belongs to the source (`lib.source_identity.source_id`, the keyed id of the
+landing folder), not to the dataset's name: with a `source_id`, spend is summed over the
+source (and the dataset, and every dataset that shared the source; `ledger._budget_scope`),
+so a second spec on the same landing folder, or a renamed dataset, continues the same budget.
+Spend counts `trained` rows and the release gate's `gate` rows (its noisy figures).
 
 The budget is declared in the spec as a total epsilon at the dataset's delta, and enforced
 in zCDP: a training's cost rho is reserved — its `trained` ledger row appended — in one
@@ -86,14 +92,15 @@ def status(
     dataset: str,
     budget: float | None,
     delta: float = accounting.DEFAULT_DELTA,
+    source_id: str | None = None,
 ) -> BudgetStatus:
-    """Spent and remaining budget of a dataset, as epsilon at `delta`. Works read-only.
+    """Spent and remaining budget of a dataset's source, as epsilon at `delta`. Works read-only.
 
     Remaining epsilon is the epsilon of the rho still available (zCDP: what one more
     training could spend), not budget minus spent epsilon — epsilons do not subtract.
     Without a budget, remaining is infinite and the share is 1.
     """
-    spent_rho, delta_add = ledger.cumulative_spend(con, dataset)
+    spent_rho, delta_add = ledger.cumulative_spend(con, dataset, source_id)
     spent_eps = accounting.epsilon_from_spend(spent_rho, delta_add, delta)
     if budget is None:
         return BudgetStatus(spent_eps, math.inf, 1.0, spent_rho, math.inf)
@@ -109,16 +116,17 @@ def budget_status(
     dataset: str,
     budget: float | None,
     delta: float = accounting.DEFAULT_DELTA,
+    source_id: str | None = None,
 ) -> tuple[float, float, float]:
     """(spent_eps, remaining_eps, remaining_share) for a budget alert (share < LOW_BUDGET_SHARE)."""
-    found = status(con, dataset, budget, delta)
+    found = status(con, dataset, budget, delta, source_id)
     return found.spent_epsilon, found.remaining_epsilon, found.remaining_share
 
 
 def refusal_reason(
-    spend: Spend, budget: float | None, delta: float, spent: tuple[float, float]
+    spend: Spend, budget: float | None, delta: float, spent: tuple[float, float], what: str = "training"
 ) -> str | None:
-    """Why a training must be refused given what was `spent` (rho, additive delta), or None if it fits."""
+    """Why a training (or `what`) must be refused given what was `spent` (rho, additive delta), or None."""
     if budget is None:
         return None
     if spend.unbounded:
@@ -136,16 +144,16 @@ def refusal_reason(
     spent_eps = accounting.epsilon_from_spend(spent_rho, spent_delta, delta)
     if after_delta >= delta:
         return (
-            f"training would spend {spend.describe()} including delta {spend.delta_additive:g} outside zCDP "
+            f"{what} would spend {spend.describe()} including delta {spend.delta_additive:g} outside zCDP "
             f"(to choose undeclared category lists), which together with the {spent_delta:g} already spent "
             f"that way uses up the dataset's delta of {delta:g}. Declare the category lists in the spec, "
             "or state the budget at a larger delta. The last release stays published"
         )
     return (
-        f"training would spend {spend.describe()} on top of epsilon {spent_eps:.4g} already spent, which "
+        f"{what} would spend {spend.describe()} on top of epsilon {spent_eps:.4g} already spent, which "
         f"exceeds the dataset's budget of epsilon {budget:g} at delta {delta:g}. The budget is exhausted for "
-        "this training; raise it deliberately in the spec, lower the per-training epsilon, or stop training "
-        "this dataset. The last release stays published"
+        f"this {what.removeprefix('the ')}; raise it deliberately in the spec, lower the per-training "
+        "epsilon, or stop training this dataset. The last release stays published"
     )
 
 
@@ -157,6 +165,7 @@ def reserve_training(
     delta: float = accounting.DEFAULT_DELTA,
     heads: tuple[ledger.Head, ...] = (),
     guard=None,
+    key=None,
 ) -> dict:
     """Charge a training before it reads data: append its `trained` row, or a `refused` row and raise.
 
@@ -164,19 +173,48 @@ def reserve_training(
     the check and the charge cannot interleave with another run's. Returns the `trained` row;
     raises `ledger.BudgetExceededError` (with the committed `refused` row) when it would not fit,
     and `ledger.LedgerIntegrityError` (writing nothing) when the chain is broken. `guard(con)`
-    runs first inside the transaction.
+    runs first inside the transaction. The spend is checked against the budget of
+    `entry.source_id` (the source's, see the module doc) when set. `key`: the platform key
+    (default as `ledger.append`).
     """
-    ledger.ensure_ledger(con)
+    return _reserve(con, entry, spend, budget, delta, heads, guard, key, "trained")
+
+
+def reserve_gate(
+    con: duckdb.DuckDBPyConnection,
+    entry: ledger.LedgerEntry,
+    rho: float,
+    budget: float | None,
+    delta: float = accounting.DEFAULT_DELTA,
+    heads: tuple[ledger.Head, ...] = (),
+    guard=None,
+    key=None,
+    decision: str = "gate: noisy figures measured",
+) -> dict:
+    """Charge the release gate's noisy figures (zCDP `rho`) before the gate reads real data.
+
+    Like `reserve_training`, on the same source budget: appends a `gate` row spending `rho`
+    (shown as epsilon at `delta`), or a `refused` row and raises `ledger.BudgetExceededError`.
+    """
+    spend = Spend(accounting.epsilon_from_rho(rho, delta), delta, float(rho))
+    return _reserve(con, entry, spend, budget, delta, heads, guard, key, "gate", decision)
+
+
+def _reserve(con, entry, spend, budget, delta, heads, guard, key, event: str, decision: str | None = None):
+    what = "the release-gate measurement" if event == "gate" else "training"
+    key = ledger.resolve_key(key, create=True)
+    ledger.ensure_ledger(con, key)
     con.execute("BEGIN TRANSACTION")
     try:
         if guard is not None:  # e.g. "this run still owns the dataset"; raising writes nothing
             guard(con)
-        reason = refusal_reason(spend, budget, delta, ledger.cumulative_spend(con, entry.dataset))
+        spent = ledger.cumulative_spend(con, entry.dataset, entry.source_id)
+        reason = refusal_reason(spend, budget, delta, spent, what)
         charged = ledger.LedgerEntry(
             **{
                 **entry.__dict__,
-                "event": "refused" if reason else "trained",
-                "decision": f"refused: {reason}" if reason else "trained",
+                "event": "refused" if reason else event,
+                "decision": f"refused: {reason}" if reason else (decision or event),
                 "epsilon_spent": None if reason else spend.epsilon,
                 "delta": None if reason else spend.delta,
                 "rho_spent": None if reason else spend.rho,
@@ -185,14 +223,15 @@ def reserve_training(
                 "budget_delta": delta,
             }
         )
-        row = ledger._insert(con, charged, heads)
+        row = ledger._insert(con, charged, heads, key)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    ledger.write_head(con)
+    ledger.write_head(con, key)
     if reason:
-        raise ledger.BudgetExceededError(f"Training of '{entry.dataset}' refused: {reason}.", row)
+        subject = "The release gate" if event == "gate" else "Training"
+        raise ledger.BudgetExceededError(f"{subject} of '{entry.dataset}' refused: {reason}.", row)
     return row
 
 
@@ -224,6 +263,10 @@ def training_spend(kind: str, params: dict, column_types: dict[str, str], declar
     return spend_for(kind, params, thresholded)
 
 
+def _same_source(charged: dict, entry: ledger.LedgerEntry) -> bool:
+    return bool(entry.source_id) and charged.get("source_id") == entry.source_id
+
+
 @dataclass(frozen=True)
 class Charge:
     """The outcome of `charge_or_reuse`: a fresh `trained` row, or a `reused` row (no spend)."""
@@ -242,6 +285,7 @@ def charge_or_reuse(
     provenance: dict,
     heads: tuple[ledger.Head, ...] = (),
     guard=None,
+    key=None,
 ) -> Charge:
     """Reuse the current model at no cost when it was fitted on the same source with the same
     fit settings (`provenance`) and its `trained` row is in the ledger; otherwise reserve a training.
@@ -250,6 +294,7 @@ def charge_or_reuse(
     has a budget: the training is then charged (and refused). `current` is the current
     `synthesis.FittedModel` or None. Raises like `reserve_training`.
     """
+    key = ledger.resolve_key(key, create=True)
     charged = ledger.entry(con, current.charged_by) if current and current.charged_by else None
     if (
         current is not None
@@ -257,7 +302,7 @@ def charge_or_reuse(
         and current.provenance == provenance
         and charged is not None
         and charged["event"] == "trained"
-        and charged["dataset"] == entry.dataset
+        and (charged["dataset"] == entry.dataset or _same_source(charged, entry))
         and (budget is None or charged["rho_spent"] is not None)  # no non-private model under a budget
     ):
         reused = ledger.LedgerEntry(
@@ -277,11 +322,11 @@ def charge_or_reuse(
         try:
             if guard is not None:
                 guard(con)
-            row = ledger.append(con, reused, heads)
+            row = ledger.append(con, reused, heads, key)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        ledger.write_head(con)
+        ledger.write_head(con, key)
         return Charge(True, row)
-    return Charge(False, reserve_training(con, entry, spend, budget, delta, heads, guard))
+    return Charge(False, reserve_training(con, entry, spend, budget, delta, heads, guard, key))

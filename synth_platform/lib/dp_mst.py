@@ -10,8 +10,10 @@ brought inside the privacy analysis.
 The guarantee, in plain words
 -----------------------------
 One training is (epsilon, delta)-differentially private with respect to adding or removing one
-row of the masked training table (one row per person): whatever the model file, its samples or
-anything derived from them show, they would have been about as likely without that row.
+row of the masked training table: whatever the model file, its samples or anything derived from
+them show, they would have been about as likely without that row. A row is a person: for a dataset
+with a `key:` the split keeps at most one row per key value (lib.split), and its side of the split
+depends on that row alone, so one person more or less changes one training row at most.
 
 What is public (costs nothing)
     the schema: column names, declared types and the warehouse types of the masked table; the
@@ -55,8 +57,9 @@ Accounting
 Caveats, said plainly
     The noise is drawn from the operating system's entropy (never the spec's seed, which is
     public); floating-point Gaussian sampling is not the discrete Gaussian of the proofs. The
-    number of training rows is not hidden if a caller publishes it (the sample size defaults to
-    the noisy total here). The guarantee covers the model; the release gate compares the
+    synthetic table's size defaults to `noisy_total` (the inverse-variance weighted mean of the
+    noisy 1-way marginals' totals: post-processing, free), never the exact training count, which
+    is not hidden if a caller publishes it. The guarantee covers the model; the release gate compares the
     synthetic table with the real training data, and its figures are not part of this analysis.
 """
 
@@ -136,6 +139,7 @@ class DPMSTSynthesizer:
         self.columns: list[str] = []
         self.encodings: dict[str, CategoricalEncoding | NumericEncoding] = {}
         self.spend: PrivacySpend | None = None
+        #: The DP row count (post-processing of the noisy 1-way marginals): the default sample size.
         self.noisy_total: float | None = None
         self.tree: list[tuple[str, str]] = []
         self.fit_seconds: float | None = None

@@ -11,18 +11,26 @@ when the interval lies above its threshold, and blocking when there is too littl
 judge), and identifier leaks. The attacks replaced the old distance-to-closest-record train
 share, which passed tables of planted real people up to 100 % of the rows. `evaluate` is
 the one function both the gate asset and `synth-platform check` call.
+
+A private decision: the GX suite is public (built from warehouse types, declared domains and
+the plan, run on the synthetic table). With a `GateNoise` (the gate asset, after its charge),
+every real-data check decides on a noisy bounded figure (`private_figures`: `lib/bounded_figures`
+for the figures, `lib/private_decision` for the noise, the rho split and the rule); its exact
+figure, interval and verdict stay on the outcome for the restricted evidence pack, and
+`GateReport.figures()` — what the assessment and the ledger store — holds the noisy ones.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from synth_platform.lib import privacy, quality
+from synth_platform.lib import bounded_figures, privacy, private_decision, quality
 from synth_platform.lib.attacks import ATTACKS, AttackConfig, AttackResult, run_suite
 from synth_platform.lib.masking import RARE_CATEGORY, ColumnTreatment, generalize
+from synth_platform.lib.private_decision import GateNoise, NoisyFigure
 from synth_platform.lib.spec import DatasetSpec
 from synth_platform.lib.synthesis import sdv_metadata
 
@@ -46,14 +54,55 @@ class CheckOutcome:
     ci: tuple[float, float] | None = None
     #: one line a person understands: what was measured and why it passed or blocked
     verdict: str = ""
+    #: under a private gate, the released (noisy) figure of a real-data check, which decides;
+    #: `figure`, `ci` and `details` then stay exact, for the restricted evidence pack only
+    noisy: NoisyFigure | None = None
+    #: computed from public inputs only (the synthetic table, spec, declared domains, plan): free
+    public: bool = False
+
+    @property
+    def noisy_figure(self) -> float | None:
+        return None if self.noisy is None else self.noisy.value
+
+    @property
+    def sigma(self) -> float | None:
+        return None if self.noisy is None else self.noisy.sigma
+
+    @property
+    def sensitivity(self) -> float | None:
+        return None if self.noisy is None else self.noisy.sensitivity
+
+    @property
+    def rho(self) -> float | None:
+        return None if self.noisy is None else self.noisy.rho
 
     def as_dict(self) -> dict:
-        """JSON-safe figures (a figure that could not be computed is None, never NaN)."""
+        """JSON-safe figures that may leave the governed side: under a private gate a real-data
+        check shows its noisy figure only (a figure that could not be computed is None, never NaN)."""
+        if self.noisy is not None:
+            out = {
+                "figure": _json_number(self.noisy.value),
+                "threshold": self.threshold,
+                "passed": self.passed,
+                "private": True,
+                **self.noisy.as_dict(),
+            }
+            if self.verdict:
+                out["verdict"] = self.verdict
+            return out
+        return self.exact_dict()
+
+    def exact_dict(self) -> dict:
+        """The exact figure, interval and verdict (restricted: the evidence pack, an operator)."""
         out = {"figure": _json_number(self.figure), "threshold": self.threshold, "passed": self.passed}
         if self.ci is not None:
             out["ci_low"], out["ci_high"] = _json_number(self.ci[0]), _json_number(self.ci[1])
         if self.verdict:
             out["verdict"] = self.verdict
+        if self.noisy is not None:
+            out["exact_passed"] = self.details.get("exact_passed")
+            out["exact_verdict"] = self.details.get("exact_verdict")
+            out.update(self.noisy.as_dict())
         return out
 
 
@@ -77,9 +126,19 @@ class GateReport:
         return next((o.figure for o in self.outcomes if o.name == name), None)
 
     def figures(self) -> dict:
-        """Every check's figure, threshold, verdict and (for the attacks) 95 % interval, JSON-safe:
-        this is what the assessment and the ledger's decision row store."""
+        """Every check's public figure, threshold and verdict, JSON-safe: under a private gate the
+        noisy figures of the real-data checks (with sigma, sensitivity, rho), exact ones otherwise.
+        This is what the assessment and the ledger's decision row store."""
         return {o.name: o.as_dict() for o in self.outcomes}
+
+    def exact_figures(self) -> dict:
+        """Every check's exact figure, interval and verdict: restricted (evidence pack)."""
+        return {o.name: o.exact_dict() for o in self.outcomes}
+
+    @property
+    def private(self) -> bool:
+        """Was the decision taken from noisy figures (a charged, private gate)?"""
+        return any(o.noisy is not None for o in self.outcomes)
 
 
 #: Above this many categories, SDMetrics' pair trends on an evaluation sample measure sampling noise
@@ -153,6 +212,45 @@ def published_domains(spec: DatasetSpec, plan: list[ColumnTreatment]) -> dict[st
     return domains
 
 
+HOLDOUT_CHECK = "holdout_size"
+
+
+def public_expectations(
+    spec: DatasetSpec,
+    plan: list[ColumnTreatment],
+    schema: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    synthetic_model: pd.DataFrame,
+) -> CheckOutcome:
+    """The GX suite, built from public inputs only (warehouse types, declared domains, the plan's
+    formats) and run on the synthetic table: a public check, exact and free."""
+    published = published_domains(spec, plan)
+    formats = format_patterns(plan)
+    suite = quality.build_public_suite(
+        schema.head(0),
+        formats=formats,
+        bounds={c: d["bounds"] for c, d in published.items() if "bounds" in d},
+        categories={c: d["categories"] for c, d in published.items() if "categories" in d},
+        extra_categories=[RARE_CATEGORY],
+    )
+    suite_frame = synthetic_model.copy()
+    for column in formats:
+        suite_frame[column] = synthetic[column].astype("string")
+    suite_result = quality.run_suite(suite, suite_frame)
+    failed = [f"{o.expectation}({o.column})" for o in suite_result.outcomes if not o.success]
+    return CheckOutcome(
+        "schema_expectations",
+        suite_result.success,
+        float(suite_result.failed),
+        0.0,
+        f"{suite_result.evaluated - suite_result.failed} of {suite_result.evaluated} expectations built "
+        "from public inputs (warehouse types, declared domains, identifier formats) hold on the synthetic "
+        "table",
+        {"failed_expectations": failed[:20]},
+        public=True,
+    )
+
+
 def evaluate(
     spec: DatasetSpec,
     plan: list[ColumnTreatment],
@@ -160,33 +258,32 @@ def evaluate(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
     raw_identifiers: list[pd.Series],
+    noise: GateNoise | None = None,
 ) -> GateReport:
+    """Every check of the gate. Without `noise` the decision is taken on the exact figures
+    (restricted: an operator's view, `synth-platform check`); with it (the gate asset, after the
+    charge) every real-data check decides on its noisy bounded figure (`lib/private_decision`)."""
     checks = spec.checks
     model_columns = [t.column for t in plan if t.reaches_model]
     train = withhold_rare_generalized(train[model_columns], plan)
     holdout = withhold_rare_generalized(holdout[model_columns], plan)
     synthetic_model = to_model_space(synthetic, plan, train)
 
-    published = published_domains(spec, plan)
-    suite = quality.build_suite(
-        train,
-        formats=format_patterns(plan),
-        bounds={c: d["bounds"] for c, d in published.items() if "bounds" in d},
-        categories={c: d["categories"] for c, d in published.items() if "categories" in d},
+    gx = public_expectations(spec, plan, train, synthetic, synthetic_model)
+
+    sizes_ok = (
+        len(holdout) >= checks.min_holdout_rows
+        and len(train) >= checks.min_evaluation_rows
+        and len(synthetic) >= checks.min_evaluation_rows
     )
-    suite_frame = synthetic_model.copy()
-    for column in format_patterns(plan):
-        suite_frame[column] = synthetic[column].astype("string")
-    suite_result = quality.run_suite(suite, suite_frame)
-    failed = [f"{o.expectation}({o.column})" for o in suite_result.outcomes if not o.success]
-    gx = CheckOutcome(
-        "schema_expectations",
-        suite_result.success,
-        float(suite_result.failed),
-        0.0,
-        f"{suite_result.evaluated - suite_result.failed} of {suite_result.evaluated} expectations derived "
-        "from the masked data hold on the synthetic table",
-        {"failed_expectations": failed[:20]},
+    size_check = CheckOutcome(
+        HOLDOUT_CHECK,
+        sizes_ok,
+        float(len(holdout)),
+        float(checks.min_holdout_rows),
+        f"rows of the holdout (at least min_holdout_rows) and of train and synthetic (at least "
+        f"min_evaluation_rows {checks.min_evaluation_rows}): no evidence is no pass",
+        {"train_rows": len(train), "synthetic_rows": len(synthetic)},
     )
 
     scored = scored_columns(train, model_columns)
@@ -236,10 +333,309 @@ def evaluate(
             "rule": leaks.rule,
         },
     )
-    outcomes = [gx, quality_check, copy_check, *attack_checks, leak_check]
+    outcomes = [gx, size_check, quality_check, copy_check, *attack_checks, leak_check]
     if spec.utility.targets:  # TSTR (H6 block below)
         outcomes.append(utility_check(spec, train, synthetic_model, holdout))
-    return GateReport(outcomes)
+    if noise is None:
+        return GateReport(outcomes)
+    released = private_figures(spec, plan, synthetic, synthetic_model, train, holdout, raw_identifiers, noise)
+    return GateReport([_privatised(o, released.get(o.name)) for o in outcomes])
+
+
+# --- The private decision: bounded figures, noised (lib/private_decision, lib/bounded_figures) ---
+
+
+def real_data_checks(spec: DatasetSpec, plan: list[ColumnTreatment]) -> list[str]:
+    """The checks that read real data and apply to this dataset (a function of the spec and the
+    plan: public), in gate order; the gate's rho is split over these."""
+    reaching = [t for t in plan if t.reaches_model]
+    qis = [t for t in reaching if t.pii_class == "quasi_identifier"]
+    sensitive = [t for t in reaching if t.pii_class == "sensitive"]
+    names = [HOLDOUT_CHECK, "quality_score", "exact_copies", "close_copies", "near_copies"]
+    names += ["membership_inference", "singling_out"]
+    if len(qis) >= 2:
+        names.append("linkability")
+    if sensitive and len(reaching) >= 2:
+        names.append("attribute_inference")
+    if qis:
+        names.append("unique_people")
+    names.append("no_identifier_leak")
+    if spec.utility.targets:
+        names.append(UTILITY_CHECK)
+    return names
+
+
+def _privatised(outcome: CheckOutcome, released: tuple[NoisyFigure, str] | None) -> CheckOutcome:
+    if outcome.public:
+        return outcome
+    details = {
+        **outcome.details,
+        "exact_passed": outcome.passed,
+        "exact_verdict": outcome.verdict,
+        "exact_description": outcome.description,  # may quote exact counts or scores: restricted
+    }
+    description = "noisy bounded figure: " + private_decision.SENSITIVITY.get(outcome.name, outcome.name)
+    outcome = replace(outcome, description=description)
+    if released is None:  # does not apply to this dataset (the plan says so): nothing to release
+        return replace(
+            outcome,
+            passed=True,
+            verdict="n/a: does not apply to this dataset's columns (public: from the masking plan)",
+            details=details,
+        )
+    noisy, verdict = released
+    details["released"] = noisy.as_dict()  # the noisy figure beside the exact ones, in the pack
+    return replace(outcome, passed=noisy.passed, verdict=verdict, details=details, noisy=noisy)
+
+
+def _verdict(noisy: NoisyFigure, what: str, threshold: float, direction: str = "above") -> str:
+    if not math.isfinite(noisy.value):
+        return f"BLOCK: {what} could not be computed; no evidence is no pass"
+    word = {"above": "surely above", "below": "surely below", "at_least": "surely at least"}[direction]
+    state = "pass" if noisy.passed else "BLOCK"
+    if direction == "at_least":
+        is_word = word if noisy.passed else "not " + word
+    else:
+        is_word = ("not " + word) if noisy.passed else word
+    return (
+        f"{state}: noisy {what} is {noisy.value:.4f} (DP noise sd {noisy.sigma:.4g}, total uncertainty "
+        f"{noisy.uncertainty:.4g}), {is_word} {threshold:g}"
+    )
+
+
+def _auc_sd(m: int):
+    def sd(value: float) -> float:
+        a = min(0.99, max(0.5, value))
+        q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+        return math.sqrt(max(a * (1 - a) + (m - 1) * (q1 - a * a) + (m - 1) * (q2 - a * a), 0.0)) / m
+
+    return sd
+
+
+def private_figures(
+    spec: DatasetSpec,
+    plan: list[ColumnTreatment],
+    synthetic: pd.DataFrame,
+    synthetic_model: pd.DataFrame,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    raw_identifiers: list[pd.Series],
+    noise: GateNoise,
+) -> dict[str, tuple[NoisyFigure, str]]:
+    """Each applicable real-data check's noisy bounded figure and public verdict.
+
+    Sample sizes are public: the noisy counts less two sigma (capped per check). Everything that
+    scales an indicator comes from the synthetic table (`lib/bounded_figures`).
+    """
+    checks = spec.checks
+    bf = bounded_figures
+    names = real_data_checks(spec, plan)
+    rho = private_decision.split_rho(noise.rho, names)
+    reaching = [t for t in plan if t.reaches_model]
+    columns = [t.column for t in reaching]
+    qis = [t.column for t in reaching if t.pii_class == "quasi_identifier"]
+    secrets = [t.column for t in reaching if t.pii_class == "sensitive"]
+    generalised = [t.column for t in reaching if t.action == "generalize"]
+    numeric = bf.numeric_columns(train, columns)  # from the warehouse types: public
+    out: dict[str, tuple[NoisyFigure, str]] = {}
+
+    n_t, n_h, sigma_n = private_decision.noisy_counts(noise, len(train), len(holdout), rho[HOLDOUT_CHECK])
+    enough = (
+        private_decision.passes_if_surely_at_least(n_h, sigma_n, checks.min_holdout_rows)
+        and private_decision.passes_if_surely_at_least(n_t, sigma_n, checks.min_evaluation_rows)
+        and len(synthetic) >= checks.min_evaluation_rows
+    )
+    size = NoisyFigure(n_h, sigma_n, 1.0, rho[HOLDOUT_CHECK], sigma_n, enough, {"noisy_train_rows": n_t})
+    out[HOLDOUT_CHECK] = (size, _verdict(size, "holdout row count", checks.min_holdout_rows, "at_least"))
+
+    key = private_decision.sample_key(noise.key)
+    m_t = private_decision.public_size(n_t, sigma_n)
+    m_h = private_decision.public_size(n_h, sigma_n)
+
+    def sample(frame: pd.DataFrame, m: int) -> pd.DataFrame:
+        return bf.keyed_sample(frame, m, key)
+
+    people_t, people_h = sample(train, m_t), sample(holdout, m_h)
+
+    def shares(name: str, hits: tuple[int, int], sizes: tuple[int, int], threshold: float, what: str):
+        noisy = private_decision.noisy_share_difference(
+            noise, name, hits[0], sizes[0], hits[1], sizes[1], rho[name], threshold
+        )
+        out[name] = (noisy, _verdict(noisy, what, threshold))
+
+    m_q = min(m_t, bf.DISTANCE_PEOPLE)
+    scored = bf.scored_columns(synthetic_model, columns, numeric)
+    quality_score = bf.bounded_quality(
+        sample(train, m_q), synthetic_model, scored, numeric, m_q, checks.seed
+    )["score"]
+    noisy = private_decision.noisy_scalar(
+        noise,
+        "quality_score",
+        quality_score,
+        1.0 / max(m_q, 1),
+        rho["quality_score"],
+        checks.min_quality_score,
+        "below",
+    )
+    out["quality_score"] = (
+        noisy,
+        _verdict(noisy, "quality score (bounded TV/KS variant)", checks.min_quality_score, "below"),
+    )
+
+    noisy = private_decision.noisy_share(
+        noise,
+        "exact_copies",
+        bf.exact_copy_hits(people_t, synthetic_model, columns),
+        m_t,
+        rho["exact_copies"],
+        checks.max_exact_copy_share,
+    )
+    out["exact_copies"] = (
+        noisy,
+        _verdict(noisy, "share of training people with an exact copy", checks.max_exact_copy_share),
+    )
+
+    m_td, m_hd = min(m_t, bf.DISTANCE_PEOPLE), min(m_h, bf.DISTANCE_PEOPLE)
+    close_t, close_h = bf.close_copy_hits(
+        sample(train, m_td), sample(holdout, m_hd), synthetic_model, columns, numeric
+    )
+    noisy = private_decision.noisy_share_differences(
+        noise, "close_copies", close_t, m_td, close_h, m_hd, rho["close_copies"], checks.max_close_copy_excess
+    )
+    what = "largest excess share of training people close to a synthetic row (public cuts)"
+    out["close_copies"] = (noisy, _verdict(noisy, what, checks.max_close_copy_excess))
+
+    shares(
+        "near_copies",
+        bf.near_copy_hits(people_t, people_h, synthetic_model, columns, numeric),
+        (m_t, m_h),
+        checks.max_near_copy_excess,
+        "excess share of training people with a near twin",
+    )
+
+    m_n = min(m_t, m_h, bf.NEIGHBOUR_PEOPLE)
+    near_t, near_h = sample(train, m_n), sample(holdout, m_n)
+    auc = bf.membership_auc(near_t, near_h, synthetic_model, columns, numeric, m_n, checks.seed)
+    noisy = private_decision.noisy_scalar(
+        noise,
+        "membership_inference",
+        auc,
+        1.0 / max(m_n, 1),
+        rho["membership_inference"],
+        checks.max_membership_auc,
+        "above",
+        sampling_sd=_auc_sd(max(m_n, 1)),
+    )
+    out["membership_inference"] = (
+        noisy,
+        _verdict(noisy, "membership AUC (distance attack)", checks.max_membership_auc),
+    )
+
+    shares(
+        "singling_out",
+        bf.singling_out_hits(people_t, people_h, synthetic_model, columns, numeric, checks.seed),
+        (m_t, m_h),
+        checks.max_singling_out_risk,
+        "excess share of people matching a combination unique in the synthetic table",
+    )
+    if "linkability" in rho:
+        shares(
+            "linkability",
+            bf.linkability_hits(near_t, near_h, synthetic_model, qis, numeric, checks.seed),
+            (m_n, m_n),
+            checks.max_linkability_risk,
+            "excess share of people re-linked through the synthetic table",
+        )
+    if "attribute_inference" in rho:
+        found = bf.inference_hits(near_t, near_h, synthetic_model, columns, secrets, numeric, checks.seed)
+        out["attribute_inference"] = _inference(noise, found, m_n, rho["attribute_inference"], checks)
+    if "unique_people" in rho:
+        kept = [c for c in columns if c not in generalised]
+        profile = kept if len(kept) >= 2 else columns
+        shares(
+            "unique_people",
+            bf.unique_people_hits(people_t, people_h, synthetic_model, qis, profile, numeric),
+            (m_t, m_h),
+            checks.max_unique_people_excess,
+            "excess share of people with a rare combination whose profile reappears",
+        )
+
+    leaking = bf.leaking_people(synthetic, raw_identifiers)
+    noisy = private_decision.noisy_scalar(
+        noise, "no_identifier_leak", float(leaking), 1.0, rho["no_identifier_leak"], 0.0, "above"
+    )
+    out["no_identifier_leak"] = (noisy, _verdict(noisy, "count of people with a leaked identifier", 0.0))
+
+    if UTILITY_CHECK in rho:
+        m_u = min(m_h, spec.utility.max_rows)
+        out[UTILITY_CHECK] = _private_utility(
+            spec, synthetic_model, sample(holdout, m_u), m_u, noise, rho[UTILITY_CHECK]
+        )
+    return out
+
+
+def _inference(noise: GateNoise, found: dict, m: int, rho: float, checks) -> tuple[NoisyFigure, str]:
+    """Per secret, the train and holdout shares (2 S noisy figures; one person moves S of them, one
+    side: L2 sensitivity sqrt(S)/m); the figure is the largest noisy excess."""
+    threshold = checks.max_inference_risk
+    if m < 1 or not found:
+        noisy = NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {})
+        return noisy, _verdict(noisy, "attribute-inference excess", threshold)
+    secrets = sorted(found)
+    sigma = private_decision.gaussian_sigma(math.sqrt(len(secrets)) / m, rho)
+    draws = noise.gaussian("attribute_inference", sigma, 2 * len(secrets))
+    excess = {}
+    for i, secret in enumerate(secrets):
+        p_t = found[secret][0] / m + draws[2 * i]
+        p_h = found[secret][1] / m + draws[2 * i + 1]
+        sampling = sum(min(1.0, max(p, 1.0 / m)) * (1 - min(1.0, max(p, 1.0 / m))) / m for p in (p_t, p_h))
+        excess[secret] = (p_t - p_h, math.sqrt(2 * sigma**2 + sampling))
+    worst = max(secrets, key=lambda s: excess[s][0])
+    value, uncertainty = excess[worst]
+    noisy = NoisyFigure(
+        float(value),
+        math.sqrt(2) * sigma,
+        math.sqrt(len(secrets)) / m,
+        rho,
+        uncertainty,
+        private_decision.passes_unless_surely_above(value, uncertainty, threshold),
+        {"worst_secret_column": worst, "people_per_side": m},
+    )
+    return noisy, _verdict(noisy, "attribute-inference excess (worst sensitive column)", threshold)
+
+
+def _private_utility(spec, synthetic_model, holdout_people, m, noise, rho) -> tuple[NoisyFigure, str]:
+    """The largest public-reference gap: score of the synthetic-trained model on held-out synthetic
+    rows minus its score summed over m holdout people, over m (each person's score in [0, 1]:
+    Δ = 1/m)."""
+    settings = spec.utility
+    gaps, problems = [], []
+    for target in settings.targets:
+        try:
+            public, private_sum = bounded_figures.tstr_scores(
+                synthetic_model,
+                holdout_people,
+                target,
+                _utility_task(spec, target),
+                settings.max_rows,
+                settings.seed,
+            )
+            gaps.append(public - private_sum / max(m, 1))
+        except (ValueError, KeyError) as error:
+            problems.append(type(error).__name__)
+    exact = max(gaps) if gaps and not problems and m >= 1 else math.nan
+    noisy = private_decision.noisy_scalar(
+        noise,
+        UTILITY_CHECK,
+        exact,
+        1.0 / max(m, 1),
+        rho,
+        settings.max_gap,
+        "above",
+        sampling_sd=lambda _v: math.sqrt(0.25 / max(m, 1)),
+    )
+    what = "utility gap (synthetic-trained model: public reference score minus holdout score)"
+    return noisy, _verdict(noisy, what, settings.max_gap)
 
 
 # --- Privacy attacks (lib/attacks): one blocking check per attack ----------------------------------

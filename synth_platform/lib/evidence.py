@@ -14,6 +14,9 @@ What never goes in: a cell value. Everything here is a count, a share, a score, 
 column name, or a picture of aggregates over model-space columns (see `evidence_plots`). The
 figures *are* computed on real data, though: the pack is for the people entitled to see the
 gate's assessment of the real table, not for the consumers of the synthetic release.
+So every file of a pack is created owner-only (0600) and its folders 0700 — the pack folder,
+the dataset's folder and `data/evidence` — whatever the process umask (explicit modes and
+chmod, files replaced atomically).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import base64
 import html
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +49,8 @@ UTILITY_COLUMNS = (
     "test_rows",
 )
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:+-]{1,128}$")
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 class EvidenceNotFoundError(LookupError):
@@ -200,12 +206,52 @@ def assemble(
     )
 
 
+def private_dir(directory: Path) -> Path:
+    """Create `directory` owner-only (0700), and its missing parents; an `evidence` root and the
+    dataset folder below it are made 0700 too. Explicit chmod: the umask does not matter."""
+    directory = Path(directory)
+    missing = []
+    probe = directory
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+    os.chmod(directory, DIR_MODE)
+    # data/evidence/<dataset>/<run>: the dataset folder and the evidence root are restricted as well.
+    if directory.parent.parent.name == "evidence":
+        os.chmod(directory.parent, DIR_MODE)
+        os.chmod(directory.parent.parent, DIR_MODE)
+    return directory
+
+
+def write_private(path: Path, data: bytes | str) -> None:
+    """Write a file owner-only (0600, whatever the umask), replacing any old one atomically."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_pack(directory: Path, report: dict, pictures: dict[str, bytes]) -> EvidencePack:
-    """Write report.json, the PNGs and report.html into `directory` (created if needed)."""
-    pack = EvidencePack(Path(directory))
-    pack.directory.mkdir(parents=True, exist_ok=True)
+    """Write report.json, the PNGs and report.html into `directory` (created if needed), owner-only."""
+    pack = EvidencePack(private_dir(Path(directory)))
     for name, data in pictures.items():
-        (pack.directory / f"{name}.png").write_bytes(data)
+        write_private(pack.directory / f"{name}.png", data)
     _write(pack, report)
     return pack
 
@@ -229,8 +275,9 @@ def _write(pack: EvidencePack, report: dict) -> None:
         for name in PICTURES
         if (pack.directory / f"{name}.png").exists()
     }
-    pack.json.write_text(json.dumps(report, indent=2, sort_keys=False))
-    pack.html.write_text(render_html(report, pictures))
+    private_dir(pack.directory)
+    write_private(pack.json, json.dumps(report, indent=2, sort_keys=False))
+    write_private(pack.html, render_html(report, pictures))
 
 
 def find_pack(project_root: Path, dataset: str, run_id: str | None = None) -> EvidencePack:

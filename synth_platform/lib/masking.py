@@ -35,6 +35,9 @@ class ColumnTreatment:
     detected_type: str | None
     action: str  # drop | pseudonymize | generalize | keep
     generalize: str | None = None
+    #: How a refilled identifier looks to a person (from the approved plan), e.g. 'Family, Given'
+    #: or '#########'; None: the detected type's default format (lib.refill).
+    format: str | None = None
 
     @property
     def reaches_model(self) -> bool:

@@ -118,3 +118,67 @@ def pools() -> tuple[np.ndarray, np.ndarray]:
         return np.array(kept, dtype=object)
 
     return clean(first_raw), clean(last_raw)
+
+
+#: Syllables of the fictional family names: pronounceable, Latin letters only.
+_ONSETS = (
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "h",
+    "k",
+    "kr",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pr",
+    "r",
+    "s",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+    "th",
+    "sh",
+    "ch",
+)
+_NUCLEI = ("a", "e", "i", "o", "u", "ae", "ei", "ou", "ia")
+_CODAS = ("", "n", "r", "l", "s", "th", "nd", "rk", "lt", "m", "v", "x")
+_ENDINGS = ("ane", "ell", "ick", "owe", "ard", "ine", "ost", "urn", "ix", "ay", "um", "ev")
+
+
+@lru_cache(maxsize=1)
+def fictional_family_names(count: int = 6000) -> np.ndarray:
+    """Invented family names that are in none of the shipped name dictionaries (25 locales).
+
+    Refill draws family names and street names from here, never from lists of real names: a
+    fake full name ('Maria Drouvell') or street ('Krostane Avenue') then cannot equal a real
+    person's name or street drawn from those dictionaries, so a planted real name can never
+    reappear in a synthetic table, and nothing has to be compared with the data to ensure it.
+    The list is a fixed function of this code (a seeded generator), the same on every machine.
+    """
+    rng = np.random.default_rng(20261203)
+    first, last = dictionaries()
+    known = first | last
+    out: set[str] = set()
+    while len(out) < count:
+        syllables = int(rng.integers(1, 3))
+        word = (
+            "".join(
+                _ONSETS[rng.integers(len(_ONSETS))]
+                + _NUCLEI[rng.integers(len(_NUCLEI))]
+                + _CODAS[rng.integers(len(_CODAS))]
+                for _ in range(syllables)
+            )
+            + _ENDINGS[rng.integers(len(_ENDINGS))]
+        )
+        if 5 <= len(word) <= 12 and fold(word) not in known:
+            out.add(word.capitalize())
+    return np.array(sorted(out), dtype=object)

@@ -296,6 +296,66 @@ def build_suite(
     return gx.ExpectationSuite(name=SUITE_NAME, expectations=expectations)
 
 
+def build_public_suite(
+    schema: pd.DataFrame,
+    formats: Mapping[str, str] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    categories: Mapping[str, Sequence[str]] | None = None,
+    extra_categories: Sequence[str] = (),
+) -> gx.ExpectationSuite:
+    """An expectation suite from public inputs only: no value of the real data shapes it.
+
+    `schema` gives the columns and their warehouse types (its rows are not read: pass the masked
+    table's head(0)); `bounds` and `categories` are the domains the spec declares (and public
+    codomains such as every ZIP3 prefix); `formats` the regexes of refilled identifiers. Per
+    column: it exists; its type family matches the warehouse type; numbers lie within the
+    declared bounds; categories are in the declared list (plus `extra_categories`, e.g. the
+    public `(rare)` token). Columns without a declared domain get no range or set, and no null
+    share is expected (a real null share would be a figure of the real data). Because the suite
+    is a function of public inputs and the synthetic table, the check is free: no noise, no
+    charge.
+    """
+    _gx()
+    import great_expectations as gx_module
+    import great_expectations.expectations as gxe
+
+    expectations: list = []
+    for name in schema.columns:
+        column = str(name)
+        expectations.append(gxe.ExpectColumnToExist(column=column))
+        dtype = schema[name].dtype
+        family = _family(schema[name].iloc[:0])
+        if family is None and (pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype)):
+            family = "string"
+        if family is not None:
+            expectations.append(
+                gxe.ExpectColumnValuesToBeInTypeList(
+                    column=column, type_list=_FAMILY_TYPES[family], meta={_META_KEY: {"family": family}}
+                )
+            )
+        if column in (formats or {}):
+            continue
+        declared_bounds = (bounds or {}).get(column)
+        declared_set = (categories or {}).get(column)
+        if family == "numeric" and declared_bounds is not None:
+            low, high = declared_bounds
+            expectations.append(
+                gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+            )
+        elif declared_set is not None:
+            values = sorted({_py(v) for v in declared_set} | set(extra_categories), key=str)
+            expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values))
+    for column, regex in (formats or {}).items():
+        if column not in schema.columns:
+            expectations.append(gxe.ExpectColumnToExist(column=column))
+        expectations.append(
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=column, regex=regex, mostly=1.0, meta={_META_KEY: {"format": True}}
+            )
+        )
+    return gx_module.ExpectationSuite(name=SUITE_NAME, expectations=expectations)
+
+
 def _configs(suite: Any) -> list[dict]:
     """Plain ``{"type", "kwargs", "meta"}`` dicts from a suite, expectations or configs."""
     items = suite.expectations if hasattr(suite, "expectations") else suite

@@ -1,416 +1,371 @@
-"""Give a sampled table its source's shape again.
+"""Give a sampled table its source's shape again, refilling identifiers from public inputs only.
 
-Sampling yields the masked schema: direct identifiers gone, quasi-identifiers
-generalised. Consumers want the production shape, so direct-identifier columns are
-refilled with fake values of the same kind, and generalised columns are drawn back into
-their original format (a ZIP3 gets two random digits, a birth year a random day).
+Sampling yields the masked schema: direct identifiers gone, quasi-identifiers generalised.
+Consumers want the production shape, so direct-identifier columns (and the key) are refilled
+with fake values of the same kind, and generalised columns are drawn back into their original
+format (a ZIP3 gets two random digits, a birth year a random day).
 
-Two kinds of identifier are refilled differently:
+**The refill never reads a real identifier.** `restore_source_shape` is a function of the
+sampled (synthetic) frame, the spec, the approved plan's per-column treatment (detected type
+and display format) and the seed -- nothing else. Nothing is learnt from raw values (no id
+template, no width, no country), and no fake is compared with, or redrawn against, a real one.
+Comparing would itself leak: if fakes were redrawn until they differ from every real SSN, then
+P(a person's SSN appears | person in the source) = 0 while P(... | absent) ~ m / |space|, so
+the output would reveal who is present; and a format learnt from the ids would change when one
+odd id is added. Instead:
 
-* **unique identifiers** (e-mail, SSN, phone, card, IBAN, IP, account, id, address, ...)
-  identify a person by themselves. A fake one never equals a source value in any form
-  people write it (`+1-555-…`, `001-…`, an extension, spaces in an IBAN): every drawn
-  value is compared with the source's normalised forms and redrawn. The space they are
-  drawn from cannot run out: an id format too small for the rows plus the source's values
-  (the integers 1..N, a three-letter code) is widened with extra digit positions;
-* **common values** (first, last and full names) are shared by many people, so a fake
-  one may coincide with a real person's by chance. Coincidences are avoided while the
-  space allows (a few redraws, then a wider multi-locale name pool), and any that remain
-  are counted (`frame.attrs["refill"]`) and reported, never a failed run.
+* **unique identifiers come from spaces that cannot hold a real value, by construction** (see
+  `RESERVED_SPACES`): documentation IP blocks (RFC 5737, RFC 3849); fictional telephone ranges
+  (NANP 555-0100..0199 in every area code, Ofcom's drama ranges); the reserved e-mail domains
+  of RFC 2606; SSNs with group 00 (the SSA never issues group 00, and ITINs / ATINs use groups
+  50-65, 70-88, 90-92, 94-99 / 93, so none is any taxpayer number); card numbers with major
+  industry identifier 0 (no payment card is issued under it); IBANs with check digits 00
+  (ISO 13616 issues 02..98) that also fail the MOD 97-10 check; MACs in the IANA
+  documentation block 00:00:5E:00:53:xx (RFC 7042); Bitcoin addresses with a broken checksum;
+  URLs under example.com; generic ids and the key behind a declared prefix (`SYN-` + digits by
+  default; negative numbers in whole-number columns). No coincidence with a real value is
+  possible, so there is nothing to check. (Ethereum addresses, on request, start with 96 zero
+  bits: not impossible by construction, but no key with such an address is known or findable.)
+* **names and street addresses** are built from invented family names
+  (`name_dictionaries.fictional_family_names`: pronounceable words outside every shipped name
+  dictionary) with real given names and street suffixes, drawn *independently of the data*:
+  never compared with, never redrawn against, real values. A full name or street cannot equal
+  one built from real dictionary surnames; a single given name can, but it is then exactly as
+  likely whether or not that person is in the source -- which is what differential privacy
+  needs -- and a given name alone identifies nobody;
+* a dropped free-text column is refilled with lorem-ipsum words: no real word can reach it.
 
-A dropped free-text column is refilled with lorem-ipsum words: no template of a real
-note, and no real word, can reach the synthetic table. Templates of id columns keep only
-what at least `MIN_TEMPLATE_VALUES` distinct values share (a prefix like `CUST-`), never
-one value's characters.
+**Formats** come from the approved plan (`ColumnTreatment.format`) or the detected type's
+default, never from the data: `accepted_formats` lists what a person can ask for per type
+(names 'Given Family' / 'Family, Given' / 'FAMILY, Given'; SSN '###-##-####' / '#########';
+cards in groups of four or not; e-mail 'lower' / 'UPPER'; phones as '#'-patterns kept inside
+the fictional ranges; ids as a prefix + '#' digits), and `check_formats(plan, spec)` raises a
+clear ValueError naming the column and the accepted formats for anything else. Uniqueness
+within the table is kept where the space allows (ids, the key, e-mails, SSNs, cards, IBANs,
+IPv6, wallets, URLs), by redrawing repeats among the fakes themselves -- never against data.
 
-Everything is vectorised with numpy / pandas: a million rows take seconds, not minutes.
-E-mails use the reserved example.* domains so that no real mailbox is ever named.
+Everything is vectorised with numpy / pandas: a million rows take seconds, not minutes. Each
+column draws from its own random stream (seed + column name), so one column's refill does not
+depend on which other columns exist.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-from faker import Faker
 
+from synth_platform.lib.identifier_match import (  # noqa: F401 - re-exported for the gate's leak check
+    MIN_IDENTIFYING_LENGTH,
+    ForbiddenValues,
+    forbidden_values,
+    identifier_forms,
+    is_common_value,
+    is_digit_identifier,
+    normalize_identifier,
+)
 from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.name_dictionaries import dictionaries, pools
+from synth_platform.lib.name_dictionaries import fictional_family_names
 from synth_platform.lib.spec import DatasetSpec
 
-_DIGITS = re.compile(r"\D+")
-_EXTENSION = r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$"
-_EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
-_MAX_DRAWS = 60
-#: Redraw rounds spent avoiding chance coincidences with common values (names) before accepting them.
-COMMON_VALUE_ROUNDS = 4
-#: A template is only learnt from at least this many distinct values of its length.
-MIN_TEMPLATE_VALUES = 20
-#: An id space is widened until it holds this many times the rows plus the source's values.
-SPACE_HEADROOM = 20
-#: IBAN lengths of countries whose account part is all digits with no national check digit
-#: (others are refilled in the German format).
-_NUMERIC_IBAN_LENGTHS = {"DE": 22, "AT": 20, "CH": 21, "PL": 28, "PT": 25, "SE": 24, "DK": 18, "FI": 18}
-_NUMERIC_IBAN_LENGTHS |= {"CZ": 24, "SK": 24, "SI": 19, "HR": 21, "EE": 20}
-NAME_TYPES = frozenset({"full_name", "name", "first_name", "last_name"})
+NAME_TYPES = frozenset({"full_name", "name", "person_name"})
+SINGLE_NAME_TYPES = frozenset({"first_name", "last_name"})
+ADDRESS_TYPES = frozenset({"street_address", "address"})
 TEXT_TYPES = frozenset({"free_text", "prose", "notes", "note", "comment"})
+NUMERIC_COLUMN_TYPES = frozenset({"integer", "float"})
 
+_EMAIL_DOMAINS = np.array(["example.com", "example.net", "example.org"], dtype=object)
+#: Redraw rounds spent making fakes distinct from each other (never from real values).
+_UNIQUE_ROUNDS = 60
+#: Uniqueness is only asked of a space at least this many times larger than the rows.
+_UNIQUE_HEADROOM = 4
 
-def is_digit_identifier(n_digits, n_chars):
-    """Whether a value is mostly digits (phone, SSN, card), so that its digits alone identify.
-    Works element-wise on numpy/pandas lengths too."""
-    return (n_digits >= 7) & (n_digits * 10 >= n_chars * 6)
+#: Documentation IPv4 blocks (RFC 5737): TEST-NET-1, -2, -3. No host on the internet has one.
+IPV4_DOC_BLOCKS = ("192.0.2", "198.51.100", "203.0.113")
+#: Documentation IPv6 prefix (RFC 3849).
+IPV6_DOC_PREFIX = "2001:db8"
+#: Documentation MAC block (RFC 7042, IANA unicast 00-00-5E-00-53-00 .. FF).
+MAC_DOC_PREFIX = (0x00, 0x00, 0x5E, 0x00, 0x53)
+#: Ofcom's numbers reserved for drama (never allocated to a subscriber): national digits before
+#: the three free digits, and how the range is usually written.
+UK_DRAMA_RANGES = (
+    ("07700900", "07700 900"),
+    ("02079460", "020 7946 0"),
+    ("01134960", "0113 496 0"),
+    ("01144960", "0114 496 0"),
+    ("01154960", "0115 496 0"),
+    ("01164960", "0116 496 0"),
+    ("01174960", "0117 496 0"),
+    ("01184960", "0118 496 0"),
+    ("01214960", "0121 496 0"),
+    ("01314960", "0131 496 0"),
+    ("01414960", "0141 496 0"),
+    ("01514960", "0151 496 0"),
+    ("01614960", "0161 496 0"),
+    ("01914980", "0191 498 0"),
+    ("01632960", "01632 960"),
+)
+#: IBAN lengths of countries whose account part is all digits (a fake's country is the plan's).
+IBAN_LENGTHS = {"DE": 22, "AT": 20, "CH": 21, "PL": 28, "PT": 25, "SE": 24, "DK": 18, "FI": 18}
+IBAN_LENGTHS |= {"CZ": 24, "SK": 24, "SI": 19, "HR": 21, "EE": 20}
+DEFAULT_ID_FORMAT = "SYN-##########"
+DEFAULT_INTEGER_ID_FORMAT = "-##########"
 
-
-# --------------------------------------------------------------------------------------------
-# Normalised forms: how one identifier is recognised however it is written
-# --------------------------------------------------------------------------------------------
-
-
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype(str).str.strip().str.lower()
-
-
-def _arrow_text(values: pd.Series) -> pa.Array:
-    """Trimmed lower-case text of every value, as an Arrow string array (nulls stay null)."""
-    if values.dtype != object or not values.map(type).eq(str).all():
-        values = values.astype(object).where(values.isna(), values.astype(str))
-    array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    return pc.utf8_lower(pc.utf8_trim_whitespace(array))
-
-
-#: One form of some values: (row positions, or None for every row; the form's strings there).
-Form = tuple[np.ndarray | None, np.ndarray]
-
-
-def _np(array: pa.Array) -> np.ndarray:
-    return array.to_numpy(zero_copy_only=False)
-
-
-def _sorted_words(texts: pa.Array) -> np.ndarray:
-    """Each text's words (commas and dots are separators) sorted: `smith, john` -> `john smith`."""
-    cleaned = pc.replace_substring(pc.replace_substring(texts, ",", " "), ".", " ")
-    words = pc.utf8_split_whitespace(cleaned)
-    counts = _np(pc.list_value_length(words))
-    out = np.full(len(texts), "", dtype=object)
-    two = np.flatnonzero(counts == 2)
-    if len(two):
-        pairs = words.take(pa.array(two))
-        a, b = pc.list_element(pairs, 0), pc.list_element(pairs, 1)
-        first_a = pc.less_equal(a, b)
-        joined = pc.if_else(
-            first_a, pc.binary_join_element_wise(a, b, " "), pc.binary_join_element_wise(b, a, " ")
-        )
-        out[two] = _np(joined)
-    more = np.flatnonzero((counts > 2) & (counts <= 6))
-    for row, items in zip(more, words.take(pa.array(more, type=pa.int64())).to_pylist(), strict=True):
-        out[row] = " ".join(sorted(items))
-    return out
-
-
-def _forms(text: pa.Array) -> list[Form]:
-    """The forms of trimmed lower-case texts, each for the rows it applies to."""
-    forms: list[Form] = [(None, _np(pc.fill_null(text, "")))]
-    has_digit = _np(pc.fill_null(pc.match_substring_regex(text, r"\d"), False))
-    rows = np.flatnonzero(has_digit)
-    if len(rows):
-        subset = text.take(pa.array(rows))
-        compact = pc.replace_substring_regex(subset, r"[\s\-./()]+", "")
-        changed = _np(pc.not_equal(compact, subset))
-        forms.append((rows[changed], _np(compact)[changed]))
-        with_ext = pc.or_(pc.match_substring(subset, "x"), pc.match_substring(subset, "#"))
-        bare = pc.if_else(with_ext, pc.replace_substring_regex(subset, _EXTENSION, ""), subset)
-        digits = pc.replace_substring_regex(bare, r"\D+", "")
-        national = pc.if_else(pc.starts_with(digits, "00"), pc.utf8_slice_codeunits(digits, 2), digits)
-        nanp = pc.and_(pc.equal(pc.utf8_length(national), 11), pc.starts_with(national, "1"))
-        national = pc.if_else(nanp, pc.utf8_slice_codeunits(national, 1), national)
-        rich = is_digit_identifier(_np(pc.utf8_length(digits)), _np(pc.utf8_length(bare)))
-        keep = rich & _np(pc.not_equal(national, subset))
-        forms.append((rows[keep], _np(national)[keep]))
-    wordy = np.flatnonzero(~has_digit & _np(pc.fill_null(pc.match_substring_regex(text, r"[\s,]"), False)))
-    if len(wordy):
-        forms.append((wordy, _sorted_words(text.take(pa.array(wordy)))))
-    return forms
-
-
-def _aligned(n: int, form: Form, index) -> pd.Series:
-    rows, values = form
-    out = pd.Series([None] * n, index=index, dtype=object)
-    out.iloc[np.arange(n) if rows is None else rows] = values
-    return out.where(out != "", None)
-
-
-def identifier_forms(values: pd.Series) -> list[pd.Series]:
-    """The forms under which each value is recognised, as aligned series (None where a form
-    does not apply): trimmed lower-case text; the text without spaces and separators (an IBAN
-    in groups); the national digits of a phone-like number (extension, `+` / `00` / `001` and
-    a NANP country code `1` dropped); the sorted words of a name (`Smith, John` = `John Smith`).
-    Computed with Arrow kernels: a million values take a second or two.
-    """
-    return [_aligned(len(values), form, values.index) for form in _forms(_arrow_text(values))]
-
-
-def normalize_identifier(value: object) -> list[str]:
-    """The forms of one value (see `identifier_forms`)."""
-    out: list[str] = []
-    for _rows, values in _forms(_arrow_text(pd.Series([value], dtype=object))):
-        for item in values:
-            if isinstance(item, str) and item and item not in out:
-                out.append(item)
-    return out
-
-
-#: Raw values shorter than this identify nobody ("79", "A12", "Ann"): equality with one is
-#: neither a leak nor worth reporting. Refilled ids are drawn from wider formats anyway.
-MIN_IDENTIFYING_LENGTH = 6
-
-
-def _common(text: pa.Array) -> np.ndarray:
-    lengths = _np(pc.fill_null(pc.utf8_length(text), 0))
-    out = lengths < MIN_IDENTIFYING_LENGTH
-    candidates = np.flatnonzero(~out & ~_np(pc.fill_null(pc.match_substring_regex(text, r"[\d@/:]"), True)))
-    if not len(candidates):
-        return out
-    subset = text.take(pa.array(candidates))
-    subset = pc.replace_substring(
-        pc.replace_substring(pc.replace_substring(subset, ",", " "), ".", " "), "-", " "
-    )
-    words = pc.utf8_split_whitespace(subset)
-    counts = _np(pc.list_value_length(words))
-    known = _np(pc.is_in(pc.list_flatten(words), value_set=name_words()))
-    parents = _np(pc.list_parent_indices(words))
-    unknown = np.bincount(parents[~known], minlength=len(candidates)) if len(parents) else np.zeros(0)
-    out[candidates] = (unknown == 0) & (counts >= 1) & (counts <= 6)
-    return out
-
-
-@lru_cache(maxsize=1)
-def name_words() -> pa.Array:
-    """Every dictionary first / last name word, lower-case as written and accent-folded."""
-    first, last = dictionaries()
-    raw_first, raw_last = pools()
-    lowered = {w.lower() for w in [*raw_first, *raw_last]}
-    return pa.array(sorted(first | last | lowered), type=pa.string())
-
-
-def is_common_value(values: pd.Series) -> np.ndarray:
-    """Values too common to identify anyone: shorter than MIN_IDENTIFYING_LENGTH characters, or
-    one to six words that are all dictionary first or last names (a name many people share,
-    which a fake-name generator also produces by chance). Equality with such a source value is
-    a coincidence, not a leak; every other identifier is unique to its person."""
-    return _common(_arrow_text(values))
-
-
-class ForbiddenValues:
-    """The normalised raw identifiers of a source, for fast membership tests of many values.
-
-    Forms of *identifying* values and of *common* values (see `is_common_value`) are kept
-    apart, so that a check can tell a leak from a chance coincidence. Each is a pandas Index
-    of distinct strings whose hash table is built once and reused for every column and redraw.
-    """
-
-    def __init__(self, raw_identifiers: Iterable[pd.Series] = ()):
-        identifying: list[np.ndarray] = []
-        common: list[np.ndarray] = []
-        for series in raw_identifiers:
-            unique = pd.Series(series.dropna().unique(), dtype=object)
-            if unique.empty:
-                continue
-            text = _arrow_text(unique)
-            long_enough = _np(pc.fill_null(pc.utf8_length(text), 0)) >= MIN_IDENTIFYING_LENGTH
-            if not long_enough.all():  # "79", "A12": too short to identify anyone, ignored
-                text = text.filter(pa.array(long_enough))
-            is_common = _common(text)
-            for rows, values in _forms(text):
-                flags = is_common if rows is None else is_common[rows]
-                identifying.append(values[~flags])
-                common.append(values[flags])
-        self._identifying = _distinct(identifying)
-        self._common = _distinct(common)
-
-    def __len__(self) -> int:
-        return len(self._identifying) + len(self._common)
-
-    def __contains__(self, value: object) -> bool:
-        return bool(self.matches(pd.Series([value], dtype=object))[0])
-
-    def classify(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """(equals an identifying raw value, equals only a common raw value), in any form."""
-        n = len(values)
-        identifying = np.zeros(n, dtype=bool)
-        common = np.zeros(n, dtype=bool)
-        if n == 0 or len(self) == 0:
-            return identifying, common
-        text = _arrow_text(values)
-        as_text = values.dtype == object or str(values.dtype) in ("string", "category")
-        forms = _forms(text) if as_text else [(None, _np(pc.fill_null(text, "")))]
-        for rows, form in forms:
-            target = slice(None) if rows is None else rows
-            if len(self._identifying):
-                identifying[target] |= self._identifying.get_indexer(form) >= 0
-            if len(self._common):
-                common[target] |= self._common.get_indexer(form) >= 0
-        return identifying, common & ~identifying
-
-    def matches(self, values: pd.Series) -> np.ndarray:
-        """Which values equal a raw identifier (identifying or common) in any of its forms."""
-        identifying, common = self.classify(values)
-        return identifying | common
-
-
-def _distinct(parts: list[np.ndarray]) -> pd.Index:
-    if not parts:
-        return pd.Index([], dtype=object)
-    values = pd.unique(np.concatenate(parts))
-    return pd.Index(values[values != ""], dtype=object)
-
-
-def forbidden_values(raw_identifiers: Iterable[pd.Series]) -> ForbiddenValues:
-    return ForbiddenValues(raw_identifiers)
-
+#: Why each kind of fake cannot be a real value (for the run's metadata and the evidence pack).
+RESERVED_SPACES = {
+    "name": "real given names + invented family names outside every shipped name dictionary",
+    "street_address": "invented street names (outside every shipped name dictionary) + street suffixes",
+    "email": "reserved domains example.com / example.net / example.org (RFC 2606)",
+    "phone": "fictional numbers: NANP 555-0100..0199 in any area code; UK Ofcom drama ranges",
+    "ssn": "group 00: never issued by the SSA, and not a valid ITIN or ATIN",
+    "credit_card": "major industry identifier 0 (never issued to a payment card), Luhn-valid; "
+    "in whole-number columns a Luhn-invalid number (no issued card fails Luhn)",
+    "iban": "check digits 00 (ISO 13616 only issues 02..98) and a failing MOD 97-10 check",
+    "ip_address": "documentation blocks 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32",
+    "mac_address": "documentation block 00:00:5E:00:53:00/24 (RFC 7042)",
+    "crypto_wallet": "Bitcoin addresses with a deliberately wrong base58check checksum; Ethereum "
+    "addresses with 96 leading zero bits (no known key has one)",
+    "url": "https://www.example.com/ (RFC 2606)",
+    "text": "lorem-ipsum words",
+    "id": "a declared prefix (default 'SYN-'); negative numbers in whole-number columns",
+}
 
 # --------------------------------------------------------------------------------------------
-# Templates of id columns
+# Formats a person can ask for (ColumnTreatment.format, from the approved plan)
 # --------------------------------------------------------------------------------------------
 
+NAME_FORMATS = ("Given Family", "Family, Given", "FAMILY, Given")
+SINGLE_NAME_FORMATS = ("Title", "UPPER")
+ADDRESS_FORMATS = ("Number Street",)
+EMAIL_FORMATS = ("lower", "UPPER")
+SSN_FORMATS = ("###-##-####", "#########", "### ## ####")
+CARD_FORMATS = ("#### #### #### ####", "################", "####-####-####-####")
+PHONE_FORMATS = ("###-###-####", "nanp", "uk")
+IP_FORMATS = ("ipv4", "ipv6")
+MAC_FORMATS = (
+    "xx:xx:xx:xx:xx:xx",
+    "XX:XX:XX:XX:XX:XX",
+    "xx-xx-xx-xx-xx-xx",
+    "XX-XX-XX-XX-XX-XX",
+    "xxxx.xxxx.xxxx",
+)
+WALLET_FORMATS = ("bitcoin", "ethereum")
+URL_FORMATS = ("https",)
+TEXT_FORMATS = ("lorem",)
 
-def learn_template(values: pd.Series, sample: int = 2000, seed: int = 0) -> str | None:
-    """A format template of an ID column: non-digit characters that every value of the modal
-    length shares stay literal (a prefix like `CUST-`), other positions become 9 (digit),
-    A (upper), a (lower) or ? (mixed). Learnt only from at least MIN_TEMPLATE_VALUES distinct
-    values of that length, so the template holds what many values share and never one value;
-    values with spaces (prose) get no template. Digit positions are always free."""
-    present = values.dropna().astype(str)
-    if present.empty:
+_PHONE_PATTERN_HELP = (
+    "a '#'-pattern with 10 '#' (North American, e.g. '(###) ###-####', '+1 ###.###.####'), "
+    "11 '#' (UK national, e.g. '##### ######') or '+44' and 10 '#'"
+)
+_ID_PATTERN_HELP = "a pattern of a declared prefix and at least 6 '#' digits, e.g. 'SYN-##########'"
+_INTEGER_ID_PATTERN_HELP = "'-' and 6 to 18 '#' (negative whole numbers), e.g. '-##########'"
+
+
+def refill_kind(detected_type: str | None, column_type: str = "string") -> str:
+    """The family of fakes a column gets: 'name', 'single_name', 'street_address', 'email',
+    'phone', 'ssn', 'credit_card', 'iban', 'ip_address', 'mac_address', 'crypto_wallet', 'url',
+    'text', or 'id' (generic ids: national ids, record keys, unexplained text, unknown types)."""
+    if detected_type in NAME_TYPES:
+        return "name"
+    if detected_type in SINGLE_NAME_TYPES:
+        return "single_name"
+    if detected_type in ADDRESS_TYPES:
+        return "street_address"
+    if detected_type in TEXT_TYPES:
+        return "text"
+    if detected_type in (
+        "email",
+        "phone",
+        "ssn",
+        "credit_card",
+        "iban",
+        "ip_address",
+        "mac_address",
+        "crypto_wallet",
+        "url",
+    ):
+        return detected_type
+    return "integer_id" if column_type in NUMERIC_COLUMN_TYPES else "id"
+
+
+def accepted_formats(detected_type: str | None, column_type: str = "string") -> list[str]:
+    """The display formats a person can ask for on a refilled column of this type (first: default)."""
+    kind = refill_kind(detected_type, column_type)
+    return {
+        "name": list(NAME_FORMATS),
+        "single_name": list(SINGLE_NAME_FORMATS),
+        "street_address": list(ADDRESS_FORMATS),
+        "email": list(EMAIL_FORMATS),
+        "phone": list(PHONE_FORMATS),
+        "ssn": list(SSN_FORMATS),
+        "credit_card": list(CARD_FORMATS),
+        "iban": ["compact", "groups", *IBAN_LENGTHS, *(f"{c} groups" for c in IBAN_LENGTHS)],
+        "ip_address": list(IP_FORMATS),
+        "mac_address": list(MAC_FORMATS),
+        "crypto_wallet": list(WALLET_FORMATS),
+        "url": list(URL_FORMATS),
+        "text": list(TEXT_FORMATS),
+        "id": [DEFAULT_ID_FORMAT],
+        "integer_id": [DEFAULT_INTEGER_ID_FORMAT],
+    }[kind]
+
+
+#: What else a pattern-valued format may be, per kind (for the error message).
+_PATTERN_HELP = {"phone": _PHONE_PATTERN_HELP, "id": _ID_PATTERN_HELP, "integer_id": _INTEGER_ID_PATTERN_HELP}
+
+
+def _phone_pattern(fmt: str) -> str | None:
+    """'nanp' / 'uk' / a '#'-pattern with its region, or None when the pattern is not a phone's."""
+    count = fmt.count("#")
+    if not fmt.isascii() or re.search(
+        r"[0-9A-Za-z]", fmt.replace("#", "").replace("+44", "").replace("+1", "")
+    ):
         return None
-    present = present.sample(min(sample, len(present)), random_state=seed)
-    if present.str.contains(r"\s", regex=True).mean() > 0.5:
-        return None
-    length = Counter(present.str.len()).most_common(1)[0][0]
-    same_length = sorted({v for v in present if len(v) == length})
-    if len(same_length) < MIN_TEMPLATE_VALUES or length == 0:
-        return None
-    template = []
-    for position in range(length):
-        chars = {v[position] for v in same_length}
-        if len(chars) == 1 and not chars <= set("0123456789"):  # shared digits stay free: room for new ids
-            char = chars.pop()
-            template.append("\\" + char if char in "9Aa?\\" else char)
-        elif all(c.isdigit() for c in chars):
-            template.append("9")
-        elif all(c.isascii() and c.isupper() for c in chars):
-            template.append("A")
-        elif all(c.isascii() and c.islower() for c in chars):
-            template.append("a")
-        else:
-            template.append("?")
-    return "".join(template)
+    if fmt.lstrip().startswith("+44"):
+        return "uk_international" if count == 10 else None
+    if count == 10:
+        return "nanp"
+    if count == 11 and not fmt.lstrip().startswith("+"):
+        return "uk"
+    return None
 
 
-_TEMPLATE_CLASSES = {"9": "0123456789", "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "a": "abcdefghijklmnopqrstuvwxyz"}
-_TEMPLATE_CLASSES["?"] = _TEMPLATE_CLASSES["9"] + _TEMPLATE_CLASSES["A"]
-
-
-def _template_tokens(template: str) -> list[tuple[bool, str]]:
-    """(is_literal, text) per position: a literal character, or the alphabet to draw from."""
-    tokens, escaped = [], False
-    for char in template:
-        if escaped:
-            tokens.append((True, char))
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char in _TEMPLATE_CLASSES:
-            tokens.append((False, _TEMPLATE_CLASSES[char]))
-        else:
-            tokens.append((True, char))
-    return tokens
-
-
-def template_capacity(template: str) -> float:
-    """How many distinct values a template can produce."""
-    return float(
-        np.prod([float(len(t)) for literal, t in _template_tokens(template) if not literal] or [0.0])
+def _id_pattern_ok(fmt: str, integer: bool) -> bool:
+    if integer:
+        return re.fullmatch(r"-#{6,18}", fmt) is not None
+    literal = fmt.replace("#", "")
+    return (
+        fmt.isascii()
+        and fmt.count("#") >= 6
+        and re.search(r"[^\d\s]", literal) is not None
+        and "\\" not in fmt
     )
 
 
-def widen_template(template: str, need: int) -> str:
-    """The template with digit positions added after its last free position until it holds
-    SPACE_HEADROOM x `need` values: a small or dense id space (1..N, `A99`) cannot run out."""
-    while template_capacity(template) < SPACE_HEADROOM * max(need, 1):
-        tokens = _template_tokens(template)
-        free = [i for i, (literal, _) in enumerate(tokens) if not literal]
-        at = free[-1] + 1 if free else len(tokens)
-        rebuilt = [
-            "\\" + t if literal and t in "9Aa?\\" else t if literal else _class_char(t)
-            for literal, t in tokens
-        ]
-        rebuilt.insert(at, "9")
-        template = "".join(rebuilt)
-    return template
+def _iban_format(fmt: str | None) -> tuple[str, bool] | None:
+    """(country, grouped) of an IBAN format, or None when it is not one."""
+    if fmt is None:
+        return "DE", False
+    country, grouped = "DE", False
+    for token in fmt.split():
+        if token in IBAN_LENGTHS:
+            country = token
+        elif token in ("groups", "compact"):
+            grouped = token == "groups"
+        else:
+            return None
+    return country, grouped
 
 
-def _class_char(alphabet: str) -> str:
-    return next(k for k, v in _TEMPLATE_CLASSES.items() if v == alphabet)
-
-
-# --------------------------------------------------------------------------------------------
-# Drawing fake identifiers
-# --------------------------------------------------------------------------------------------
-
-
-class IdentifierFaker:
-    """Draws fake identifiers of a detected type, vectorised, never a unique identifier in
-    `forbidden`; common values (names) avoid it while the space allows and are counted."""
-
-    def __init__(self, seed: int, forbidden: ForbiddenValues):
-        self.fake = Faker("en_US")
-        self.fake.seed_instance(seed)
-        self.rng = np.random.default_rng(seed)
-        self.forbidden = forbidden
-        self.coincidences: dict[str, int] = {}
-
-    # -- the redraw loop -------------------------------------------------------------------
-
-    def _compose(
-        self,
-        make_rows: Callable[[np.ndarray], np.ndarray],
-        n: int,
-        unique: bool = False,
-        common: bool = False,
-        label: str = "",
-        wider: Callable[[np.ndarray], np.ndarray] | None = None,
-    ) -> list[str]:
-        """Make all n rows, then remake only the rows that hit a forbidden value (or repeat an
-        earlier row, when `unique`). Common values give up after COMMON_VALUE_ROUNDS (then a
-        `wider` maker) and count what remains; unique identifiers must succeed."""
-        values = pd.Series(make_rows(np.arange(n)), dtype=object)
-        rounds = COMMON_VALUE_ROUNDS * (2 if wider else 1) if common else _MAX_DRAWS
-        checked = len(self.forbidden) > 0
-        bad = self.forbidden.matches(values) if checked else np.zeros(n, dtype=bool)
-        for round_ in range(rounds):
-            if unique:
-                bad |= values.duplicated().to_numpy()
-            if not bad.any():
-                return values.tolist()
-            rows = np.flatnonzero(bad)
-            maker = wider if (wider is not None and round_ >= COMMON_VALUE_ROUNDS) else make_rows
-            values.iloc[rows] = maker(rows)
-            bad = np.zeros(n, dtype=bool)
-            if checked:  # only the redrawn rows can newly hit a source value
-                bad[rows] = self.forbidden.matches(values.iloc[rows])
-        if common:
-            self.coincidences[label] = int(bad.sum())
-            return values.tolist()
-        raise RuntimeError(  # unreachable for widened spaces; kept as a guard
-            "could not draw fresh fake identifiers that avoid every source value"
+def check_format(
+    column: str, detected_type: str | None, fmt: str | None, column_type: str = "string"
+) -> None:
+    """Raise a ValueError naming the column and the accepted formats when `fmt` is not one."""
+    if fmt is None:
+        return
+    kind = refill_kind(detected_type, column_type)
+    ok = {
+        "phone": lambda: fmt in PHONE_FORMATS or _phone_pattern(fmt) is not None,
+        "iban": lambda: _iban_format(fmt) is not None,
+        "id": lambda: _id_pattern_ok(fmt, integer=False),
+        "integer_id": lambda: _id_pattern_ok(fmt, integer=True),
+    }.get(kind, lambda: fmt in accepted_formats(detected_type, column_type))()
+    if not ok:
+        accepted = ", ".join(repr(f) for f in accepted_formats(detected_type, column_type))
+        if kind in _PATTERN_HELP:
+            accepted += f", or {_PATTERN_HELP[kind]}"
+        raise ValueError(
+            f"column {column!r}: unknown refill format {fmt!r} for {detected_type or 'id'} values; "
+            f"accepted formats: {accepted}"
         )
+
+
+def check_formats(plan: list[ColumnTreatment], spec: DatasetSpec | None = None) -> None:
+    """Check every refilled column's format of an approved plan (see `check_format`)."""
+    for treatment in plan:
+        if not treatment.reaches_model:
+            column_type = (
+                spec.columns[treatment.column].type if spec and treatment.column in spec.columns else "string"
+            )
+            check_format(treatment.column, treatment.detected_type, treatment.format, column_type)
+
+
+def _hash_regex(pattern: str, open_last: bool = False) -> str:
+    """An anchored regex of a '#'-pattern: '#' a digit, everything else literal (the last run of
+    '#' open-ended when `open_last`: an id pattern may be widened for many rows)."""
+    parts = re.split(r"(#+)", pattern)
+    last = max((i for i, p in enumerate(parts) if p.startswith("#")), default=-1)
+    out = []
+    for i, part in enumerate(parts):
+        if part.startswith("#"):
+            out.append(rf"\d{{{len(part)},}}" if open_last and i == last else rf"\d{{{len(part)}}}")
+        else:
+            out.append(re.escape(part))
+    return "^" + "".join(out) + "$"
+
+
+def format_regex(detected_type: str | None, fmt: str | None, column_type: str = "string") -> str | None:
+    """An anchored regex every fake of this type and format matches (for the gate's format
+    expectations of refilled columns), or None for kinds without a fixed shape (names, addresses,
+    text, IPs, MACs, wallets, URLs, IBANs)."""
+    kind = refill_kind(detected_type, column_type)
+    if column_type in NUMERIC_COLUMN_TYPES:
+        return None
+    if kind == "email":
+        return (
+            r"^[A-Z.]+\d+@EXAMPLE\.(COM|NET|ORG)$"
+            if fmt == "UPPER"
+            else r"^[a-z.]+\d+@example\.(com|net|org)$"
+        )
+    if kind == "ssn":
+        return _hash_regex(fmt or SSN_FORMATS[0])
+    if kind == "credit_card":
+        return _hash_regex(fmt or CARD_FORMATS[0])
+    if kind == "phone":
+        if fmt in (None, "nanp"):
+            return r"^[2-9]\d{2}-555-01\d{2}$"
+        if fmt == "uk":
+            return r"^0\d{2,4} \d{3,4} ?\d{3,4}$"
+        return _hash_regex(fmt)
+    if kind == "id":
+        return _hash_regex(fmt or DEFAULT_ID_FORMAT, open_last=True)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Drawing fakes from reserved spaces
+# --------------------------------------------------------------------------------------------
+
+
+def _column_seed(seed: int, column: str) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(str(column).encode())])
+
+
+def _fill(pattern: str, digits: np.ndarray) -> np.ndarray:
+    """Each row's digit string poured into the '#' positions of `pattern`, literals kept."""
+    width = pattern.count("#")
+    matrix = np.frombuffer("".join(digits.tolist()).encode(), dtype=np.uint8).reshape(len(digits), width)
+    out = np.empty((len(digits), len(pattern)), dtype=np.uint8)
+    slots = [i for i, c in enumerate(pattern) if c == "#"]
+    for i, char in enumerate(pattern):
+        if char != "#":
+            out[:, i] = ord(char)
+    out[:, slots] = matrix
+    return np.array(out.view(f"S{len(pattern)}").ravel().astype(str), dtype=object)
+
+
+class ReservedFaker:
+    """Draws fake identifiers of a kind from reserved spaces, vectorised, from its own seeded
+    stream. It holds no real value and takes none: its output depends only on its arguments."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    # -- helpers ---------------------------------------------------------------------------
 
     def _pick(self, pool: np.ndarray, k: int) -> np.ndarray:
         return pool[self.rng.integers(0, len(pool), k)]
@@ -422,302 +377,281 @@ class IdentifierFaker:
         matrix = self.rng.integers(0, 10, (k, width), dtype=np.uint8) + 48
         return np.array(matrix.view(f"S{width}").ravel().astype(str), dtype=object)
 
-    # -- names -----------------------------------------------------------------------------
+    def _distinct(self, make: Callable[[int], np.ndarray], n: int, capacity: float) -> np.ndarray:
+        """n fakes, repeats among them redrawn while the space is roomy enough (never a check
+        against any real value: only the fakes are compared with each other)."""
+        values = make(n)
+        if capacity < _UNIQUE_HEADROOM * n:
+            return values
+        for _ in range(_UNIQUE_ROUNDS):
+            repeated = pd.Series(values).duplicated().to_numpy()
+            if not repeated.any():
+                break
+            values[repeated] = make(int(repeated.sum()))
+        return values
 
-    def _name_pools(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # -- names and addresses: drawn independently of the data -----------------------------
+
+    @staticmethod
+    def _name_pools() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from faker.providers.person.en_US import Provider
 
         female = np.array(sorted(Provider.first_names_female), dtype=object)
         male = np.array(sorted(Provider.first_names_male), dtype=object)
-        last = np.array(sorted(Provider.last_names), dtype=object)
-        return female, male, last
+        # family names are invented, outside every shipped name dictionary: no full name can equal
+        # a real one (lib.name_dictionaries.fictional_family_names)
+        return female, male, fictional_family_names()
 
-    def names(self, sexes: pd.Series | None, n: int, label: str = "full_name") -> list[str]:
+    def given_and_family(self, sexes: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Given names that follow the synthetic row's sex (when the table has one), family names."""
         female, male, last = self._name_pools()
-        wide_last = pools()[1]
-        lowered = (
+        sex = (
             sexes.astype("string").str.lower().fillna("").to_numpy(dtype=str)
             if sexes is not None
             else np.full(n, "", dtype=str)
         )
+        any_first = np.where(self.rng.random(n) < 0.5, self._pick(female, n), self._pick(male, n))
+        first = np.where(np.char.startswith(sex, "f"), self._pick(female, n), any_first)
+        first = np.where(np.char.startswith(sex, "m"), self._pick(male, n), first)
+        return first.astype(object), self._pick(last, n)
 
-        def firsts(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            sex = lowered[rows]
-            any_first = np.where(self.rng.random(k) < 0.5, self._pick(female, k), self._pick(male, k))
-            first = np.where(np.char.startswith(sex, "f"), self._pick(female, k), any_first)
-            return np.where(np.char.startswith(sex, "m"), self._pick(male, k), first)
+    @staticmethod
+    def format_names(given: np.ndarray, family: np.ndarray, fmt: str | None) -> np.ndarray:
+        if fmt in (None, "Given Family"):
+            return given + " " + family
+        if fmt == "Family, Given":
+            return family + ", " + given
+        if fmt == "FAMILY, Given":
+            return pd.Series(family).str.upper().to_numpy(dtype=object) + ", " + given
+        raise ValueError(f"unknown name format {fmt!r}; accepted formats: {', '.join(NAME_FORMATS)}")
 
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            return firsts(rows) + " " + self._pick(last, len(rows))
-
-        def wider(rows: np.ndarray) -> np.ndarray:
-            return firsts(rows) + " " + self._pick(wide_last, len(rows))
-
-        return self._compose(make_rows, n, common=True, label=label, wider=wider)
-
-    def single_names(self, kind: str, n: int, label: str) -> list[str]:
+    def single_names(self, kind: str, n: int, fmt: str | None) -> np.ndarray:
         female, male, last = self._name_pools()
-        wide_first, wide_last = pools()
-        narrow = np.concatenate([female, male]) if kind == "first_name" else last
-        wide = wide_first if kind == "first_name" else wide_last
+        pool = np.concatenate([female, male]) if kind == "first_name" else last
+        out = self._pick(pool, n)
+        return pd.Series(out).str.upper().to_numpy(dtype=object) if fmt == "UPPER" else out
 
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            return self._pick(narrow, len(rows))
-
-        def wider(rows: np.ndarray) -> np.ndarray:
-            return self._pick(wide, len(rows))
-
-        return self._compose(make_rows, n, common=True, label=label, wider=wider)
-
-    # -- unique identifiers ----------------------------------------------------------------
-
-    def street_addresses(self, n: int) -> list[str]:
+    def street_addresses(self, n: int) -> np.ndarray:
         from faker.providers.address.en_US import Provider
 
-        surnames = self.rng.choice(pools()[1], 400, replace=False)
+        surnames = self.rng.choice(fictional_family_names(), 400, replace=False)
         streets = np.array(
             [f"{name} {suffix}" for name in surnames for suffix in Provider.street_suffixes[:25]],
             dtype=object,
         )
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            number = self.rng.integers(1, 99_999, k).astype(str).astype(object)
-            unit = np.where(
-                self.rng.random(k) < 0.3,
-                " Apt. " + self.rng.integers(1, 999, k).astype(str).astype(object),
-                "",
-            )
-            return number + " " + self._pick(streets, k) + unit
-
-        return self._compose(make_rows, n)
-
-    def templated_ids(self, template: str, n: int) -> list[str]:
-        tokens = _template_tokens(widen_template(template, n + len(self.forbidden)))
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            out = np.full(len(rows), "", dtype=object)
-            for is_literal, text in tokens:
-                if is_literal:
-                    out = out + text
-                else:
-                    out = out + self._pick(np.array(list(text), dtype=object), len(rows))
-            return out
-
-        return self._compose(make_rows, n, unique=True)
-
-    def integer_ids(self, n: int) -> list[str]:
-        """Whole-number ids (as text) from a digit width that holds SPACE_HEADROOM x the rows plus
-        the source's values, first digit non-zero: keys 1..N get ids they can never equal."""
-        width = 7
-        while 9 * 10.0 ** (width - 1) < SPACE_HEADROOM * (n + len(self.forbidden)):
-            width += 1
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            lead = self.rng.integers(1, 10, len(rows)).astype(str).astype(object)
-            return lead + self._digits(len(rows), width - 1)
-
-        return self._compose(make_rows, n, unique=True)
-
-    def phones(self, n: int, template: str | None) -> list[str]:
-        """In the source's own format when one is learnt (`+44 20 …`, `(555) …`), else NANP
-        `AAA-EEE-LLLL` with area and exchange codes that start 2-9."""
-        tokens = _template_tokens(template) if template else []
-        digits_only = bool(tokens) and all(  # digits and phone punctuation only: the gate's format
-            (t in "+().-x /0123456789") if literal else t == _TEMPLATE_CLASSES["9"] for literal, t in tokens
+        number = self.rng.integers(1, 99_999, n).astype(str).astype(object)
+        unit = np.where(
+            self.rng.random(n) < 0.3, " Apt. " + self.rng.integers(1, 999, n).astype(str).astype(object), ""
         )
-        if digits_only and template_capacity(template) >= SPACE_HEADROOM * (n + len(self.forbidden)):
-            return self.templated_ids(template, n)
+        return number + " " + self._pick(streets, n) + unit
 
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            area = self.rng.integers(200, 1000, k).astype(str).astype(object)
-            exchange = self.rng.integers(200, 1000, k).astype(str).astype(object)
-            return area + "-" + exchange + "-" + self._digits(k, 4)
-
-        return self._compose(make_rows, n)
-
-    def ssns(self, n: int) -> list[str]:
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            area = self.rng.integers(1, 900, k)
-            area = np.where(area == 666, 667, area)
-            group = self.rng.integers(1, 100, k)
-            serial = self.rng.integers(1, 10_000, k)
-            return np.array(
-                pd.Series(area).map("{:03d}".format)
-                + "-"
-                + pd.Series(group).map("{:02d}".format)
-                + "-"
-                + pd.Series(serial).map("{:04d}".format),
-                dtype=object,
-            )
-
-        return self._compose(make_rows, n)
-
-    def cards(self, n: int) -> list[str]:
-        """16-digit numbers starting with 4 and a valid Luhn check digit."""
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            body = np.concatenate(
-                [np.full((k, 1), 4), self.rng.integers(0, 10, (k, 14))], axis=1
-            )  # 15 digits, check digit last
-            reversed_ = body[:, ::-1]
-            doubled = reversed_[:, ::2] * 2
-            doubled = np.where(doubled > 9, doubled - 9, doubled)
-            total = doubled.sum(axis=1) + reversed_[:, 1::2].sum(axis=1)
-            check = (10 - total % 10) % 10
-            digits = np.concatenate([body, check[:, None]], axis=1).astype(np.uint8) + 48
-            return np.array(digits.view("S16").ravel().astype(str), dtype=object)
-
-        return self._compose(make_rows, n)
-
-    def ibans(self, n: int, template: str | None) -> list[str]:
-        """IBANs with valid ISO 7064 check digits, in the source's commonest country and length."""
-        country = template[:2] if template and template[:2] in _NUMERIC_IBAN_LENGTHS else "DE"
-        length = _NUMERIC_IBAN_LENGTHS[country]
-        letters = {c: str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
-        tail = "".join(letters[c] for c in country) + "00"
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            bban = self._digits(k, length - 4)
-            numbers = pd.Series(bban) + tail
-            remainder = np.zeros(k, dtype=np.int64)
-            matrix = np.frombuffer("".join(numbers).encode(), dtype=np.uint8).reshape(k, -1) - 48
-            for column in range(matrix.shape[1]):
-                remainder = (remainder * 10 + matrix[:, column]) % 97
-            check = pd.Series(98 - remainder).map("{:02d}".format)
-            return np.array(country + check + pd.Series(bban), dtype=object)
-
-        return self._compose(make_rows, n)
-
-    def ips(self, n: int, v6: bool) -> list[str]:
-        """IPv6 in the documentation prefix 2001:db8::/32 (never a real host); IPv4 public-looking."""
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            if v6:
-                groups = [pd.Series(self.rng.integers(0, 65536, k)).map("{:x}".format) for _ in range(6)]
-                out = pd.Series(["2001:db8"] * k)
-                for group in groups:
-                    out = out + ":" + group
-                return np.array(out, dtype=object)
-            first = self._pick(np.array([o for o in range(11, 224) if o not in (100, 127, 169, 172, 192)]), k)
-            octets = [pd.Series(first).astype(str)] + [
-                pd.Series(self.rng.integers(0, 256, k)).astype(str) for _ in range(3)
-            ]
-            return np.array(octets[0] + "." + octets[1] + "." + octets[2] + "." + octets[3], dtype=object)
-
-        return self._compose(make_rows, n)
-
-    def macs(self, n: int) -> list[str]:
-        """Locally administered unicast MACs (second-lowest bit of the first octet set): no vendor's."""
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            octets = self.rng.integers(0, 256, (k, 6))
-            octets[:, 0] = (octets[:, 0] | 0x02) & 0xFE
-            parts = [pd.Series(octets[:, i]).map("{:02x}".format) for i in range(6)]
-            out = parts[0]
-            for part in parts[1:]:
-                out = out + ":" + part
-            return np.array(out, dtype=object)
-
-        return self._compose(make_rows, n)
-
-    def wallets(self, n: int, template: str | None) -> list[str]:
-        alphabet = np.array(list("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"), dtype=object)
-        hexdigits = np.array(list("0123456789abcdef"), dtype=object)
-        ethereum = bool(template and template.startswith("0x"))
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            k = len(rows)
-            out = np.full(k, "0x" if ethereum else "1", dtype=object)
-            for _ in range(40 if ethereum else 33):
-                out = out + self._pick(hexdigits if ethereum else alphabet, k)
-            return out
-
-        return self._compose(make_rows, n)
-
-    def urls(self, n: int) -> list[str]:
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            return "https://www.example.com/u/" + self._digits(len(rows), 10)
-
-        return self._compose(make_rows, n)
-
-    def emails(self, names: list[str] | None, n: int) -> list[str]:
-        if names is None:
-            names = self.names(None, n, label="email (names)")
-        local = pd.Series(names).str.lower().str.replace(r"[^a-z ]", "", regex=True).str.split()
-        local = local.map(lambda parts: ".".join(parts[:1] + parts[-1:]) if parts else "user")
-        number = pd.Series(np.arange(n)).astype(str)
-        domain = pd.Series(np.array(_EMAIL_DOMAINS)[self.rng.integers(0, 3, n)])
-        # The running number makes each address unique; example.* domains make none deliverable.
-        emails = local + number + "@" + domain
-
-        def make_rows(rows: np.ndarray) -> np.ndarray:
-            return "user" + self._digits(len(rows), 12) + "@example.org"
-
-        if len(self.forbidden) and self.forbidden.matches(emails).any():
-            # Only possible if the source itself used example.* addresses: numbered ones instead.
-            return self._compose(make_rows, n, unique=True)
-        return emails.tolist()
-
-    def lorem(self, n: int) -> list[str]:
+    def lorem(self, n: int) -> np.ndarray:
         """Lorem-ipsum sentences: the refill of a dropped free-text column keeps no real word."""
         from faker.providers.lorem.la import Provider
 
         words = np.array(Provider.word_list, dtype=object)
         lengths = self.rng.integers(4, 13, n)
-        out = self._pick(words, n).astype(object)
-        out = pd.Series(out).str.capitalize().to_numpy(dtype=object)
+        out = pd.Series(self._pick(words, n)).str.capitalize().to_numpy(dtype=object)
         for position in range(1, 12):
             more = lengths > position
             out[more] = out[more] + " " + self._pick(words, int(more.sum()))
-        return list(out + ".")
+        return out + "."
 
-    # -- dispatch --------------------------------------------------------------------------
+    # -- unique identifiers: reserved spaces -----------------------------------------------
 
-    def by_type(
-        self, detected_type: str | None, n: int, template: str | None, column_type: str = "string"
-    ) -> list[str]:
-        label = detected_type or "id"
-        if detected_type in ("full_name", "name"):
-            return self.names(None, n, label=label)
-        if detected_type in ("first_name", "last_name"):
-            return self.single_names(detected_type, n, label=label)
-        if detected_type in ("street_address", "address"):
-            return self.street_addresses(n)
-        if detected_type in TEXT_TYPES:
-            return self.lorem(n)
-        if detected_type == "email":
-            return self.emails(None, n)
-        if detected_type == "phone":
-            return self.phones(n, template)
-        if detected_type == "ssn":
-            return self.ssns(n)
-        if detected_type == "credit_card":
-            return self.cards(n)
-        if detected_type == "iban":
-            return self.ibans(n, template)
-        if detected_type == "ip_address":
-            return self.ips(n, v6=bool(template and ":" in template))
-        if detected_type == "mac_address":
-            return self.macs(n)
-        if detected_type == "crypto_wallet":
-            return self.wallets(n, template)
-        if detected_type == "url":
-            return self.urls(n)
-        if column_type in ("integer", "float") or (template and set(template) <= {"9"}):
-            return self.integer_ids(n)
-        if template:
-            return self.templated_ids(template, n)
-        if detected_type == "unexplained_text":
-            return self.templated_ids("ID-9999999999", n)
-        return self.templated_ids("ID-99999999", n)
+    def emails(self, given: np.ndarray, family: np.ndarray, fmt: str | None) -> np.ndarray:
+        """`given.family<row>@example.(com|net|org)`: the running number makes each distinct."""
+        n = len(given)
+        local = pd.Series(given + "." + family).str.lower().str.replace(r"[^a-z.]", "", regex=True)
+        local = local.str.strip(".").replace("", "user")
+        out = (local + pd.Series(np.arange(n)).astype(str) + "@" + self._pick(_EMAIL_DOMAINS, n)).to_numpy(
+            dtype=object
+        )
+        return pd.Series(out).str.upper().to_numpy(dtype=object) if fmt == "UPPER" else out
+
+    def nanp_digits(self, n: int) -> np.ndarray:
+        """10 national digits `NPA 555 01XX`: 555-0100..0199 is fictional in every area code."""
+        area = self.rng.integers(200, 1000, n)
+        area = np.where(area % 100 == 11, area + 1, area)  # no N11 service codes
+        return area.astype(str).astype(object) + "55501" + self._digits(n, 2)
+
+    def uk_digits(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(11 national digits, the usual spacing) in Ofcom's drama ranges."""
+        which = self.rng.integers(0, len(UK_DRAMA_RANGES), n)
+        prefixes = np.array([r[0] for r in UK_DRAMA_RANGES], dtype=object)[which]
+        shown = np.array([r[1] for r in UK_DRAMA_RANGES], dtype=object)[which]
+        tail = self._digits(n, 3)
+        return prefixes + tail, shown + tail
+
+    def phones(self, n: int, fmt: str | None, numeric: bool = False) -> np.ndarray:
+        if numeric:  # a whole-number column: the digits alone
+            if fmt is not None and _phone_pattern(fmt) in ("uk", "uk_international"):
+                return "44" + pd.Series(self.uk_digits(n)[0]).str[1:].to_numpy(dtype=object)
+            return self.nanp_digits(n)
+        if fmt == "uk":
+            return self.uk_digits(n)[1]
+        region = "nanp" if fmt in (None, "nanp") else _phone_pattern(fmt)
+        pattern = "###-###-####" if fmt in (None, "nanp") else fmt
+        if region == "nanp":
+            digits = self.nanp_digits(n)
+        else:
+            digits = self.uk_digits(n)[0]
+            if region == "uk_international":  # +44 and the national digits without their 0
+                digits = pd.Series(digits).str[1:].to_numpy(dtype=object)
+        return _fill(pattern, digits)
+
+    def ssns(self, n: int, fmt: str | None, numeric: bool = False) -> np.ndarray:
+        """`AAA-00-SSSS`: the SSA has never issued group 00 (nor area 000, 666 or 9xx, nor serial
+        0000), so none is a person's SSN; ITINs (area 9xx) use groups 50-65, 70-88, 90-92 and
+        94-99 and ATINs group 93, so none is a taxpayer number either. Ten million values."""
+        digits = self._distinct(lambda k: self._digits(k, 3) + "00" + self._digits(k, 4), n, 1e7)
+        if numeric:
+            return digits
+        return _fill(fmt or SSN_FORMATS[0], digits)
+
+    def cards(self, n: int, fmt: str | None, numeric: bool = False) -> np.ndarray:
+        """16 digits, Luhn-valid, with major industry identifier 0 (first digit): ISO/IEC 7812
+        reserves MII 0 for ISO/TC 68 and other industry assignments, no payment card carries it.
+        A whole-number column cannot hold a leading 0, so there the number starts with 9 and its
+        check digit is deliberately wrong: every issued card passes Luhn, these never do."""
+
+        def make(k: int) -> np.ndarray:
+            body = self.rng.integers(0, 10, (k, 15))
+            body[:, 0] = 9 if numeric else 0
+            reversed_ = body[:, ::-1]
+            doubled = reversed_[:, ::2] * 2
+            doubled = np.where(doubled > 9, doubled - 9, doubled)
+            total = doubled.sum(axis=1) + reversed_[:, 1::2].sum(axis=1)
+            check = (10 - total % 10) % 10
+            if numeric:
+                check = (check + 1 + self.rng.integers(0, 9, k)) % 10  # any digit but the right one
+            digits = np.concatenate([body, check[:, None]], axis=1).astype(np.uint8) + 48
+            return np.array(digits.view("S16").ravel().astype(str), dtype=object)
+
+        digits = self._distinct(make, n, 1e14)
+        return digits if numeric else _fill(fmt or CARD_FORMATS[0], digits)
+
+    def ibans(self, n: int, fmt: str | None) -> np.ndarray:
+        """`CC00` + digits that fail the ISO 7064 MOD 97-10 check. ISO 13616 check digits are
+        98 - (number mod 97), always 02..98, so no bank writes 00; and since 00 would still pass
+        a bare `mod 97 == 1` test when the right digits are 97, the account digits are also
+        chosen so that the check fails: every validator rejects these, no real IBAN is one."""
+        country, grouped = _iban_format(fmt) or ("DE", False)
+        width = IBAN_LENGTHS[country] - 4
+        tail = np.array([int(d) for c in country for d in str(ord(c) - 55)] + [0, 0], dtype=np.int64)
+
+        def make(k: int) -> np.ndarray:
+            bban = self.rng.integers(0, 10, (k, width))
+            remainder = np.zeros(k, dtype=np.int64)
+            for column in np.concatenate([bban, np.broadcast_to(tail, (k, len(tail)))], axis=1).T:
+                remainder = (remainder * 10 + column) % 97
+            passes = remainder == 1  # 'CC00' would pass mod 97: move the last digit, then it cannot
+            bban[passes, -1] = (bban[passes, -1] + 1) % 10
+            digits = (bban.astype(np.uint8) + 48).view(f"S{width}").ravel().astype(str)
+            return country + "00" + np.array(digits, dtype=object)
+
+        out = self._distinct(make, n, 10.0**width)
+        if grouped:
+            out = pd.Series(out).str.replace(r"(.{4})(?!$)", r"\1 ", regex=True).to_numpy(dtype=object)
+        return out
+
+    def ips(self, n: int, fmt: str | None) -> np.ndarray:
+        if fmt == "ipv6":
+            out = np.full(n, IPV6_DOC_PREFIX, dtype=object)
+            for _ in range(6):
+                out = (
+                    out
+                    + ":"
+                    + pd.Series(self.rng.integers(0, 65536, n)).map("{:x}".format).to_numpy(dtype=object)
+                )
+            return out
+        block = self._pick(np.array(IPV4_DOC_BLOCKS, dtype=object), n)
+        return block + "." + self.rng.integers(1, 255, n).astype(str).astype(object)
+
+    def macs(self, n: int, fmt: str | None) -> np.ndarray:
+        fmt = fmt or MAC_FORMATS[0]
+        last = pd.Series(self.rng.integers(0, 256, n)).map("{:02x}".format).to_numpy(dtype=object)
+        if fmt == "xxxx.xxxx.xxxx":
+            return "0000.5e00.53" + last
+        separator = "-" if "-" in fmt else ":"
+        prefix = separator.join(f"{b:02x}" for b in MAC_DOC_PREFIX) + separator
+        out = prefix + last
+        return pd.Series(out).str.upper().to_numpy(dtype=object) if fmt[0] == "X" else out
+
+    def wallets(self, n: int, fmt: str | None) -> np.ndarray:
+        if fmt == "ethereum":
+            hexdigits = np.array(list("0123456789abcdef"), dtype=object)
+            out = np.full(n, "0x" + "0" * 24, dtype=object)
+            for _ in range(16):
+                out = out + self._pick(hexdigits, n)
+            return out
+        return self._distinct(self._bitcoin, n, 2.0**160)
+
+    def _bitcoin(self, k: int) -> np.ndarray:
+        """Legacy (P2PKH) addresses whose 4-byte checksum has its last byte flipped: a real
+        address always carries the right double-SHA-256 checksum, these never do."""
+        payload = np.zeros((k, 25), dtype=np.uint8)
+        payload[:, 1:21] = self.rng.integers(0, 256, (k, 20), dtype=np.uint8)
+        heads = payload[:, :21].tobytes()
+        checks = b"".join(
+            hashlib.sha256(hashlib.sha256(heads[i * 21 : (i + 1) * 21]).digest()).digest()[:4]
+            for i in range(k)
+        )
+        payload[:, 21:] = np.frombuffer(checks, dtype=np.uint8).reshape(k, 4)
+        payload[:, 24] ^= 0x01
+        return _base58(payload)
+
+    def urls(self, n: int) -> np.ndarray:
+        return self._distinct(lambda k: "https://www.example.com/u/" + self._digits(k, 10), n, 1e10)
+
+    def ids(self, n: int, fmt: str | None, integer: bool = False) -> tuple[np.ndarray, str]:
+        """Generic ids (the key, record ids, national ids, unexplained text): the plan's pattern,
+        `SYN-` + 10 digits by default -- no real id carries the declared prefix. A plan that asks
+        for another prefix declares that the source's ids never carry it (the refill cannot check
+        that without reading them; the gate's leak check, on the restricted side, would). Whole-
+        number columns get negative numbers (the minus sign is the prefix: keys are never negative).
+        A pattern too small for the rows gets more digits (it never runs out). Returns the
+        fakes and the pattern used."""
+        pattern = fmt or (DEFAULT_INTEGER_ID_FORMAT if integer else DEFAULT_ID_FORMAT)
+        while 9 * 10.0 ** (pattern.count("#") - 1) < _UNIQUE_HEADROOM * max(n, 1):
+            at = pattern.rindex("#") + 1
+            pattern = pattern[:at] + "#" + pattern[at:]
+        width = pattern.count("#")
+
+        def make(k: int) -> np.ndarray:  # first digit non-zero: the width is the declared one
+            return self.rng.integers(1, 10, k).astype(str).astype(object) + self._digits(k, width - 1)
+
+        digits = self._distinct(make, n, 9 * 10.0 ** (width - 1))
+        return _fill(pattern, digits), pattern
+
+
+_BASE58 = np.frombuffer(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", dtype=np.uint8)
+
+
+def _base58(payload: np.ndarray) -> np.ndarray:
+    """Base58 text of each row of bytes (leading zero bytes as '1'), by vectorised long division:
+    32-bit limbs divided by 58**5 at a time, so a million addresses take a second or two."""
+    k, width = payload.shape
+    padded = np.zeros((k, -(-width // 4) * 4), dtype=np.uint8)
+    padded[:, padded.shape[1] - width :] = payload
+    limbs = np.ascontiguousarray(padded.view(">u4").astype(np.uint64).T)  # (limbs, k), big-endian limbs
+    places = int(np.ceil(width * np.log(256) / np.log(58)))
+    chunks = -(-places // 5)
+    divisor = np.uint64(58**5)
+    digits = np.zeros((chunks * 5, k), dtype=np.uint8)  # most significant first
+    for chunk in range(chunks - 1, -1, -1):
+        remainder = np.zeros(k, dtype=np.uint64)
+        for limb in range(limbs.shape[0]):
+            current = (remainder << np.uint64(32)) + limbs[limb]
+            limbs[limb] = current // divisor
+            remainder = current % divisor
+        for place in range(4, -1, -1):
+            digits[chunk * 5 + place] = (remainder % np.uint64(58)).astype(np.uint8)
+            remainder //= np.uint64(58)
+    text = np.ascontiguousarray(_BASE58[digits.T]).view(f"S{chunks * 5}").ravel().astype(str)
+    zeros = (payload != 0).argmax(axis=1)  # leading zero bytes: one '1' each, as base58check writes
+    ones = pd.Series(np.array(["1" * int(z) for z in range(width + 1)], dtype=object)[zeros])
+    return (ones + pd.Series(text, dtype=object).str.lstrip("1")).to_numpy(dtype=object)
 
 
 # --------------------------------------------------------------------------------------------
@@ -759,52 +693,103 @@ def _cast(values: pd.Series, column_type: str) -> pd.Series:
     return values.astype(object).where(values.notna(), None)
 
 
-def restore_source_shape(
-    sampled: pd.DataFrame,
-    spec: DatasetSpec,
-    plan: list[ColumnTreatment],
-    forbidden: ForbiddenValues,
-    templates: Mapping[str, str | None],
+def refill_column(
+    treatment: ColumnTreatment,
+    n: int,
     seed: int,
+    column_type: str = "string",
+    sexes: pd.Series | None = None,
+    names: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, dict]:
+    """n fakes for one refilled column and a report of how (kind, format, reserved space).
+
+    Inputs are public only: the column's treatment (detected type, format), the row count, the
+    seed, the synthetic rows' sex (names follow it) and the fake names of this table (e-mails are
+    made from them). Nothing here can see a real value."""
+    check_format(treatment.column, treatment.detected_type, treatment.format, column_type)
+    faker = ReservedFaker(_column_seed(seed, treatment.column))
+    kind = refill_kind(treatment.detected_type, column_type)
+    fmt, numeric = treatment.format, column_type in NUMERIC_COLUMN_TYPES
+    if kind == "name":
+        values = faker.format_names(*(names or faker.given_and_family(sexes, n)), fmt)
+    elif kind == "single_name":
+        values = faker.single_names(treatment.detected_type or "first_name", n, fmt)
+    elif kind == "street_address":
+        values = faker.street_addresses(n)
+    elif kind == "text":
+        values = faker.lorem(n)
+    elif kind == "email":
+        values = faker.emails(*(names or faker.given_and_family(sexes, n)), fmt)
+    elif kind == "phone":
+        values = faker.phones(n, fmt, numeric)
+    elif kind == "ssn":
+        values = faker.ssns(n, fmt, numeric)
+    elif kind == "credit_card":
+        values = faker.cards(n, fmt, numeric)
+    elif kind == "iban":
+        values = faker.ibans(n, fmt)
+    elif kind == "ip_address":
+        values = faker.ips(n, fmt)
+    elif kind == "mac_address":
+        values = faker.macs(n, fmt)
+    elif kind == "crypto_wallet":
+        values = faker.wallets(n, fmt)
+    elif kind == "url":
+        values = faker.urls(n)
+    else:
+        values, fmt = faker.ids(n, fmt, integer=kind == "integer_id")
+    space = RESERVED_SPACES["name" if kind == "single_name" else "id" if kind == "integer_id" else kind]
+    default = accepted_formats(treatment.detected_type, column_type)[0]
+    shown = (
+        "digits (whole-number column)"
+        if numeric and kind in ("phone", "ssn", "credit_card")
+        else fmt or default
+    )
+    report = {"refilled_as": treatment.detected_type or "id", "format": shown, "space": space}
+    return np.asarray(values, dtype=object), report
+
+
+def restore_source_shape(
+    sampled: pd.DataFrame, spec: DatasetSpec, plan: list[ColumnTreatment], seed: int
 ) -> pd.DataFrame:
     """The sampled frame in the source's column order and types, identifiers refilled.
 
-    `frame.attrs["refill"]` says, per refilled column, how it was refilled and how many fake
-    common values (names) coincide with some source value by chance (counts only).
+    A function of public inputs only -- the synthetic frame, the spec, the approved plan's
+    treatment of each column (detected type, format) and the seed -- never of a raw value (see
+    the module docstring). Formats are checked first (`check_formats`): a bad one is a clear
+    ValueError before anything is drawn. `frame.attrs["refill"]` says, per refilled column, its
+    kind, format and reserved space (no value).
     """
+    check_formats(plan, spec)
     rng = np.random.default_rng(seed)
-    faker = IdentifierFaker(seed, forbidden)
     n = len(sampled)
     by_column = {t.column: t for t in plan}
     sex_column = next((c for c in sampled.columns if str(c).lower() in ("sex", "gender")), None)
+    sexes = sampled[sex_column].reset_index(drop=True) if sex_column else None
     out: dict[str, pd.Series] = {}
-    names: list[str] | None = None
     report: dict[str, dict] = {}
-    # Names first: e-mails are made from them, as in a real customer table.
-    ordered = sorted(spec.columns, key=lambda c: by_column[c].detected_type not in ("full_name", "name"))
-    for column in ordered:
+    # The table's people: e-mails are made from the same fake names, as in a real customer table.
+    name_column = next(
+        (
+            c
+            for c in spec.columns
+            if not by_column[c].reaches_model and by_column[c].detected_type in NAME_TYPES
+        ),
+        None,
+    )
+    names = None
+    if name_column is not None:
+        names = ReservedFaker(_column_seed(seed, "\x00people")).given_and_family(sexes, n)
+    for column in spec.columns:
         treatment = by_column[column]
         column_type = spec.columns[column].type
         if treatment.reaches_model:
-            values = sampled[column]
+            values = sampled[column].reset_index(drop=True)
             if treatment.action == "generalize" and treatment.generalize:
                 values = _degeneralize(values, treatment.generalize, rng)
-        elif treatment.detected_type in ("full_name", "name"):
-            names = faker.names(sampled[sex_column] if sex_column else None, n, label=column)
-            values = pd.Series(names)
-        elif treatment.detected_type == "email":
-            values = pd.Series(faker.emails(names, n))
         else:
-            kind = treatment.detected_type
-            if kind in ("first_name", "last_name"):
-                values = pd.Series(faker.single_names(kind, n, label=column))
-            else:
-                values = pd.Series(faker.by_type(kind, n, templates.get(column), column_type))
-        if not treatment.reaches_model:
-            report[column] = {
-                "refilled_as": treatment.detected_type or "id",
-                "chance_coincidences": faker.coincidences.get(column, 0),
-            }
+            fakes, report[column] = refill_column(treatment, n, seed, column_type, sexes, names)
+            values = pd.Series(fakes, dtype=object)
         out[column] = _cast(values.reset_index(drop=True), column_type)
     frame = pd.DataFrame({c: out[c] for c in spec.columns})
     frame.attrs["refill"] = report

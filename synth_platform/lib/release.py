@@ -80,14 +80,17 @@ def record_verdict(
     assessment: Assessment,
     blocked_entry: ledger.LedgerEntry | None = None,
     guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    key=None,
 ) -> dict | None:
     """Store the gate's assessment and, for a failed gate, its `blocked` ledger row: one transaction.
 
     `guard` runs first inside the transaction (the run-lease check); if it raises, nothing is
-    written. Returns the ledger row, if one was appended.
+    written. Returns the ledger row, if one was appended. `key`: the platform key the ledger
+    row is keyed with (default: as `ledger.append`).
     """
     _ensure(con)
-    ledger.ensure_ledger(con)
+    key = ledger.resolve_key(key, create=True)
+    ledger.ensure_ledger(con, key)
     row = None
     con.execute("BEGIN TRANSACTION")
     try:
@@ -95,13 +98,13 @@ def record_verdict(
             guard(con)
         record_assessment(con, assessment)
         if blocked_entry is not None:
-            row = ledger.append(con, blocked_entry)
+            row = ledger.append(con, blocked_entry, key=key)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     if row is not None:
-        ledger.write_head(con)
+        ledger.write_head(con, key)
     return row
 
 
@@ -130,13 +133,14 @@ def assessment_for_run(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str
 
 
 def publish(
-    con: duckdb.DuckDBPyConnection, dataset: str, frame: pd.DataFrame, entry: ledger.LedgerEntry
+    con: duckdb.DuckDBPyConnection, dataset: str, frame: pd.DataFrame, entry: ledger.LedgerEntry, key=None
 ) -> dict:
     """Replace `release.<dataset>` with the frame and append the `released` ledger row, atomically."""
-    ledger.ensure_ledger(con)
+    key = ledger.resolve_key(key, create=True)
+    ledger.ensure_ledger(con, key)
     with replacing_table(con, RELEASE_SCHEMA, dataset, frame):
-        row = ledger.append(con, entry)
-    ledger.write_head(con)
+        row = ledger.append(con, entry, key=key)
+    ledger.write_head(con, key)
     return row
 
 
@@ -148,6 +152,7 @@ def publish_assessed(
     make_entry: Callable[[Assessment], ledger.LedgerEntry],
     source_schema: str = "synthetic",
     guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    key=None,
 ) -> tuple[dict, pd.DataFrame, Assessment]:
     """Publish `<source_schema>.<dataset>` only if it is the table this run's gate passed.
 
@@ -173,5 +178,5 @@ def publish_assessed(
         raise ChangedSinceAssessedError("the current model is not the one the gate judged in this run")
     if guard is not None:
         guard(con)
-    row = publish(con, dataset, frame, make_entry(assessment))
+    row = publish(con, dataset, frame, make_entry(assessment), key)
     return row, frame, assessment

@@ -134,6 +134,18 @@ class MaskingSpec(_Strict):
 
 
 class SplitSpec(_Strict):
+    """The train/holdout split (lib.split), keyed with the platform's pseudonym key.
+
+    A row's side is an HMAC of its key value (with `key:`) or of its whole content (without),
+    so adding or removing one source row moves no other row between train and holdout, and a
+    person stays on one side across refreshes. `seed` is mixed into that HMAC (change it to
+    draw another split). **One row per person:** with `key:`, at most one row per key value
+    reaches train or holdout (the one with the smallest keyed hash of its content: deterministic
+    and independent of other people's rows), so the differential-privacy guarantee, which is per
+    row, is per person; the number of rows dropped is a count in the `train` asset's metadata
+    only. Without a key the platform cannot tell people apart: the guarantee is per row.
+    """
+
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     seed: int = 42
 
@@ -151,11 +163,61 @@ def _integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: Kinds with a differential-privacy guarantee. The others must be chosen explicitly, with
+#: `privacy: {epsilon_budget: null}`, and are labelled NOT_DP_LABEL wherever they are shown.
+DP_SYNTHESIZER_KINDS = frozenset({"dp_mst"})
+DEFAULT_SYNTHESIZER_KIND = "dp_mst"
+DEFAULT_DP_PARAMS = {"epsilon": 1.0, "delta": 1e-9}
+NOT_DP_LABEL = "not differentially private"
+
+
+def is_differentially_private(kind: str) -> bool:
+    return kind in DP_SYNTHESIZER_KINDS
+
+
+def synthesizer_label(kind: str, params: dict | None = None) -> str:
+    """How a synthesizer is shown to people: its kind and whether it is differentially private.
+
+    `dp_mst: differentially private (epsilon 1 at delta 1e-09 per training)` or
+    `gaussian_copula: not differentially private (no formal privacy guarantee)`.
+    """
+    if not is_differentially_private(kind):
+        return f"{kind}: {NOT_DP_LABEL} (no formal privacy guarantee)"
+    merged = {**DEFAULT_DP_PARAMS, **(params or {})}
+    return (
+        f"{kind}: differentially private (epsilon {float(merged['epsilon']):g} at delta "
+        f"{float(merged['delta']):g} per training)"
+    )
+
+
 class SynthesizerSpec(_Strict):
-    kind: SynthesizerKind = "gaussian_copula"
+    """The synthesizer. Default: `dp_mst` (differentially private) at epsilon 1, delta 1e-9 per
+    training. `gaussian_copula`, `ctgan` and `tvae` give no privacy guarantee: a spec choosing one
+    must also say so with `privacy: {epsilon_budget: null}`, and its output is labelled
+    "not differentially private"."""
+
+    kind: SynthesizerKind = DEFAULT_SYNTHESIZER_KIND
     params: dict = Field(default_factory=dict)
     max_train_rows: int | None = Field(default=None, gt=0)
     seed: int = 7
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_dp_params(cls, values):
+        """dp_mst's epsilon and delta are always explicit in the parameters (and so in the ledger)."""
+        if isinstance(values, dict) and values.get("kind", DEFAULT_SYNTHESIZER_KIND) == "dp_mst":
+            params = values.get("params")
+            if params is None or isinstance(params, dict):
+                values = {**values, "params": {**DEFAULT_DP_PARAMS, **(params or {})}}
+        return values
+
+    @property
+    def differentially_private(self) -> bool:
+        return is_differentially_private(self.kind)
+
+    @property
+    def label(self) -> str:
+        return synthesizer_label(self.kind, self.params)
 
     @model_validator(mode="after")
     def _dp_mst_params(self) -> SynthesizerSpec:
@@ -171,6 +233,14 @@ class SynthesizerSpec(_Strict):
 
 
 class SampleSpec(_Strict):
+    """How many synthetic rows to release.
+
+    `rows` null (the default): for `dp_mst`, the model's noisy total (the weighted mean of its noisy
+    1-way marginals' totals, post-processing: costs nothing), rounded, at least 1 -- never the exact
+    training count, which is not differentially private; for the non-private kinds the training
+    split's row count. A number: exactly that many rows (public, declared by the data owner).
+    """
+
     rows: int | None = Field(default=None, gt=0)
 
 
@@ -198,6 +268,9 @@ class CheckSpec(_Strict):
     #: no evidence is no pass: a smaller holdout / train / synthetic table blocks every attack
     min_holdout_rows: int = Field(default=200, ge=1)
     min_evaluation_rows: int = Field(default=200, ge=1)
+    #: zCDP rho one gate evaluation (a new model + synthetic table pair) spends on its noisy figures;
+    #: charged to the dataset's budget before the gate reads real data (lib/private_decision.py)
+    gate_rho: float = Field(default=0.01, gt=0.0, le=1.0)
 
     @model_validator(mode="before")
     @classmethod
@@ -211,15 +284,21 @@ class CheckSpec(_Strict):
         return values
 
 
+#: The total budget a dataset gets when its spec does not state one: about 70 trainings at epsilon 1.
+DEFAULT_EPSILON_BUDGET = 10.0
+
+
 class PrivacySpec(_Strict):
     """The dataset's total privacy budget: epsilon at `delta`, over all its trainings (composed in zCDP).
 
-    No budget (None) means unbounded: any synthesizer may train, and non-private ones are
-    recorded as an unbounded spend. With a budget, only differentially private kinds train,
-    and a training that would take the total past it is refused before any data is read.
+    Default: epsilon 10 at delta 1e-9. `epsilon_budget: null` says explicitly that the dataset has
+    no budget (unbounded): any synthesizer may train, and non-private ones are recorded as an
+    unbounded spend. A non-private synthesizer needs that explicit null (a spec that chooses one
+    and leaves the default budget is refused on load). With a budget, only differentially private
+    kinds train, and a training that would take the total past it is refused before any data is read.
     """
 
-    epsilon_budget: float | None = Field(default=None, gt=0.0)
+    epsilon_budget: float | None = Field(default=DEFAULT_EPSILON_BUDGET, gt=0.0)
     delta: float = Field(default=1e-9, gt=0.0, lt=1e-3)
 
     @field_validator("epsilon_budget")
@@ -293,6 +372,21 @@ class DatasetSpec(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _non_private_kind_is_explicit(self) -> DatasetSpec:
+        """A non-DP synthesizer under the default budget could never train: say so on load."""
+        declared = "privacy" in self.model_fields_set and "epsilon_budget" in self.privacy.model_fields_set
+        if self.synthesizer.differentially_private or declared:
+            return self
+        raise ValueError(
+            f"synthesizer.kind {self.synthesizer.kind!r} is {NOT_DP_LABEL}, but privacy.epsilon_budget is "
+            f"left at its default (epsilon {self.privacy.epsilon_budget:g} at delta {self.privacy.delta:g}), "
+            "under which only differentially private synthesizers may train. Either choose kind dp_mst "
+            "(the default, differentially private), or state that this dataset has no privacy "
+            "guarantee with `privacy: {epsilon_budget: null}`; its synthetic tables are then labelled "
+            f"{NOT_DP_LABEL!r}"
+        )
+
+    @model_validator(mode="after")
     def _key_is_declared(self) -> DatasetSpec:
         if self.key is not None and self.key not in self.columns:
             raise ValueError(f"key {self.key!r} is not one of the declared columns")
@@ -332,5 +426,5 @@ def load_spec(path: Path) -> DatasetSpec:
 
 
 def load_specs(directory: Path) -> list[DatasetSpec]:
-    """Every `*.yaml` spec in a folder, sorted by name."""
-    return [load_spec(p) for p in sorted(directory.glob("*.yaml"))]
+    """Every `*.yaml` spec in a folder, sorted by name (approved masking plans, `*.plan.yaml`, aside)."""
+    return [load_spec(p) for p in sorted(directory.glob("*.yaml")) if not p.name.endswith(".plan.yaml")]

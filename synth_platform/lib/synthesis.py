@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synth_platform.lib.spec import is_differentially_private
+
 TABLE = "data"
 
 SYNTHESIZERS = {
@@ -46,6 +48,9 @@ class FittedModel:
     charged_by: int | None = None
     #: What the fit was made from (source hash, fit fingerprint): same provenance -> reuse at no cost.
     provenance: dict = field(default_factory=dict)
+    #: A DP model's noisy total row count (post-processing of its noisy marginals, so releasable):
+    #: the default sample size. None for the non-private kinds.
+    noisy_total: float | None = None
 
 
 def sdv_metadata(frame: pd.DataFrame) -> dict:
@@ -187,6 +192,48 @@ class Fitted:
     train_rows: int
     columns: list[str]
     train_data_hash: str
+    #: See `FittedModel.noisy_total`.
+    noisy_total: float | None = None
+
+
+def _noisy_total(kind: str, synth) -> float | None:
+    """The fitted synthesizer's DP noisy total, for a differentially private kind; else None."""
+    if not is_differentially_private(kind):
+        return None
+    found = getattr(synth, "noisy_total", None)
+    return None if found is None else float(found)
+
+
+def release_rows(model: FittedModel, declared: int | None, key: str | bytes | None = None) -> int:
+    """How many synthetic rows to sample: the spec's `sample.rows` when declared (public); for a
+    differentially private model its noisy total, rounded, at least 1 (never the exact training
+    count); for the non-private kinds (epsilon unbounded anyway) the training count.
+
+    A DP model stored before the noisy total was recorded in its pointer is opened (after its HMAC
+    is checked) to read it from the fitted object.
+    """
+    if declared:
+        return int(declared)
+    if not is_differentially_private(model.kind):
+        return int(model.train_rows)
+    total = model.noisy_total
+    if total is None:
+        total = _stored_noisy_total(model, key)
+    if total is None or not np.isfinite(total):
+        raise ValueError(
+            f"the {model.kind} model {model.path.name} records no noisy total to size the synthetic table; "
+            "declare sample.rows in the spec or retrain the synthesizer"
+        )
+    return max(1, round(float(total)))
+
+
+def _stored_noisy_total(model: FittedModel, key: str | bytes | None) -> float | None:
+    import cloudpickle
+
+    verify_model_file(model.path, key)
+    with open(model.path, "rb") as handle:
+        synth = cloudpickle.load(handle)
+    return _noisy_total(model.kind, synth)
 
 
 def fit_model(train: pd.DataFrame, kind: str, params: dict, seed: int, synthesizer=None):
@@ -201,7 +248,16 @@ def fit_model(train: pd.DataFrame, kind: str, params: dict, seed: int, synthesiz
 def fit_frame(train: pd.DataFrame, kind: str, params: dict, seed: int, synthesizer=None) -> Fitted:
     """Fit on an in-memory training frame (the SDV kinds)."""
     synth, seconds = fit_model(train, kind, params, seed, synthesizer)
-    return Fitted(synth, kind, dict(params), seconds, len(train), list(train.columns), frame_sha256(train))
+    return Fitted(
+        synth,
+        kind,
+        dict(params),
+        seconds,
+        len(train),
+        list(train.columns),
+        frame_sha256(train),
+        _noisy_total(kind, synth),
+    )
 
 
 def save_and_promote(
@@ -220,6 +276,7 @@ def save_and_promote(
         fitted.train_data_hash,
         charged_by,
         dict(provenance),
+        fitted.noisy_total if is_differentially_private(fitted.kind) else None,
     )
     promote(model_dir, model, key)
     return model
@@ -277,6 +334,7 @@ def fit_and_save(
         frame_sha256(train),
         charged_by,
         dict(provenance or {}),
+        _noisy_total(kind, synth),
     )
     if charged_by is not None:
         promote(model_dir, model, key)
@@ -304,6 +362,8 @@ def promote(model_dir: Path, model: FittedModel, key: str | bytes | None = None)
         "charged_by": model.charged_by,
         "provenance": model.provenance,
     }
+    if model.noisy_total is not None:  # absent for non-DP kinds: older pointers keep verifying
+        pointer["noisy_total"] = float(model.noisy_total)
     pointer["mac"] = _pointer_mac(pointer, key)
     _atomic_write(model_dir / POINTER, json.dumps(pointer, indent=2, default=str))
     prune_models(model_dir)
@@ -359,6 +419,7 @@ def current_model(model_dir: Path, key: str | bytes | None = None) -> FittedMode
         pointer["train_data_hash"],
         pointer.get("charged_by"),
         pointer.get("provenance", {}),
+        pointer.get("noisy_total"),
     )
 
 
@@ -404,7 +465,8 @@ def fit_dp_from_warehouse(con, spec, plan, relation: str | None = None) -> Fitte
     model; declared `categories`/`bounds` of the spec are public domains. `train_rows` is the exact
     row count and `train_data_hash` a DuckDB content hash of the model columns (order-insensitive);
     neither is part of the DP release, so keep them out of anything published with the synthetic
-    table (asset metadata for the data owner is fine).
+    table (asset metadata for the data owner is fine). `noisy_total` is the model's DP row count
+    (post-processing of the noisy 1-way marginals): the synthetic table's default size.
     """
     from synth_platform.lib.dp_domain import quote
     from synth_platform.lib.dp_mst import DPMSTSynthesizer, declared_domains
@@ -421,4 +483,4 @@ def fit_dp_from_warehouse(con, spec, plan, relation: str | None = None) -> Fitte
         f"SELECT count(*), coalesce(sum(hash({quoted})::HUGEINT), 0) FROM {relation}"
     ).fetchone()
     digest = hashlib.sha256(f"{','.join(columns)}|{rows}|{content}".encode()).hexdigest()
-    return Fitted(synth, "dp_mst", params, seconds, int(rows), columns, digest)
+    return Fitted(synth, "dp_mst", params, seconds, int(rows), columns, digest, _noisy_total("dp_mst", synth))

@@ -3,9 +3,15 @@
 The warehouse file holds every zone the governed chain needs — raw, masked, synthetic, the
 release and the governance tables. Analysts (dbt and anything downstream of a release) get a
 second DuckDB file, the *published zone*, that holds only what was released: the `release`
-schema and the ledger (which has no cell value of any dataset). It is refreshed from the
-warehouse under the warehouse lock, by copying those tables through a read-only attachment,
-so nothing downstream ever opens the file that holds raw identifiers.
+schema and a reduced view of the ledger. It is refreshed from the warehouse under the
+warehouse lock, by copying those tables through a read-only attachment, so nothing
+downstream ever opens the file that holds raw identifiers.
+
+The published ledger keeps what an analyst needs to read the privacy accounting — events,
+times, dataset, synthesizer, code version, epsilon / delta / rho spent and cumulative, the
+budget, the decision, the masking plan's public digest — and nothing computed on real rows:
+no source or training-data hash, no row / chain hash, no model hash, no gate figure, quality
+score, copy share or leak count (`PUBLISHED_LEDGER_COLUMNS`; the governed ledger keeps them).
 """
 
 from __future__ import annotations
@@ -14,11 +20,33 @@ from pathlib import Path
 
 import duckdb
 
+from synth_platform.lib import ledger
 from synth_platform.lib.warehouse import quote_ident
 
 #: The schemas and tables that leave the governed side: released synthetic tables and the ledger.
 PUBLISHED_SCHEMAS = ("release",)
 PUBLISHED_TABLES = (("governance", "ledger"),)
+#: The ledger's columns in the published zone: ids, events, spend, budget, decisions, digests.
+PUBLISHED_LEDGER_COLUMNS = (
+    "entry_id",
+    "recorded_at",
+    "dataset",
+    "event",
+    "synthesizer",
+    "code_version",
+    "epsilon_spent",
+    "epsilon_note",
+    "delta",
+    "rho_spent",
+    "delta_additive",
+    "cumulative_epsilon",
+    "cumulative_rho",
+    "epsilon_budget",
+    "budget_delta",
+    "decision",
+    "charged_entry",
+    "plan_digest",
+)
 
 
 def published_path(warehouse_path: Path) -> Path:
@@ -62,13 +90,32 @@ def refresh_published(warehouse_path: Path, target: Path | None = None) -> list[
             for schema, table in wanted:
                 name = f"{quote_ident(schema)}.{quote_ident(table)}"
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM wh.{name}")
+                columns = _published_columns(con, schema, table)
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM wh.{name}")
             con.execute("COMMIT")
         finally:
             con.execute("DETACH wh")
     finally:
         con.close()
     return [f"{schema}.{table}" for schema, table in wanted]
+
+
+def _published_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """The select list of a published table: all of a release, the reduced view of the ledger."""
+    if (schema, table) != (ledger.SCHEMA, ledger.TABLE):
+        return "*"
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_catalog = 'wh' AND table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+    return ", ".join(
+        quote_ident(c) if c in present else f"CAST(NULL AS {ledger.COLUMN_KINDS[c]}) AS {quote_ident(c)}"
+        for c in PUBLISHED_LEDGER_COLUMNS
+    )
 
 
 def _literal(text: str) -> str:

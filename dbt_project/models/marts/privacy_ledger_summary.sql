@@ -1,7 +1,9 @@
 -- Per governed dataset, what the privacy ledger says: how often a synthesizer was
--- trained (charged), refused (over budget) or reused (no spend), how often its output
--- was released or blocked, the last release decision, and the spend so far: epsilon at
--- the dataset's delta, composed in zCDP ('unbounded' once any non-private fit happened).
+-- trained (charged), refused (over budget) or reused (no spend), how often the release
+-- gate's noisy figures were measured (charged), how often its output was released or
+-- blocked, the last release decision, and the spend so far: epsilon at the budget's delta,
+-- composed in zCDP over the dataset's source ('unbounded' once any non-private fit happened).
+-- Reads the published zone's reduced ledger: no hash and no figure computed on real rows.
 
 with ledger as (
 
@@ -35,6 +37,7 @@ counts as (
         count(*) filter (where event = 'blocked')   as blocks,
         count(*) filter (where event = 'refused')   as refusals,
         count(*) filter (where event = 'reused')    as reuses,
+        count(*) filter (where event = 'gate')      as gate_measurements,
         max(recorded_at) filter (where event = 'released') as last_released_at,
         max(recorded_at)                             as last_recorded_at,
         max(entry_id)                                as last_entry_id
@@ -50,6 +53,7 @@ select
     counts.blocks,
     counts.refusals,
     counts.reuses,
+    counts.gate_measurements,
     latest_decision.last_decision_event,
     latest_decision.last_decision,
     latest_decision.last_decision_at,

@@ -11,7 +11,8 @@ import dagster as dg
 import pandas as pd
 
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib.masking import ColumnTreatment, plan_masking
+from synth_platform.lib import approved_plan
+from synth_platform.lib.masking import ColumnTreatment
 from synth_platform.lib.spec import DatasetSpec
 
 POOL = "duckdb_warehouse"
@@ -21,9 +22,9 @@ STAGES = ("raw", "pii_report", "masked", "train", "holdout", "synthesizer", "syn
 #: Bump a stage's version when its logic changes, so Dagster flags its outputs as stale.
 STAGE_VERSIONS = {
     "raw": "2",
-    "pii_report": "2",
+    "pii_report": "3",
     "masked": "2",
-    "split": "2",
+    "split": "3",
     "synthesizer": "2",
     "synthetic": "2",
     "release": "2",
@@ -60,9 +61,29 @@ def spec_hints(spec: DatasetSpec) -> dict[str, tuple[str, str | None]]:
     return {name: (c.pii.pii_class, c.pii.type) for name, c in spec.columns.items() if c.pii is not None}
 
 
+def approved_plan_table(ds: str) -> str:
+    """governance.<this>: the approved plan `pii_report` checked against discovery (lib.approved_plan)."""
+    return approved_plan.plan_table_name(ds)
+
+
 def masking_plan(spec: DatasetSpec, warehouse: WarehouseResource) -> list[ColumnTreatment]:
-    """The masking plan from the stored PII report (the same plan every later stage applies)."""
-    return plan_masking(spec, pii_classes(warehouse.read_table("governance", f"pii_{spec.name}")))
+    """The masking plan every stage applies: the APPROVED plan's treatments, never discovery's own verdict.
+
+    `pii_report` loads the plan a person approved (`<specs_dir>/<ds>.plan.yaml`), stops the run when
+    discovery disagrees on the unsafe side, and records the plan it checked in the warehouse; the
+    later stages read that record, so each run applies the plan its own discovery was checked against.
+    """
+    try:
+        plan = approved_plan.recorded_plan(warehouse.db_path, spec)
+    except approved_plan.PlanError as error:
+        raise dg.Failure(description=f"{error}; materialise pii_report again") from error
+    if plan is None:
+        raise dg.Failure(
+            description=f"dataset {spec.name!r} has no approved masking plan checked by its pii_report: "
+            f"approve one (`{approved_plan.approve_command(spec.name)}`, then commit the plan file) "
+            "and materialise pii_report before this step"
+        )
+    return approved_plan.treatments(spec, plan)
 
 
 def direct_identifier_columns(plan: list[ColumnTreatment]) -> list[str]:

@@ -1,11 +1,66 @@
-"""Stage `pii_report`: every column classified with evidence in governance.pii_<ds> (lib.discovery)."""
+"""Stage `pii_report`: every column classified with evidence in governance.pii_<ds> (lib.discovery),
+then checked against the masking plan a person approved (lib.approved_plan).
+
+Discovery's verdict depends on the current rows, so it does not shape the model by itself: the
+approved plan `<specs_dir>/<ds>.plan.yaml` does. No approved plan, or a column discovery now calls a
+direct identifier that the plan lets reach the model, stops the run here: after discovery, before
+anything is masked, trained or charged. The plan that passed is recorded in
+governance.approved_plan_<ds>, which the later stages apply (`common.masking_plan`).
+"""
 
 import dagster as dg
 
-from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, spec_hints
-from synth_platform.defs.resources import WarehouseResource
+from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, approved_plan_table, spec_hints
+from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import records_table
-from synth_platform.lib import discovery
+from synth_platform.lib import approved_plan, discovery
+from synth_platform.lib.warehouse import quote_ident
+
+
+def _forget_plan(warehouse: WarehouseResource, ds: str) -> None:
+    """Drop the recorded plan: a plan the latest discovery did not confirm is applied by no stage."""
+    with warehouse.connect() as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident('governance')}")
+        con.execute(
+            f"DROP TABLE IF EXISTS {quote_ident('governance')}.{quote_ident(approved_plan_table(ds))}"
+        )
+
+
+def _checked_plan(spec, specs_dir, findings, report) -> approved_plan.ApprovedPlan:
+    """The approved plan, or dg.Failure naming what to do (approve, re-approve, fix the file); the
+    failure carries discovery's findings (classes, types, evidence: no value) for the review."""
+    ds = spec.name
+    path = approved_plan.plan_path(specs_dir, ds)
+    command = approved_plan.approve_command(ds)
+    shown = {
+        "plan_path": str(path),
+        "approve_command": command,
+        "findings": records_table(report.to_dict(orient="records")),
+    }
+    try:
+        plan = approved_plan.load_plan(specs_dir, spec)
+    except approved_plan.PlanError as error:
+        raise dg.Failure(
+            description=f"the approved masking plan of {ds!r} cannot be used: {error}", metadata=shown
+        ) from error
+    if plan is None:
+        raise dg.Failure(
+            description=f"dataset {ds!r} has no approved masking plan ({path}): the run stops after "
+            "discovery, before anything is masked, trained or charged. Review discovery's report "
+            f"(governance.pii_{ds}; `findings` in this failure's metadata), run `{command}` to write "
+            "the plan, review and commit that file, then run the chain again.",
+            metadata=shown,
+        )
+    problems = approved_plan.disagreements(plan, findings, spec)
+    if problems:
+        columns = ", ".join(repr(c) for c in approved_plan.disagreeing_columns(plan, findings, spec))
+        raise dg.Failure(
+            description=f"discovery disagrees with the approved masking plan of {ds!r} ({path}) on "
+            f"{columns}: the run stops before anything is masked, trained or charged.\n"
+            + "\n".join(f"- {p}" for p in problems),
+            metadata={**shown, "plan_digest": plan.digest},
+        )
+    return plan
 
 
 def build_pii_report_asset(chain: ChainContext):
@@ -17,14 +72,21 @@ def build_pii_report_asset(chain: ChainContext):
         code_version=STAGE_VERSIONS["pii_report"],
         kinds={"duckdb"},
         description="Every column classified (direct identifier / quasi-identifier / sensitive / other) "
-        "with its detected type and evidence; holds no raw values.",
+        "with its detected type and evidence; holds no raw values. Checked against the approved masking "
+        "plan (<specs_dir>/<dataset>.plan.yaml): no plan, or a disagreement, stops the run here.",
         **chain.common,
     )
-    def pii_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def pii_report(warehouse: WarehouseResource, storage: StorageResource) -> dg.MaterializeResult:
         frame = warehouse.read_table("raw", ds)
         findings = discovery.discover(frame, hints=spec_hints(spec))
         report = discovery.findings_table(findings)
         warehouse.write_table("governance", f"pii_{ds}", report)
+        try:
+            plan = _checked_plan(spec, storage.specs_path, findings, report)
+        except dg.Failure:
+            _forget_plan(warehouse, ds)
+            raise
+        warehouse.write_table("governance", approved_plan_table(ds), approved_plan.plan_table(plan))
         counts = report["pii_class"].value_counts().to_dict()
         generalized = {name: c.generalize for name, c in spec.columns.items() if c.generalize}
         qi_risk = discovery.quasi_identifier_risk(frame, findings, generalized)
@@ -33,6 +95,10 @@ def build_pii_report_asset(chain: ChainContext):
                 "findings": records_table(report.to_dict(orient="records")),
                 **{f"{cls}_columns": int(counts.get(cls, 0)) for cls in discovery.PII_CLASSES},
                 **qi_risk.as_metadata(),
+                "plan_digest": plan.digest,
+                "plan_path": str(approved_plan.plan_path(storage.specs_path, ds)),
+                "plan_approved_at": plan.approved_at,
+                "plan_approved_by": plan.approved_by,
             }
         )
 

@@ -1,5 +1,10 @@
 """Stage `train` / `holdout`: the keyed, deterministic split of the masked table (lib.split).
 
+A row's side is an HMAC under the platform's pseudonym key of its key value, or of its content
+without a key, so one source row more or less moves no other row. With a key, at most one row
+per person (key value) is kept first; how many rows that dropped is a count in the `train`
+asset's metadata (governed side: never published with the synthetic table).
+
 Train and holdout are written in one transaction (with the run-lease check): a crash between
 them once left a new train beside an old holdout.
 """
@@ -8,9 +13,9 @@ import dagster as dg
 
 from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext
 from synth_platform.defs.chain.ingest import lease_guard
-from synth_platform.defs.resources import WarehouseResource
+from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
 from synth_platform.defs.table_metadata import identity_lineage, table_metadata
-from synth_platform.lib.split import split_train_holdout
+from synth_platform.lib.split import split_dataset
 from synth_platform.lib.warehouse import replacing_tables
 
 
@@ -36,15 +41,26 @@ def build_split_asset(chain: ChainContext):
         name=f"{ds}__split",
         **chain.common,
     )
-    def split(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def split(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, pseudonym_key: PseudonymKeyResource
+    ):
+        key = pseudonym_key.resolve()  # the key file is named in logs, never the key
+        context.log.info(f"Split keyed with the pseudonym key from {key.source}")
         frame = warehouse.read_table("masked", ds)
-        train, holdout = split_train_holdout(frame, spec.split.holdout_fraction, spec.split.seed, spec.key)
+        result = split_dataset(
+            frame, spec.split.holdout_fraction, spec.split.seed, spec.key, secret=key.value
+        )
+        train, holdout = result.train, result.holdout
         tables = {("masked", f"{ds}_train"): train, ("masked", f"{ds}_holdout"): holdout}
         with warehouse.connect() as con, replacing_tables(con, tables):
             lease_guard(ds, context.run_id, context.instance)(con)
         yield dg.MaterializeResult(
             asset_key=chain.key("train"),
-            metadata=table_metadata(train, identity_lineage(train, chain.key("masked"))),
+            metadata={
+                **table_metadata(train, identity_lineage(train, chain.key("masked"))),
+                # contribution bounding (one row per key value): a count only, governed side
+                "rows_dropped_beyond_one_per_person": result.duplicate_rows_dropped,
+            },
         )
         yield dg.MaterializeResult(
             asset_key=chain.key("holdout"),

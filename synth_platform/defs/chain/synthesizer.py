@@ -1,10 +1,14 @@
 """Stage `synthesizer`: a model fitted on the train split, charged to the privacy ledger first.
 
 Order matters (lib.budget, lib.ledger, lib.synthesis): under the warehouse lock the ledger
-chain is verified, then either the current model is reused at no cost (same source, same fit
-settings) or the training is charged — its `trained` row appended, or a `refused` row and
-the run stops here — all before any training row is read. Only then is the data read and
-the model fitted, stored with its HMAC, and made current with the entry that paid for it.
+chain is verified (keyed, against the head file and the head in Dagster's event log), then
+either the current model is reused at no cost (same source, same fit settings) or the
+training is charged — its `trained` row appended, or a `refused` row and the run stops
+here — all before any training row is read. Only then is the data read and the model
+fitted, stored with its HMAC, and made current with the entry that paid for it.
+
+The budget charged is the *source's* (`lib.source_identity`): the keyed id of the landing
+folder, so a renamed dataset or a second spec on the same folder continues the same budget.
 """
 
 import dagster as dg
@@ -18,7 +22,7 @@ from synth_platform.defs.chain.common import (
     masking_plan,
 )
 from synth_platform.defs.chain.ingest import lease_guard
-from synth_platform.defs.ledger_view import recent_ledger
+from synth_platform.defs.ledger_view import dagster_heads, recent_ledger
 from synth_platform.defs.resources import (
     PseudonymKeyResource,
     StorageResource,
@@ -27,18 +31,24 @@ from synth_platform.defs.resources import (
 )
 from synth_platform.lib import budget, ingest_log, ledger, synthesis
 from synth_platform.lib.progress import timed
+from synth_platform.lib.source_identity import source_id as source_id_of
 from synth_platform.lib.warehouse import quote_ident
 
+__all__ = ["build_synthesizer_asset", "dagster_heads"]  # dagster_heads: re-exported for callers
 
-def dagster_heads(instance: dg.DagsterInstance) -> tuple[ledger.Head, ...]:
-    """The chain head recorded in the latest ledger materialisation, if any (second copy of the head)."""
-    event = instance.get_latest_materialization_event(LEDGER_KEY)
-    materialization = event.asset_materialization if event else None
-    metadata = materialization.metadata if materialization else {}
-    if "entry_id" not in metadata or "row_hash" not in metadata:
-        return ()
-    entry_id, row_hash = metadata["entry_id"].value, metadata["row_hash"].value
-    return (ledger.Head(int(entry_id), str(row_hash), "latest ledger materialisation in Dagster"),)
+
+def _plan_digest(warehouse: WarehouseResource, ds: str) -> str | None:
+    """The public digest of the approved masking plan this run's pii_report checked, if recorded."""
+    try:
+        from synth_platform.defs.chain.common import approved_plan_table
+
+        table = approved_plan_table(ds)
+        if not warehouse.table_exists("governance", table):
+            return None
+        digests = warehouse.read_table("governance", table, ["digest"])["digest"]
+    except (ImportError, AttributeError, KeyError):
+        return None
+    return str(digests.iloc[0]) if len(digests) else None
 
 
 def build_synthesizer_asset(chain: ChainContext):
@@ -70,6 +80,8 @@ def build_synthesizer_asset(chain: ChainContext):
         train_table = f"{quote_ident('masked')}.{quote_ident(f'{ds}_train')}"
         declared = _declared_domains(spec, plan)
         heads = dagster_heads(context.instance)
+        # The budget is the source's: the keyed id of the resolved landing folder.
+        source_id = source_id_of(storage.landing_dir(spec.source.landing_dir), key)
         entry = ledger.LedgerEntry(
             run_id=context.run_id,
             dataset=ds,
@@ -79,6 +91,8 @@ def build_synthesizer_asset(chain: ChainContext):
             synthesizer=kind,
             parameters=params,
             code_version=code_version,
+            source_id=source_id,
+            plan_digest=_plan_digest(warehouse, ds),
         )
         fingerprint = budget.fit_fingerprint(
             {
@@ -95,7 +109,7 @@ def build_synthesizer_asset(chain: ChainContext):
         )
         # Everything up to the charge happens in one locked session and reads no training row.
         with warehouse.connect() as con:
-            problems = ledger.verify_chain(con, heads)
+            problems = ledger.verify_chain(con, heads, key=key)
             if problems:
                 raise dg.Failure(
                     description=f"The privacy ledger's hash chain is broken, so '{ds}' is not trained: "
@@ -128,12 +142,13 @@ def build_synthesizer_asset(chain: ChainContext):
                     provenance,
                     heads,
                     guard=lease_guard(ds, context.run_id),
+                    key=key,
                 )
             except ledger.BudgetExceededError as error:
                 refused = error
             except ledger.LedgerIntegrityError as error:
                 raise dg.Failure(description=str(error), allow_retries=False) from None
-            status = budget.status(con, ds, spec.privacy.epsilon_budget, spec.privacy.delta)
+            status = budget.status(con, ds, spec.privacy.epsilon_budget, spec.privacy.delta, source_id)
         # The lock is released here: `recent_ledger` opens its own connection.
         if refused is not None:
             if refused.row is not None:

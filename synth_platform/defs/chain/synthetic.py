@@ -1,4 +1,10 @@
-"""Stage `synthetic`: rows sampled from the current model, identifiers refilled with fakes (lib.refill)."""
+"""Stage `synthetic`: rows sampled from the current model, identifiers refilled with fakes (lib.refill).
+
+The refill reads no raw value: fakes come from reserved spaces (documentation IPs, fictional
+phone ranges, example.* e-mails, never-issued SSNs and card prefixes, ...) in the approved plan's
+formats, names from pools drawn independently of the data. So this stage does not depend on the
+raw table at all.
+"""
 
 import dagster as dg
 
@@ -19,7 +25,7 @@ def build_synthetic_asset(chain: ChainContext):
 
     @dg.asset(
         key=chain.key("synthetic"),
-        deps=[chain.key("synthesizer"), chain.key("raw")],
+        deps=[chain.key("synthesizer")],
         code_version=STAGE_VERSIONS["synthetic"],
         kinds={"duckdb", "faker"},
         description="Rows sampled from the synthesizer in the source's shape: direct identifiers refilled "
@@ -35,31 +41,30 @@ def build_synthetic_asset(chain: ChainContext):
         plan = masking_plan(spec, warehouse)
         key = pseudonym_key.resolve().value  # authenticates the model file before it is unpickled
         model = synthesis.current_model(storage.model_dir(ds), key)
-        rows = spec.sample.rows or model.train_rows
+        rows = synthesis.release_rows(model, spec.sample.rows, key)  # DP: the noisy total, never n
         with timed(context.log, f"sampling from the {model.kind} model of '{ds}'", rows):
             sampled = synthesis.load_and_sample(model, rows, seed=spec.synthesizer.seed, key=key)
         identifier_columns = direct_identifier_columns(plan)
-        identifiers = warehouse.read_table("raw", ds, identifier_columns or None)
-        forbidden = refill.forbidden_values(identifiers[c] for c in identifier_columns)
-        templates = {c: refill.learn_template(identifiers[c]) for c in identifier_columns}
         with timed(context.log, f"refilling identifiers of '{ds}'", len(sampled)):
-            shaped = refill.restore_source_shape(
-                sampled, spec, plan, forbidden, templates, seed=spec.synthesizer.seed
-            )
+            shaped = refill.restore_source_shape(sampled, spec, plan, seed=spec.synthesizer.seed)
         warehouse.write_table("synthetic", ds, shaped)
         lineage = column_lineage(
             {t.column: [(chain.key("synthesizer"), t.column)] if t.reaches_model else [] for t in plan}
         )
-        descriptions = {c: "fake value (Faker), never a source value" for c in identifier_columns}
         refilled = shaped.attrs.get("refill", {})
+        descriptions = {
+            c: f"fake value drawn without reading the source: {refilled[c]['space']}"
+            if c in refilled
+            else "fake value"
+            for c in identifier_columns
+        }
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(shaped, lineage, descriptions),
                 "model_sha256": model.sha256,
                 "refilled_columns": len(identifier_columns),
-                # counts only: fake common values (names) that equal some source value by chance
+                # per refilled column: kind, display format, reserved space (no value)
                 "refill": dg.MetadataValue.json(refilled),
-                "chance_name_coincidences": sum(r["chance_coincidences"] for r in refilled.values()),
             }
         )
 

@@ -42,15 +42,23 @@ def max_left_out(n_columns: int) -> int:
     return max(0, min(2, (n_columns - 1) // 3))
 
 
-def column_codes(frames: list[pd.DataFrame], columns: list[str], numeric: list[str]) -> list[np.ndarray]:
-    """Per frame, a (rows x columns) uint64 array of per-column value hashes, shared coding."""
+def column_codes(
+    frames: list[pd.DataFrame], columns: list[str], numeric: list[str], resolution_from: int | None = None
+) -> list[np.ndarray]:
+    """Per frame, a (rows x columns) uint64 array of per-column value hashes, shared coding.
+
+    Numbers are compared at 1e-6 of the column's range over all frames, or over
+    `frames[resolution_from]` alone (the synthetic table: then no real value sets the resolution,
+    and whether two values match depends on those two values only).
+    """
     lengths = [len(f) for f in frames]
     out = [np.empty((n, len(columns)), dtype=np.uint64) for n in lengths]
     for j, column in enumerate(columns):
         values = pd.concat([f[column] for f in frames], ignore_index=True)
         if column in numeric:
             numbers = as_float(values)
-            span = float(numbers.max() - numbers.min()) if numbers.notna().any() else 0.0
+            ranged = numbers if resolution_from is None else as_float(frames[resolution_from][column])
+            span = float(ranged.max() - ranged.min()) if ranged.notna().any() else 0.0
             resolution = span * 1e-6 if span > 0 else 1.0
             values = (numbers / resolution).round().astype("string").fillna("\x00<NA>").astype(object)
         else:
