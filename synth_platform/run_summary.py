@@ -44,9 +44,21 @@ def check_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
                 "passed": evaluation.passed,
                 "figure": metadata["figure"].value if "figure" in metadata else None,
                 "threshold": metadata["threshold"].value if "threshold" in metadata else None,
+                # the DP noise's standard deviation of a noisy (released) figure
+                "sigma": metadata["sigma"].value if "sigma" in metadata else None,
             }
         )
     return results
+
+
+def certificate_path(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """The public release certificate of the run's release, as the release asset's metadata links it."""
+    found = None
+    for event in _events(instance, run_id, dg.DagsterEventType.ASSET_MATERIALIZATION):
+        metadata = event.event_specific_data.materialization.metadata
+        if "certificate" in metadata:
+            found = str(metadata["certificate"].value)
+    return found
 
 
 def evidence_path(instance: dg.DagsterInstance, run_id: str) -> str | None:
@@ -126,13 +138,17 @@ def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: s
         lines.append(f"  {step:<40} {value:>8.1f} s")
     lines.append(f"  {'total':<40} {sum(seconds.values()):>8.1f} s")
     lines.append("")
-    lines.append("Release gate (blocking checks on the synthetic table)")
+    lines.append(
+        "Release gate (blocking checks on the synthetic table; real-data figures are noisy, ± their DP sd)"
+    )
     results = check_results(instance, run.run_id)
     for result in [r for r in results if r["asset"] == f"{dataset}/synthetic"]:
         verdict = "PASS" if result["passed"] else "FAIL"
         figure = "" if result["figure"] is None else f"{result['figure']:.4f}"
+        if result.get("sigma") is not None:
+            figure += f" ± {result['sigma']:.4f}"
         threshold = "" if result["threshold"] is None else f"(threshold {result['threshold']:g})"
-        lines.append(f"  {verdict}  {result['check']:<30} {figure:>10} {threshold}")
+        lines.append(f"  {verdict}  {result['check']:<30} {figure:>19} {threshold}")
     dbt_tests = [r for r in results if r["asset"].startswith("analytics/")]
     if dbt_tests:
         failed = [r["check"] for r in dbt_tests if not r["passed"]]
@@ -158,6 +174,9 @@ def render(instance: dg.DagsterInstance, run: dg.DagsterRun, db_path, dataset: s
     lines.append(
         f"Release decision: {decisions[-1] if decisions else 'none (the run stopped before the gate)'}"
     )
+    cert = certificate_path(instance, run.run_id)
+    if cert:
+        lines.append(f"Release certificate (public: DP outputs and public inputs only): {cert}")
     pack = evidence_path(instance, run.run_id)
     if pack:
         lines.append(f"Evidence pack (open in a browser; restricted: computed on real data): {pack}")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from synth_platform.definitions import build_definitions
-from synth_platform.defs.automation import REFRESH_ALL_JOB, chain_job_name, chain_version
+from synth_platform.defs.automation import REFRESH_ALL_JOB, chain_job_name, chain_version, plan_file_digest
 from synth_platform.lib.ingest import file_sha256
 from synth_platform.lib.spec import load_specs
 from synth_platform.settings import Settings
@@ -74,7 +74,9 @@ def test_sensor_requests_a_run_per_new_stable_file_keyed_by_content_and_version(
     second = _stable_tick(defs, sensor_name, first.cursor)
     (request,) = second.run_requests
     spec = next(s for s in load_specs(PROJECT_ROOT / "config" / "datasets") if s.name == DATASET)
-    assert request.run_key == f"{DATASET}:{file_sha256(path)}:{chain_version(spec)}"
+    plan = plan_file_digest(PROJECT_ROOT / "config" / "datasets", DATASET)
+    assert plan is not None  # the demo ships its approved plan: an approval (or a new one) re-runs the file
+    assert request.run_key == f"{DATASET}:{file_sha256(path)}:{chain_version(spec, plan)}"
     assert request.run_config["ops"][f"{DATASET}__raw"]["config"]["landing_file"] == str(path)
     assert request.tags["synth/dataset"] == DATASET
     assert defs.get_sensor_def(sensor_name).job_name == chain_job_name(DATASET)
@@ -137,3 +139,23 @@ def test_newest_file_runs_again_after_the_spec_changes(defs_and_landing, tmp_pat
     assert request.tags["synth/source_file"] == "customers_2.csv"  # the newest only
     assert request.run_key not in {r.run_key for r in done.run_requests}
     assert not _tick(changed, sensor_name, rerun.cursor).run_requests
+
+
+def test_newest_file_runs_again_once_its_masking_plan_is_approved(defs_and_landing, tmp_path):
+    """A run stopped for want of an approved plan must not need a new file: approving re-runs it."""
+    import shutil
+
+    _, landing, settings = defs_and_landing
+    sensor_name = f"{DATASET}_landing_sensor"
+    specs_dir = tmp_path / "unapproved_specs"
+    specs_dir.mkdir()
+    shutil.copy(PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml", specs_dir / f"{DATASET}.yaml")
+    defs = build_definitions(dataclasses.replace(settings, specs_dir=specs_dir))
+    (landing / "customers_1.csv").write_text(f"{HEADER}\nC1\n")
+    first = _stable_tick(defs, sensor_name, None)
+    assert len(first.run_requests) == 1  # runs, and stops at pii_report without a plan
+    assert not _tick(defs, sensor_name, first.cursor).run_requests
+    plan = f"{DATASET}.plan.yaml"
+    shutil.copy(PROJECT_ROOT / "config" / "datasets" / plan, specs_dir / plan)  # the person approves
+    (again,) = _tick(defs, sensor_name, first.cursor).run_requests
+    assert again.run_key != first.run_requests[0].run_key

@@ -45,8 +45,10 @@ def test_replaying_synthesizer_is_blocked_and_ledgered(tmp_path):
         e.check_name: e for e in leaky.get_asset_check_evaluations() if e.asset_key == synthetic_key
     }
     assert not evaluations["exact_copies"].passed
-    assert evaluations["exact_copies"].metadata["figure"].value > 0.9
-    for attack in ("close_copies", "near_copies", "membership_inference", "unique_people"):
+    # the released (noisy) figure: the share of training people with an exact copy (a replay of
+    # n rows drawn with replacement copies about 1 - 1/e of them)
+    assert evaluations["exact_copies"].metadata["figure"].value > 0.4
+    for attack in ("close_copies", "near_copies"):
         assert not evaluations[attack].passed, attack
     assert evaluations["no_identifier_leak"].passed  # identifiers were refilled, never modelled
 
@@ -61,6 +63,6 @@ def test_replaying_synthesizer_is_blocked_and_ledgered(tmp_path):
 
     ledger = project.query("SELECT * FROM governance.ledger ORDER BY entry_id")
     blocked = ledger[ledger["run_id"] == leaky.run_id]
-    assert blocked["event"].tolist() == ["trained", "blocked"]
+    assert blocked["event"].tolist() == ["trained", "gate", "blocked"]  # the gate's rho is charged too
     decision = blocked.iloc[-1]["decision"]
     assert decision.startswith("blocked: failed") and "exact_copies" in decision

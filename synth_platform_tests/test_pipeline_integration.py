@@ -7,6 +7,7 @@ bad-input tests then run on top of it and prove the release and ledger survive.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.integration
 ROWS = 3000
 DP_EPSILON = 20.0
 DP_BUDGET = 100.0
+PLANTED_EXTREME = "987654"
+PLANTED_RARE = "Atlantis-Rarest"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,12 @@ def good_run(tmp_path_factory):
     }
     project = make_project(tmp_path_factory.mktemp("chain"), rows=ROWS, spec_overrides=overrides)
     landing_file = next(project.landing.glob("*.csv"))
+    # Planted: one person with an extreme loss and a category nobody else has. The public
+    # certificate must show neither (test_certificate_holds_nothing_computed_on_real_rows).
+    planted = pd.read_csv(landing_file, dtype=str, keep_default_na=False)
+    planted.loc[0, "capital_loss"] = PLANTED_EXTREME
+    planted.loc[0, "native_country"] = PLANTED_RARE
+    planted.to_csv(landing_file, index=False)
     raw_source = pd.read_csv(landing_file, dtype=str)
     result = project.run()
     return project, result, raw_source
@@ -60,6 +69,7 @@ def test_every_gate_check_ran_blocking_and_passed(good_run):
     }
     assert set(evaluations) == {
         "schema_expectations",
+        "holdout_size",
         "quality_score",
         "exact_copies",
         *evaluation.ATTACK_CHECKS,
@@ -75,8 +85,9 @@ def test_ledger_records_training_and_release(good_run):
     project, result, _ = good_run
     rows = project.query("SELECT * FROM governance.ledger ORDER BY entry_id")
     rows = rows[rows["run_id"] == result.run_id]
-    assert rows["event"].tolist() == ["trained", "released"]
-    trained, released = rows.iloc[0], rows.iloc[1]
+    assert rows["event"].tolist() == ["trained", "gate", "released"]
+    trained, gate, released = rows.iloc[0], rows.iloc[1], rows.iloc[2]
+    assert gate["rho_spent"] > 0 and gate["cumulative_rho"] > trained["cumulative_rho"]  # the gate is charged
     # dp_mst at (20, 1e-9), charged in zCDP against the dataset's budget, before the data was read.
     assert (trained["epsilon_spent"], trained["delta"]) == (DP_EPSILON, 1e-9) and trained["rho_spent"] > 0
     assert trained["epsilon_budget"] == DP_BUDGET and 0 < trained["cumulative_epsilon"] <= DP_EPSILON
@@ -144,7 +155,7 @@ def test_evidence_pack_of_the_release_is_linked_complete_and_holds_no_identifier
     assert all(c["passed"] and c["threshold"] is not None for c in checks.values())
     (income,) = report["utility"]
     assert income["target"] == "income" and income["metric"] == "auc" and 0.5 < income["trtr"] <= 1
-    assert [r["event"] for r in report["ledger_rows"]] == ["trained", "released"]
+    assert [r["event"] for r in report["ledger_rows"]] == ["trained", "gate", "released"]
     html = pack.html.read_text()
     assert html.count("data:image/png;base64,") == 3
     text = html + pack.json.read_text()
@@ -239,3 +250,38 @@ def test_budget_refuses_non_private_training_and_keeps_release_and_ledger(good_r
     assert refused["event"].tolist() == ["refused"] and refused["epsilon_spent"].tolist() == [0.0]
     with warehouse.connect(project.settings.warehouse_path, read_only=True) as con:
         assert ledger.verify_chain(con) == []
+
+
+def test_certificate_holds_nothing_computed_on_real_rows(good_run):
+    """The public certificate is linked from the release, and is built from DP outputs and public
+    inputs only: a planted extreme value and a one-person category never reach it, nor does any
+    identifier or any exact gate figure."""
+    _, result, raw_source = good_run
+    (release,) = [
+        m
+        for m in result.asset_materializations_for_node(f"{DATASET}__release")
+        if m.asset_key == dg.AssetKey([DATASET, "release"])
+    ]
+    html_path = Path(release.metadata["certificate"].value)
+    json_path = Path(release.metadata["certificate_json"].value)
+    content = json.loads(json_path.read_text())
+    text = html_path.read_text() + json.dumps(content)
+    assert content["decision"] == "released" and content["synthesizer"]["differentially_private"]
+    assert content["digests"]["approved_plan_sha256"] and content["privacy"]["this_release"]["gate_rho"] > 0
+    assert PLANTED_EXTREME not in text and "987,654" not in text and "9.877e+05" not in text
+    assert PLANTED_RARE not in text and "Atlantis" not in text
+    assert len(identifiers_in(text, planted_identifiers(raw_source))) == 0
+    # every gate row shows a noisy or public figure, never an exact one
+    for row in content["gate"]:
+        assert set(row) <= {
+            "check",
+            "noisy_figure",
+            "sigma",
+            "threshold",
+            "passed",
+            "rho",
+            "sensitivity",
+            "rule",
+        }
+    capital_loss = content["pictures"]["capital_loss"]
+    assert capital_loss["kind"] == "numeric" and capital_loss["edges"][-1] < 900_000

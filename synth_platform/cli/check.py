@@ -71,7 +71,7 @@ def _read_table(path: Path, spec):
 
 def _split(spec, warehouse_path: Path):
     """(plan, train, holdout, raw identifiers) from the warehouse, read-only."""
-    from synth_platform.lib import warehouse
+    from synth_platform.lib import approved_plan, warehouse
     from synth_platform.lib.masking import plan_masking
 
     ds = spec.name
@@ -91,12 +91,18 @@ def _split(spec, warehouse_path: Path):
             f"dataset {ds!r} has no train/holdout split yet (missing {', '.join(missing)}): "
             "materialise its chain up to the split first"
         )
-    findings = warehouse.read_table(warehouse_path, "governance", f"pii_{ds}")
-    classes = {
-        row.column: (row.pii_class, row.detected_type if isinstance(row.detected_type, str) else None)
-        for row in findings.itertuples()
-    }
-    plan = plan_masking(spec, classes)
+    # the approved plan the chain applied (recorded by its pii_report); discovery's classes only for
+    # a warehouse from before approved plans
+    recorded = approved_plan.recorded_plan(warehouse_path, spec)
+    if recorded is not None:
+        plan = approved_plan.treatments(spec, recorded)
+    else:
+        findings = warehouse.read_table(warehouse_path, "governance", f"pii_{ds}")
+        classes = {
+            row.column: (row.pii_class, row.detected_type if isinstance(row.detected_type, str) else None)
+            for row in findings.itertuples()
+        }
+        plan = plan_masking(spec, classes)
     train = warehouse.read_table(warehouse_path, "masked", f"{ds}_train")
     holdout = warehouse.read_table(warehouse_path, "masked", f"{ds}_holdout")
     identifier_columns = [t.column for t in plan if not t.reaches_model]

@@ -55,11 +55,20 @@ def raw_op_name(dataset: str) -> str:
     return f"{dataset}__raw"
 
 
-def chain_version(spec: DatasetSpec) -> str:
-    """The spec's and the code's version: a file runs again after either changes.
+def plan_file_digest(specs_dir, dataset: str) -> str | None:
+    """SHA-256 of the dataset's approved-plan file, or None while there is none."""
+    from synth_platform.lib.approved_plan import plan_path
 
-    The spec digest covers every field (columns, thresholds, synthesizer); the code part is the
-    package version and every stage's code_version.
+    path = plan_path(specs_dir, dataset)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def chain_version(spec: DatasetSpec, plan_digest: str | None = None) -> str:
+    """The spec's, the approved plan's and the code's version: a file runs again after any changes.
+
+    The spec digest covers every field (columns, thresholds, synthesizer); the plan part is the
+    approved-plan file's digest (so a file stopped for want of an approval runs again once the
+    plan is approved); the code part is the package version and every stage's code_version.
     """
     from synth_platform import __version__
     from synth_platform.defs.chain.common import STAGE_VERSIONS
@@ -67,7 +76,8 @@ def chain_version(spec: DatasetSpec) -> str:
     spec_digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
     stages = json.dumps(STAGE_VERSIONS, sort_keys=True)
     code_digest = hashlib.sha256(f"{__version__}|{stages}".encode()).hexdigest()[:12]
-    return f"spec-{spec_digest}.code-{code_digest}"
+    plan = f".plan-{plan_digest[:12]}" if plan_digest else ""
+    return f"spec-{spec_digest}{plan}.code-{code_digest}"
 
 
 def _signature(path) -> list | None:
@@ -87,7 +97,6 @@ def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
     content hash plus the spec's and code's version, so the same bytes never run twice under
     one version, and the newest file runs again after the spec or the code changes.
     """
-    version = chain_version(spec)
 
     @dg.sensor(
         name=f"{spec.name}_landing_sensor",
@@ -99,6 +108,7 @@ def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
     )
     def _sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
         seen: dict = json.loads(context.cursor) if context.cursor else {}
+        version = chain_version(spec, plan_file_digest(storage.specs_path, spec.name))
         landing_dir = storage.landing_dir(spec.source.landing_dir)
         current: dict = {}
         chosen: list = []

@@ -133,7 +133,8 @@ def refusal_reason(
         return (
             f"the dataset has a privacy budget (epsilon {budget:g} at delta {delta:g}) but this synthesizer "
             "is not differentially private (its spend is unbounded); choose a private synthesizer such as "
-            "dp_mst, or remove the budget from the spec"
+            "dp_mst, or state in the spec that this dataset has no privacy guarantee with "
+            "`privacy: {epsilon_budget: null}` (its output is then labelled 'not differentially private')"
         )
     spent_rho, spent_delta = spent
     after_delta = spent_delta + spend.delta_additive

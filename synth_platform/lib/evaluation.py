@@ -194,6 +194,13 @@ def format_patterns(plan: list[ColumnTreatment]) -> dict[str, str]:
         kind = treatment.detected_type
         if treatment.generalize == "zip3":
             patterns[treatment.column] = FORMAT_PATTERNS["zip_code"]
+        elif not treatment.reaches_model and treatment.format is not None:
+            # the approved plan's display format: the refill's own pattern for it (lib.refill)
+            from synth_platform.lib.refill import format_regex
+
+            pattern = format_regex(kind, treatment.format)
+            if pattern is not None:
+                patterns[treatment.column] = pattern
         elif not treatment.reaches_model and kind in FORMAT_PATTERNS:
             patterns[treatment.column] = FORMAT_PATTERNS[kind]
     return patterns

@@ -390,9 +390,9 @@ def render_html(report: dict, pictures: dict[str, bytes]) -> str:
     code = report.get("code", {})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Evidence: {_e(report.get('dataset'))} run {_e(report.get('run_id'))}</title>",
+        f"<title>RESTRICTED evidence: {_e(report.get('dataset'))} run {_e(report.get('run_id'))}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>Evidence pack — {_e(report.get('dataset'))}</h1>",
+        f"<h1>Evidence pack (restricted, owner only) — {_e(report.get('dataset'))}</h1>",
         f"<p><span class='badge {_decision_class(decision)}'>{_e(decision)}</span> "
         f"&nbsp;run <code>{_e(report.get('run_id'))}</code> · {_e(report.get('generated_at'))}</p>",
         f"<p class='note'>{_e(report.get('audience'))}</p>",

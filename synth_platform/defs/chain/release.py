@@ -11,11 +11,13 @@ from synth_platform.defs.chain.common import (
     STAGE_VERSIONS,
     ChainContext,
     ledger_metadata,
+    masking_plan,
 )
 from synth_platform.defs.chain.gate import decision_entry
 from synth_platform.defs.chain.ingest import lease_guard
 from synth_platform.defs.evidence_pack import metadata_entries, record_release
 from synth_platform.defs.ledger_view import recent_ledger
+from synth_platform.defs.release_certificate import write_certificate
 from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import identity_lineage, table_metadata
 from synth_platform.lib import release, run_lease, synthesis
@@ -57,6 +59,19 @@ def build_release_asset(chain: ChainContext):
                     allow_retries=False,
                 ) from None
         figures = assessment.figures
+        # after the publish, outside its lock: each read below opens (and locks) the warehouse briefly
+        cert = write_certificate(
+            root=storage.root_path,
+            warehouse=warehouse,
+            spec=spec,
+            plan=masking_plan(spec, warehouse),
+            model=model,
+            run_id=run_id,
+            released_row=row,
+            released=frame,
+            figures=figures,
+        )
+        context.log.info(f"Public release certificate: {cert.html}")
         pack = record_release(context.run_id, spec, row, warehouse, storage)
         evidence_metadata = metadata_entries(pack) if pack else {}
         ledger_event_metadata = {**ledger_metadata(row, recent_ledger(warehouse)), **evidence_metadata}
@@ -66,7 +81,11 @@ def build_release_asset(chain: ChainContext):
                 **table_metadata(frame, identity_lineage(frame, chain.key("synthetic"))),
                 "ledger_entry": row["entry_id"],
                 "decision": "released",
+                "privacy_guarantee": spec.synthesizer.label,
+                # the noisy (released) quality figure: the exact one is in the restricted evidence pack
                 "quality_score": figures["quality_score"]["figure"],
+                "certificate": dg.MetadataValue.path(str(cert.html)),
+                "certificate_json": dg.MetadataValue.path(str(cert.json)),
                 **evidence_metadata,
             }
         )
