@@ -181,9 +181,14 @@ def render_html(content: dict) -> str:
     e = html.escape
     synth = content["synthesizer"]
     privacy = content["privacy"]
+
+    def num(value: Any) -> str:
+        number = _float(value)
+        return "—" if number is None else f"{number:.4g}"
+
     rows = "".join(
-        f"<tr><td>{e(str(g.get('check')))}</td><td>{e(str(g.get('noisy_figure')))}</td>"
-        f"<td>{e(str(g.get('sigma')))}</td><td>{e(str(g.get('threshold')))}</td>"
+        f"<tr><td>{e(str(g.get('check')))}</td><td>{num(g.get('noisy_figure'))}</td>"
+        f"<td>{num(g.get('sigma'))}</td><td>{num(g.get('threshold'))}</td>"
         f"<td>{'pass' if g.get('passed') else 'block'}</td></tr>"
         for g in content["gate"]
     )
