@@ -32,7 +32,11 @@ RULES: list[tuple[str, str, str]] = [
     ("certificate.decision", "dp", "noisy release gate (lib/private_decision.py)"),
     ("certificate.gate.*.noisy_figure", "dp", "noisy release gate: Gaussian noise on a bounded figure"),
     ("certificate.gate.*.passed", "dp", "noisy release gate"),
-    ("certificate.gate.*", "public", "check names, thresholds, sensitivities and noise scales are settings"),
+    # a check's sample size m is the noisy row count less two deviations, so its sensitivity (1/m)
+    # and noise scale are post-processing of that DP count, not settings
+    ("certificate.gate.*.sensitivity", "dp", "1/m, m from the noisy row counts (post-processing)"),
+    ("certificate.gate.*.sigma", "dp", "sensitivity / sqrt(2 rho), m from the noisy row counts"),
+    ("certificate.gate.*", "public", "check names, thresholds, weights (rho) and rules are settings"),
     ("certificate.release.rows", "dp", "dp_mst's noisy total (or the spec's declared sample size)"),
     ("certificate.release.row_count_source", "public", "fixed text"),
     ("certificate.release.columns.*", "public", "spec + approved plan"),
