@@ -10,7 +10,7 @@ small table, `fits` dp_mst fits per world with fresh noise, the strongest white-
 printed next to the claimed epsilon. The bound must stay below the claim; if it does not, the
 mechanism or its accounting is broken.
 
-It runs at the default epsilon (1) and at a larger one (8), where the same test has enough
+It runs at the default epsilon (1) and at a large one (60), where the same test has enough
 power to show a clearly positive bound: an audit that can never find anything proves nothing.
 """
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m synth_platform.audit", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--fits", type=int, default=200, help="dp_mst fits per world (canary in / out)")
-    parser.add_argument("--epsilons", type=float, nargs="+", default=[1.0, 8.0])
+    parser.add_argument("--epsilons", type=float, nargs="+", default=[1.0, 60.0])
     parser.add_argument("--rows", type=int, default=400, help="rows of the small audit table")
     parser.add_argument("--out", type=Path, default=None, help="where to write the audit's reports")
     parser.add_argument("--skip-neighbours", action="store_true", help="only the lower bound (part b)")

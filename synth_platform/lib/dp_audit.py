@@ -163,17 +163,21 @@ def lower_bound(
     pick_in, pick_out, test_in, test_out = inside[:half], outside[:half], inside[half:], outside[half:]
     trials = min(len(test_in), len(test_out))
     test_in, test_out = test_in[:trials], test_out[:trials]
+    two_sided = 1.0 - 2.0 * (1.0 - confidence)
     best = (-1.0, 0.0, False)
+    # The threshold that would prove the most on the picking half (its own confidence bound, not
+    # its point estimate, which favours extreme thresholds that hold up on no other fits).
     for threshold in np.unique(np.concatenate([pick_in, pick_out])):
         for flip in (False, True):
             tp, fp = _rates(pick_in, pick_out, threshold, flip)
-            score = _epsilon_from_rates((tp + 0.5) / (half + 1), (fp + 0.5) / (half + 1), delta)
+            low, _ = clopper_pearson(tp, half, two_sided)
+            _, high = clopper_pearson(fp, half, two_sided)
+            score = _epsilon_from_rates(low, high, delta) + 1e-6 * (tp - fp) / max(half, 1)
             if score > best[0]:
                 best = (score, float(threshold), flip)
     _, threshold, flip = best
     tp, fp = _rates(test_in, test_out, threshold, flip)
     # One-sided bounds at `confidence` each: the two-sided interval at 1 - 2 * (1 - confidence).
-    two_sided = 1.0 - 2.0 * (1.0 - confidence)
     tpr_low, _ = clopper_pearson(tp, trials, two_sided)
     _, fpr_high = clopper_pearson(fp, trials, two_sided)
     point = _epsilon_from_rates(tp / trials, fp / trials, delta) if trials else 0.0
