@@ -49,7 +49,7 @@ bench: setup
 	$(BIN)/python -m synth_platform.bench
 
 # The privacy audit anyone can run: neighbouring sources through the chain, and an empirical lower
-# bound on epsilon (synth_platform/audit.py). About 15 minutes on 2 cores.
+# bound on epsilon (synth_platform/audit.py). About 12 minutes on 2 cores.
 audit: setup
 	$(BIN)/python -m synth_platform.audit
 
