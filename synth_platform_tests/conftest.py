@@ -48,6 +48,18 @@ def small_spec_dict(name: str = "people", landing_dir: str = "landing/people") -
     }
 
 
+def typed_spec(columns: dict[str, str], key: str | None = None) -> DatasetSpec:
+    """A minimal spec of named columns and types (for refill and shape tests)."""
+    return DatasetSpec.model_validate(
+        {
+            "name": "t",
+            "source": {"landing_dir": "x"},
+            "key": key,
+            "columns": {c: {"type": t} for c, t in columns.items()},
+        }
+    )
+
+
 @pytest.fixture
 def small_spec() -> DatasetSpec:
     return DatasetSpec.model_validate(small_spec_dict())

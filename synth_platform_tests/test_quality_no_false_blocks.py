@@ -53,8 +53,9 @@ def test_a_restored_column_is_checked_by_its_format_not_its_model_space_categori
     assert not run_suite(suite, pd.DataFrame({"zip": ["0213"] * 60})).success
 
 
-def test_gaussian_copula_on_an_all_numeric_table_of_tens_of_thousands_of_rows_is_not_blocked():
-    frame, spec_dict = numeric_credit(20_000, seed=4)
+def _honest_copula_on_numeric_credit(rows: int, sampled_rows: int):
+    """(spec, plan, model-space train, sampled, sampled in model space) of an honest GaussianCopula."""
+    frame, spec_dict = numeric_credit(rows, seed=4)
     spec = DatasetSpec.model_validate(spec_dict)
     source = as_ingested(frame, spec)
     plan = plan_masking(spec, {})
@@ -63,9 +64,13 @@ def test_gaussian_copula_on_an_all_numeric_table_of_tens_of_thousands_of_rows_is
     columns = [t.column for t in plan if t.reaches_model]
     with tempfile.TemporaryDirectory() as tmp:
         model = synthesis.fit_and_save(train[columns], "gaussian_copula", {}, 0, Path(tmp))
-        sampled = synthesis.load_and_sample(model, 5_000, seed=1)
-    synthetic = evaluation.to_model_space(sampled, plan, train[columns])
-    result = run_suite(build_suite(train[columns]), synthetic)
+        sampled = synthesis.load_and_sample(model, sampled_rows, seed=1)
+    return spec, plan, train[columns], sampled, evaluation.to_model_space(sampled, plan, train[columns])
+
+
+def test_gaussian_copula_on_an_all_numeric_table_of_tens_of_thousands_of_rows_is_not_blocked():
+    _spec, _plan, train, _sampled, synthetic = _honest_copula_on_numeric_credit(20_000, 5_000)
+    result = run_suite(build_suite(train), synthetic)
     assert result.success, [(o.column, o.detail) for o in result.failures()]
 
 
@@ -104,16 +109,6 @@ def test_the_public_suite_is_built_from_declared_domains_and_types_only():
 
 
 def test_the_gate_runs_the_public_suite_on_an_honest_table_without_blocking():
-    frame, spec_dict = numeric_credit(4_000, seed=4)
-    spec = DatasetSpec.model_validate(spec_dict)
-    source = as_ingested(frame, spec)
-    plan = plan_masking(spec, {})
-    masked, _ = apply_masking(source, plan, spec, b"test-key")
-    train, _holdout = split_train_holdout(masked, spec.split.holdout_fraction, spec.split.seed, spec.key)
-    columns = [t.column for t in plan if t.reaches_model]
-    with tempfile.TemporaryDirectory() as tmp:
-        model = synthesis.fit_and_save(train[columns], "gaussian_copula", {}, 0, Path(tmp))
-        sampled = synthesis.load_and_sample(model, 2_000, seed=1)
-    synthetic = evaluation.to_model_space(sampled, plan, train[columns])
-    outcome = evaluation.public_expectations(spec, plan, train[columns], sampled, synthetic)
+    spec, plan, train, sampled, synthetic = _honest_copula_on_numeric_credit(4_000, 2_000)
+    outcome = evaluation.public_expectations(spec, plan, train, sampled, synthetic)
     assert outcome.public and outcome.passed, outcome.details

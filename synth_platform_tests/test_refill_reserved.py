@@ -26,7 +26,7 @@ from synth_platform.lib.refill import (
     refill_kind,
     restore_source_shape,
 )
-from synth_platform.lib.spec import DatasetSpec
+from synth_platform_tests.conftest import typed_spec
 
 N = 3000
 
@@ -35,17 +35,6 @@ def _fakes(detected_type, fmt=None, column_type="string", n=N, seed=7) -> pd.Ser
     treatment = ColumnTreatment("c", "direct_identifier", detected_type, "drop", format=fmt)
     values, _report = refill_column(treatment, n, seed, column_type)
     return pd.Series(values, dtype=object)
-
-
-def _spec(columns: dict[str, str], key: str | None = None) -> DatasetSpec:
-    return DatasetSpec.model_validate(
-        {
-            "name": "t",
-            "source": {"landing_dir": "x"},
-            "key": key,
-            "columns": {c: {"type": t} for c, t in columns.items()},
-        }
-    )
 
 
 def test_every_detected_direct_type_has_a_reserved_space():
@@ -177,7 +166,7 @@ def test_formats_from_the_plan_are_honoured():
 )
 def test_a_bad_format_is_a_clear_error(detected_type, fmt, column_type):
     plan = [ColumnTreatment("the_column", "direct_identifier", detected_type, "drop", format=fmt)]
-    spec = _spec({"the_column": column_type})
+    spec = typed_spec({"the_column": column_type})
     with pytest.raises(ValueError, match="the_column") as error:
         check_formats(plan, spec)
     message = str(error.value)
@@ -197,7 +186,7 @@ def test_refill_takes_no_raw_values():
 
 def _table(n=2000, seed=3):
     rng = np.random.default_rng(seed)
-    spec = _spec(
+    spec = typed_spec(
         {
             "customer_id": "string",
             "full_name": "string",
@@ -241,7 +230,7 @@ def test_same_synthetic_frame_plan_and_seed_give_the_same_refill():
     assert not first["customer_id"].equals(other_seed["customer_id"])
     # One column's refill does not depend on which other columns exist.
     fewer = [t for t in plan if t.column != "street_address"]
-    spec_fewer = _spec(
+    spec_fewer = typed_spec(
         {c: spec.columns[c].type for c in spec.columns if c != "street_address"}, key="customer_id"
     )
     smaller = restore_source_shape(sampled, spec_fewer, fewer, seed=11)

@@ -13,23 +13,12 @@ import pytest
 from synth_platform.lib.masking import ColumnTreatment
 from synth_platform.lib.privacy import identifier_leaks
 from synth_platform.lib.refill import ReservedFaker, restore_source_shape
-from synth_platform.lib.spec import DatasetSpec
-
-
-def _spec(columns: dict[str, str], key: str | None = None) -> DatasetSpec:
-    return DatasetSpec.model_validate(
-        {
-            "name": "t",
-            "source": {"landing_dir": "x"},
-            "key": key,
-            "columns": {c: {"type": t} for c, t in columns.items()},
-        }
-    )
+from synth_platform_tests.conftest import typed_spec
 
 
 def test_integer_key_is_refilled_with_negative_numbers_that_cannot_run_out():
     n = 1000
-    spec = _spec({"k": "integer", "x": "float"}, key="k")
+    spec = typed_spec({"k": "integer", "x": "float"}, key="k")
     plan = [
         ColumnTreatment("k", "direct_identifier", "record_id", "pseudonymize"),
         ColumnTreatment("x", "other", None, "keep"),
@@ -87,7 +76,9 @@ def test_short_values_identify_nobody():
 
 def test_reserved_fakes_never_meet_realistic_identifiers_in_the_leak_check():
     """Fakes from reserved spaces cannot equal a real-looking identifier in any written form."""
-    spec = _spec({"k": "string", "e": "string", "p": "string", "s": "string", "c": "string", "x": "integer"})
+    spec = typed_spec(
+        {"k": "string", "e": "string", "p": "string", "s": "string", "c": "string", "x": "integer"}
+    )
     plan = [
         ColumnTreatment("k", "direct_identifier", "customer_id", "pseudonymize"),
         ColumnTreatment("e", "direct_identifier", "email", "drop"),
@@ -130,7 +121,7 @@ def test_reserved_fakes_never_meet_realistic_identifiers_in_the_leak_check():
 
 def test_dropped_free_text_is_refilled_with_no_real_word():
     notes = pd.Series([f"Called Mrs Whitfield about invoice {i}, she moved to Leeds" for i in range(300)])
-    spec = _spec({"note": "string", "x": "integer"})
+    spec = typed_spec({"note": "string", "x": "integer"})
     plan = [
         ColumnTreatment("note", "direct_identifier", "free_text", "drop"),
         ColumnTreatment("x", "other", None, "keep"),
@@ -147,7 +138,7 @@ def test_refill_of_many_rows_is_vectorised():
     import time
 
     n = 200_000
-    spec = _spec(
+    spec = typed_spec(
         {"k": "string", "name": "string", "mail": "string", "tel": "string", "ssn": "string", "x": "integer"}
     )
     plan = [

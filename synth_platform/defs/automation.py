@@ -72,8 +72,9 @@ def chain_version(spec: DatasetSpec, plan_digest: str | None = None) -> str:
     """
     from synth_platform import __version__
     from synth_platform.defs.chain.common import STAGE_VERSIONS
+    from synth_platform.lib.spec import spec_sha256
 
-    spec_digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
+    spec_digest = spec_sha256(spec)[:12]
     stages = json.dumps(STAGE_VERSIONS, sort_keys=True)
     code_digest = hashlib.sha256(f"{__version__}|{stages}".encode()).hexdigest()[:12]
     plan = f".plan-{plan_digest[:12]}" if plan_digest else ""

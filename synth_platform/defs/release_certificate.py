@@ -14,7 +14,7 @@ import pandas as pd
 from synth_platform import __version__
 from synth_platform.lib import approved_plan, certificate, ledger
 from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.spec import DatasetSpec
+from synth_platform.lib.spec import DatasetSpec, spec_sha256
 
 
 def _declared(spec: DatasetSpec) -> dict[str, dict]:
@@ -99,7 +99,7 @@ def write_certificate(
         spend=this_release,
         cumulative=cumulative,
         digests={
-            "spec_sha256": certificate.digest(spec.model_dump(mode="json")),
+            "spec_sha256": spec_sha256(spec),
             "approved_plan_sha256": approved_plan.plan_digest(recorded) if recorded else None,
             "code_version": __version__,
         },

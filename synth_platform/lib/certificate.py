@@ -19,7 +19,6 @@ changes in it: if the answer is not "only through a DP mechanism", it does not b
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import math
@@ -49,12 +48,6 @@ class Certificate:
     @property
     def json(self) -> Path:
         return self.directory / "certificate.json"
-
-
-def digest(value: Any) -> str:
-    """SHA-256 of a value's canonical JSON: a digest of public inputs (spec, plan), never of data."""
-    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _float(value: Any) -> float | None:

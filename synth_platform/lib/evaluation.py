@@ -60,22 +60,6 @@ class CheckOutcome:
     #: computed from public inputs only (the synthetic table, spec, declared domains, plan): free
     public: bool = False
 
-    @property
-    def noisy_figure(self) -> float | None:
-        return None if self.noisy is None else self.noisy.value
-
-    @property
-    def sigma(self) -> float | None:
-        return None if self.noisy is None else self.noisy.sigma
-
-    @property
-    def sensitivity(self) -> float | None:
-        return None if self.noisy is None else self.noisy.sensitivity
-
-    @property
-    def rho(self) -> float | None:
-        return None if self.noisy is None else self.noisy.rho
-
     def as_dict(self) -> dict:
         """JSON-safe figures that may leave the governed side: under a private gate a real-data
         check shows its noisy figure only (a figure that could not be computed is None, never NaN)."""

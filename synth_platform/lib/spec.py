@@ -408,6 +408,13 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def spec_sha256(spec: DatasetSpec) -> str:
+    """SHA-256 of the spec as validated (every field): a public digest, the same wherever shown."""
+    import hashlib
+
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
 def load_spec(path: Path) -> DatasetSpec:
     """Load and validate one spec file; raise SpecError naming the file and field."""
     try:
