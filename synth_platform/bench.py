@@ -105,6 +105,10 @@ def main() -> None:
     from synth_platform import bench_attacks  # the leaky/honest confusion table of the release gate
 
     bench_attacks.main([])
+    from synth_platform import bench_leaks  # the harder battery (whole-source people) vs the whole gate
+
+    print("\nthe harder planted-leak battery, source shape, by evaluation.evaluate:", flush=True)
+    bench_leaks.main([])
     from synth_platform import bench_discovery, bench_gate  # discovery by values; false blocks
 
     print("\ndiscovery by values (opaque column names, several locales, malformed values):", flush=True)

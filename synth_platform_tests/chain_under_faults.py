@@ -147,7 +147,8 @@ def faulted_chain(tmp_path_factory) -> FaultedChain:
     from synth_platform_tests.pipeline_harness import make_project, planted_identifiers
 
     tmp_path = tmp_path_factory.mktemp("faulted_chain")
-    project = make_project(tmp_path, rows=1500)
+    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed)
+    project = make_project(tmp_path, rows=1500, spec_overrides={"split": {"holdout_fraction": 0.3}})
     first = next(project.landing.glob("*.csv"))
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -357,7 +357,9 @@ def _trained_rows(project) -> int:
 def test_no_plan_stops_after_discovery_and_the_cli_approval_lets_the_next_run_through(
     tmp_path, monkeypatch, capsys
 ):
-    project = make_project(tmp_path, rows=600, approve=False)
+    # 1,500 rows with a 30 % holdout: what the gate's size check needs (lib.split.rows_needed)
+    holdout = {"split": {"holdout_fraction": 0.3}}
+    project = make_project(tmp_path, rows=1500, spec_overrides=holdout, approve=False)
     plan_file = approved_plan.plan_path(project.settings.specs_dir, DATASET)
     result = project.run()
     assert not result.success
@@ -430,6 +432,7 @@ def test_a_column_the_plan_calls_other_now_holding_emails_stops_before_training(
         },
         "synthesizer": {"kind": "gaussian_copula", "params": {}},
         "privacy": {"epsilon_budget": None},
+        "split": {"holdout_fraction": 0.3},  # with 1,500 rows: what the gate needs (lib.split.rows_needed)
     }
     # The reviewer approved the plan on last month's file, where `contact` held a channel name.
     specs = tmp_path / "project" / "config" / "datasets"
@@ -441,7 +444,7 @@ def test_a_column_the_plan_calls_other_now_holding_emails_stops_before_training(
     plan = approved_plan.load_plan(specs, load_spec(specs / "contacts.yaml"))
     assert plan.columns["contact"].pii_class == "other"
 
-    frame = _contacts(400, emails=True)
+    frame = _contacts(1500, emails=True)
     project, result = run_generated_dataset(tmp_path, spec, frame, approve=False)
     assert not result.success
     message = _failure(result, "contacts__pii_report")

@@ -136,6 +136,11 @@ CONTENT_CASES: list[tuple[str, Build, str]] = [
     ("blank_lines_only", lambda h, r: b"\n\n\n", r"no header and no rows"),
     ("header_only", lambda h, r: _csv(h, []), r"has a header but no data rows"),
     ("two_rows", lambda h, r: _csv(h, r[:2]), r"2 data rows, fewer than the 200 .*source\.min_rows"),
+    (  # well-formed, but fewer people than the release gate needs after the split (lib.split.rows_needed)
+        "too_few_for_the_gate",
+        lambda h, r: _csv(h, r[:1000]),
+        r"1000 data rows, too few for the release gate of 'adult_customers'.*deliver at least \d+ rows",
+    ),
     ("no_header", lambda h, r: _csv(r[0], _rows(r)[1:]), r"the first row looks like data, not a header"),
     (
         "missing_column",

@@ -16,8 +16,9 @@ def test_exhausted_budget_stops_the_chain_at_training_and_keeps_the_release(tmp_
     limit = accounting.epsilon_from_rho(2 * spend.rho, 1e-9)  # exactly two trainings at epsilon 1
     project = make_project(
         tmp_path,
-        rows=600,
+        rows=1500,  # with a 30 % holdout: what the gate's size check needs (lib.split.rows_needed)
         spec_overrides={
+            "split": {"holdout_fraction": 0.3},
             "synthesizer": {"kind": "dp_mst", "params": {"epsilon": 1.0, "delta": 1e-9}},
             "privacy": {"epsilon_budget": limit, "delta": 1e-9},
         },
@@ -65,8 +66,9 @@ def test_the_budget_is_the_landing_folders_not_the_dataset_names(tmp_path):
     limit = accounting.epsilon_from_rho(2 * spend.rho, 1e-9)
     project = make_project(
         tmp_path,
-        rows=600,
+        rows=1500,  # with a 30 % holdout: what the gate's size check needs (lib.split.rows_needed)
         spec_overrides={
+            "split": {"holdout_fraction": 0.3},
             "synthesizer": {"kind": "dp_mst", "params": {"epsilon": 1.0, "delta": 1e-9}},
             "privacy": {"epsilon_budget": limit, "delta": 1e-9},
         },

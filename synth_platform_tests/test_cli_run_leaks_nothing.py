@@ -6,10 +6,14 @@ the multiprocess executor, one subprocess per step, the `duckdb_warehouse` pool,
 warehouse file lock across processes, and captured stdout/stderr of every step. Everything
 that run leaves on disk outside the warehouse (the instance's event database, the compute
 logs, the model files, the evidence pack) and everything it printed must hold no raw identifier of the source.
+Then the operator commands run on that warehouse: `export-train` (the file it writes and what it
+prints), and `check` on the landing file itself — every planted identifier in clear, the worst
+table an outside team could hand in — whose output and `check` ledger row must hold none either.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +30,8 @@ ROWS = 1500
 
 
 def test_cli_run_leaves_no_identifier_in_logs_events_or_models(tmp_path):
-    project = make_project(tmp_path, rows=ROWS)
+    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed)
+    project = make_project(tmp_path, rows=ROWS, spec_overrides={"split": {"holdout_fraction": 0.3}})
     landing_file = next(project.landing.glob("*.csv"))
     planted = planted_identifiers(pd.read_csv(landing_file, dtype=str))
 
@@ -60,9 +65,40 @@ def test_cli_run_leaves_no_identifier_in_logs_events_or_models(tmp_path):
     stored = "\n".join(p.read_bytes().decode("utf-8", "ignore") for p in files)
     assert "dbt build" in stored  # what the steps logged is in the searched text (event DB and .err logs)
 
+    operator = _operator_commands(env, landing_file, tmp_path)
+
     # Counts only: a failing leak test must not print the identifiers it found.
     found = {
         where: len(identifiers_in(text, planted))
-        for where, text in (("cli_output", printed), ("stored", stored))
+        for where, text in (("cli_output", printed), ("stored", stored), *operator.items())
     }
-    assert found == {"cli_output": 0, "stored": 0}, "raw identifiers found (counts per place)"
+    assert found == dict.fromkeys(found, 0), "raw identifiers found (counts per place)"
+
+
+def _operator_commands(env: dict, landing_file, tmp_path) -> dict[str, str]:
+    """What `export-train` and `check` (on the raw landing file) print and write, by place."""
+    script = os.path.join(os.path.dirname(sys.executable), "synth-platform")
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([script, *argv], env=env, capture_output=True, text=True, timeout=600)
+
+    exported = tmp_path / "train_export.csv"
+    export = run("export-train", DATASET, str(exported))
+    assert export.returncode == 0, export.stderr[-2000:]
+    checked = run("check", DATASET, str(landing_file), "--trained-on", "all")
+    assert checked.returncode == 1, checked.stderr[-2000:]  # real identifiers in clear: blocked
+    assert "no_identifier_leak" in checked.stdout.split("failed: ")[-1]
+    as_json = run("check", DATASET, str(landing_file), "--trained-on", "all", "--json")
+    assert as_json.returncode == 1, as_json.stderr[-2000:]
+    shown = run("ledger", "show", DATASET, "--json")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    rows = [e for e in json.loads(shown.stdout)["entries"] if e["event"] == "check"]
+    assert len(rows) == 2 and all(r["parameters"]["verdict"] == "blocked" for r in rows)
+    assert run("ledger", "verify", "--no-event-log").returncode == 0
+    return {
+        "export_output": export.stdout + export.stderr,
+        "export_file": exported.read_text(),
+        "check_output": checked.stdout + checked.stderr + as_json.stdout + as_json.stderr,
+        "check_ledger_rows": json.dumps(rows),
+        "ledger_show": shown.stdout + run("ledger", "show", DATASET).stdout,
+    }

@@ -153,3 +153,68 @@ def test_a_wrong_key_fails(db, monkeypatch, capsys):
     assert main(["ledger", "verify"]) == 1
     out = capsys.readouterr().out
     assert "HMAC" in out and "a-different-platform-key" not in out
+
+
+def _append_check(path, passed=False) -> dict:
+    """A `check` row as `synth-platform check` appends it (its own entry builder, a stub report)."""
+    from types import SimpleNamespace
+
+    from synth_platform.cli.check import check_entry
+
+    spec = SimpleNamespace(name="people", privacy=SimpleNamespace(epsilon_budget=10.0, delta=1e-9))
+    failed = [] if passed else ["exact_copies", "near_copies"]
+    report = SimpleNamespace(passed=passed, failed_checks=failed)
+    entry = check_entry(spec, "f" * 64, 1234, "model", "all", report)
+    with warehouse.connect(path) as con:
+        return ledger.append(con, entry)
+
+
+def test_check_rows_verify_and_are_shown(db, capsys, monkeypatch):
+    monkeypatch.setenv("SYNTH_OPERATOR", "grace")
+    before = _newest(db)
+    row = _append_check(db)
+    assert (row["event"], row["rho_spent"], row["epsilon_spent"]) == ("check", 0.0, 0.0)
+    assert row["cumulative_rho"] == before["cumulative_rho"]  # the same dataset's total: no spend
+    assert row["epsilon_note"] == ledger.CHECK_NOTE
+    assert main(["ledger", "verify"]) == 0
+    assert "intact" in capsys.readouterr().out
+    assert main(["ledger", "show", "people"]) == 0
+    out = capsys.readouterr().out
+    assert "check: would be blocked (failed: exact_copies" in out
+    assert f"check entry {row['entry_id']}: by " in out and "(operator grace)" in out
+    assert "file sha256 " + "f" * 64 in out and "trained_on all" in out and "1234 rows (model shape)" in out
+    assert main(["ledger", "show", "people", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["entries"][-1]
+    assert shown["event"] == "check" and shown["parameters"]["failed_checks"] == [
+        "exact_copies",
+        "near_copies",
+    ]
+    assert shown["parameters"]["verdict"] == "blocked" and shown["parameters"]["operator"] == "grace"
+
+
+def test_check_rows_spend_nothing_and_stay_out_of_the_published_ledger(db, tmp_path):
+    import duckdb
+
+    from synth_platform.lib import zones
+
+    with warehouse.connect(db, read_only=True) as con:
+        spent = ledger.cumulative_spend(con, "people")
+    _append_check(db, passed=True)
+    _append_check(db)
+    with warehouse.connect(db, read_only=True) as con:
+        assert ledger.cumulative_spend(con, "people") == spent
+        governed = ledger.read_ledger(con)
+    assert list(governed["event"]).count("check") == 2
+    with warehouse.warehouse_lock(db):
+        zones.refresh_published(db)
+    con = duckdb.connect(str(zones.published_path(db)), read_only=True)
+    try:
+        published = con.execute("SELECT * FROM governance.ledger ORDER BY entry_id").df()
+    finally:
+        con.close()
+    assert "check" not in set(published["event"])
+    assert list(published["entry_id"]) == [
+        e for e, v in zip(governed["entry_id"], governed["event"], strict=True) if v != "check"
+    ]
+    text = published.to_csv()
+    assert "f" * 64 not in text and "operator" not in text and "would be" not in text

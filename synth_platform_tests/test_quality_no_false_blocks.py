@@ -112,3 +112,111 @@ def test_the_gate_runs_the_public_suite_on_an_honest_table_without_blocking():
     spec, plan, train, sampled, synthetic = _honest_copula_on_numeric_credit(4_000, 2_000)
     outcome = evaluation.public_expectations(spec, plan, train, sampled, synthetic)
     assert outcome.public and outcome.passed, outcome.details
+
+
+# --- issue 14: range and set checks hold exactly the domain the generator was promised -------------
+
+
+def test_public_ranges_admit_values_exactly_at_the_declared_bounds_and_refuse_beyond():
+    from synth_platform.lib.quality import build_public_suite
+
+    schema = pd.DataFrame(
+        {"n": pd.array([], dtype="Int64"), "x": pd.Series([], dtype=float), "c": pd.Series([], dtype=object)}
+    )
+    suite = build_public_suite(
+        schema,
+        bounds={"n": (0, 10), "x": (-2.5, 0.125)},
+        categories={"c": ["a"]},
+        extra_categories=["(rare)"],
+    )
+    at_edges = pd.DataFrame(
+        {"n": pd.array([0, 10, None], dtype="Int64"), "x": [-2.5, 0.125, np.nan], "c": ["a", "(rare)", None]}
+    )
+    assert run_suite(suite, at_edges).success  # inclusive bounds; nulls are not range violations
+    beyond = pd.DataFrame(
+        {"n": pd.array([0, 11, 5], dtype="Int64"), "x": [-2.5, 0.1250001, 0.0], "c": ["a", "b", "a"]}
+    )
+    assert _failed(run_suite(suite, beyond)) == {(BETWEEN, "n"), (BETWEEN, "x"), (IN_SET, "c")}
+
+
+def _dp_gate_suite_outcome(frame: pd.DataFrame, columns: dict, shift: dict | None = None):
+    """dp_mst on `frame` (declared domains as in `columns`), sampled, restored to the source's shape
+    and checked by the gate's public suite; `shift` adds a constant to a column of the sample first."""
+    from synth_platform.lib import refill
+    from synth_platform.lib.dp_mst import DPMSTSynthesizer, declared_domains
+
+    spec = DatasetSpec.model_validate({"name": "t", "source": {"landing_dir": "x"}, "columns": columns})
+    plan = plan_masking(spec, {})
+    source = as_ingested(frame, spec)
+    masked, _ = apply_masking(source, plan, spec, b"test-key")
+    synth = DPMSTSynthesizer(None, epsilon=4.0, iters=50, domains=declared_domains(spec, plan)).fit(masked)
+    sampled = synth.sample(2_000, seed=3)
+    for column, delta in (shift or {}).items():
+        sampled[column] = sampled[column] + delta
+    shaped = refill.restore_source_shape(sampled, spec, plan, seed=0)
+    model_space = evaluation.to_model_space(shaped, plan, masked)
+    return evaluation.public_expectations(spec, plan, masked, shaped, model_space)
+
+
+def test_an_honest_dp_mst_sample_passes_declared_ranges_and_sets_at_their_edges():
+    rng = np.random.default_rng(5)
+    rows = 3_000
+    frame = pd.DataFrame(
+        {
+            # values pile up at both declared edges (clipped in masking, drawn back at the edge)
+            "age": np.clip(rng.normal(50, 30, rows), 18, 90).round().astype(int),
+            "share": np.clip(rng.normal(0.5, 0.4, rows), 0.0, 1.0).round(3),
+            "delta": np.round(rng.laplace(0.0, 5.0, rows), 2),
+            "level": rng.choice(["low", "mid", "high"], rows),
+        }
+    )
+    columns = {
+        "age": {"type": "integer", "bounds": [17.5, 90.4]},  # fractional bounds on integers
+        "share": {"type": "float", "bounds": [0.0, 1.0]},
+        "delta": {"type": "float", "bounds": [-10.0, 10.0]},  # narrower than the data: clipped
+        "level": {"type": "category", "categories": ["low", "mid", "high", "unused"]},
+    }
+    honest = _dp_gate_suite_outcome(frame, columns)
+    assert honest.passed, honest.details
+    shifted = _dp_gate_suite_outcome(frame, columns, shift={"share": 0.5})
+    assert not shifted.passed and shifted.details["failed_expectations"] == [f"{BETWEEN}(share)"]
+
+
+def test_trimming_keeps_a_column_whose_cells_are_thin_under_noise():
+    """Root cause of a quality block on a 5,345-row table: with ~4,000 training rows, eleven
+    columns and the default epsilon, a fine cell's noise (sd ~77) exceeds its count (~30), the
+    trimming never found the mass and kept one peak cell: the column collapsed to a point."""
+    from synth_platform.lib.dp_domain import _trimmed_ends
+
+    rng = np.random.default_rng(0)
+    thin = np.zeros(256)
+    thin[21:162] = 30.0
+    from_edge = np.zeros(112)
+    from_edge[:68] = 63.0  # integer ages from the lowest cell on
+    thin_ends = np.array([_trimmed_ends(thin + rng.normal(0.0, 77.0, 256), 77.0) for _ in range(50)])
+    edge_ends = np.array([_trimmed_ends(from_edge + rng.normal(0.0, 77.0, 112), 77.0) for _ in range(50)])
+    assert (thin_ends[:, 1] - thin_ends[:, 0]).min() >= 50  # the column keeps its spread, never one cell
+    # real values before the proof of mass are kept (the old rule cut a median 16 cells, up to 96)
+    assert np.median(edge_ends[:, 0]) <= 1 and np.median(edge_ends[:, 1]) >= 67
+    sharp = np.zeros(256)
+    sharp[100:120] = 1000.0
+    assert _trimmed_ends(sharp + rng.normal(0.0, 10.0, 256), 10.0) == (100, 119)  # empty ends still trimmed
+
+
+def test_a_declared_date_window_is_checked_whole_days_inclusive():
+    """A declared date window was dropped from the public suite (no check at all); it now holds
+    every instant of its first to last day, and a date outside it fails."""
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "t",
+            "source": {"landing_dir": "x"},
+            "columns": {"day": {"type": "date", "bounds": ["2022-01-01", "2024-12-31"]}},
+        }
+    )
+    plan = plan_masking(spec, {})
+    schema = pd.DataFrame({"day": pd.Series([], dtype="datetime64[ns]")})
+    inside = pd.DataFrame({"day": pd.to_datetime(["2022-01-01 00:00:00", "2024-12-31 23:59:59", None])})
+    assert evaluation.public_expectations(spec, plan, schema, inside, inside).passed
+    outside = pd.DataFrame({"day": pd.to_datetime(["2022-01-01", "2025-01-01"])})
+    failed = evaluation.public_expectations(spec, plan, schema, outside, outside)
+    assert failed.details["failed_expectations"] == [f"{BETWEEN}(day)"]

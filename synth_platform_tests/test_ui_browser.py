@@ -110,6 +110,7 @@ def served(tmp_path_factory):
     # few rows, loses the income relationship and blocks.
     copula = {"kind": "gaussian_copula", "params": {"default_distribution": "truncnorm"}}
     overrides = {"synthesizer": copula, "privacy": {"epsilon_budget": None}}
+    overrides["split"] = {"holdout_fraction": 0.3}  # what 1,500 rows need (lib.split.rows_needed)
     sample = make_project(tmp, rows=ROWS, spec_overrides=overrides)
     project = Project(sample.root, sample.settings, dg.DagsterInstance.from_config(str(home)))
 

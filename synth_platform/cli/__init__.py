@@ -12,8 +12,9 @@ import argparse
 import importlib
 import sys
 
-#: Subcommand modules under synth_platform.cli, in the order `--help` lists them.
-SUBCOMMANDS: list[str] = ["check", "ledger", "evidence", "pii"]
+#: Subcommand modules under synth_platform.cli, in the order `--help` lists them (a module's
+#: command may be spelt differently: `export_train` registers `export-train`).
+SUBCOMMANDS: list[str] = ["check", "export_train", "ledger", "evidence", "pii"]
 
 
 class UsageError(Exception):
@@ -23,7 +24,8 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="synth-platform",
-        description="Governed synthetic twins: judge tables, read the ledger, find evidence packs.",
+        description="Governed synthetic twins: judge tables, export the training split, read the ledger, "
+        "find evidence packs.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:

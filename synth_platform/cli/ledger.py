@@ -6,7 +6,9 @@ checks every row's HMAC under the platform key (`SYNTH_PSEUDONYM_KEY`, or the ke
 chain head: the keyed head file beside the warehouse (`<warehouse>.ledger_head.json`) and the
 head in Dagster's event log (the newest `governance/ledger` materialisation of the instance at
 `DAGSTER_HOME`, when there is one; `--no-event-log` skips it). So an edited, deleted, truncated,
-wiped or re-hashed ledger is caught, even with the head file deleted.
+wiped or re-hashed ledger is caught, even with the head file deleted. `show` lists every row,
+`check` rows (an operator's `synth-platform check`, governed side only) with who ran it, the
+file's sha256, its rows, `--trained-on` and the verdict.
 Exit codes: 0 intact / shown, 1 the chain is broken, 2 no warehouse or bad arguments.
 """
 
@@ -172,7 +174,30 @@ def _show(args) -> int:
     print("  ".join(c.ljust(widths[c]) for c in _SHOWN))
     for record in records:
         print("  ".join(_text(record.get(c))[: widths[c]].ljust(widths[c]) for c in _SHOWN))
+    for line in _check_lines(records):
+        print(line)
     return 0
+
+
+def _check_lines(records: list[dict]) -> list[str]:
+    """One line per `check` row: what the table's columns cannot hold (who, which file, assumed)."""
+    lines = []
+    for record in records:
+        if record.get("event") != "check" or not isinstance(record.get("parameters"), dict):
+            continue
+        p = record["parameters"]
+        who = p.get("os_user") or "unknown"
+        if p.get("operator"):
+            who += f" (operator {p['operator']})"
+        failed = ", ".join(p.get("failed_checks") or []) or "none"
+        lines.append(
+            f"check entry {record['entry_id']}: by {who}; file sha256 {p.get('file_sha256')}, "
+            f"{p.get('rows')} rows ({p.get('input_shape')} shape), trained_on {p.get('trained_on')}; "
+            f"would be {p.get('verdict')}; failed: {failed}"
+        )
+    if lines:
+        lines.insert(0, "check rows (governed side only, exact figures, no budget spent):")
+    return lines
 
 
 def _text(value) -> str:

@@ -62,7 +62,12 @@ def _budget_status(warehouse: WarehouseResource, spec: DatasetSpec) -> tuple[flo
         delta = getattr(spec.privacy, "delta", None)
         found = budget_lib.status(con, spec.name, spec.privacy.epsilon_budget, *([delta] if delta else []))
         last = ledger.read_ledger(con, spec.name)
-    state = str(int(last["entry_id"].max())) if len(last) else "0"
+    # the state is the newest row that can change the budget: a governed-only row (a `check`, an
+    # `export`) spends nothing and must not re-send an alert
+    from synth_platform.lib.zones import GOVERNED_ONLY_EVENTS
+
+    spending = last[~last["event"].isin(GOVERNED_ONLY_EVENTS)] if len(last) else last
+    state = str(int(spending["entry_id"].max())) if len(spending) else "0"
     return found.spent_epsilon, found.remaining_epsilon, found.remaining_share, state
 
 

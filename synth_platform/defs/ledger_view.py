@@ -52,9 +52,13 @@ def dagster_heads(instance: dg.DagsterInstance) -> tuple[ledger.Head, ...]:
 
 
 def recent_ledger(warehouse, limit: int = RECENT_ROWS) -> pd.DataFrame:
-    """The newest `limit` ledger rows (all datasets), oldest first; read-only."""
+    """The newest `limit` ledger rows (all datasets), oldest first; read-only. Governed-only rows
+    (`check`, `export`: exact statements about real people, who ran them) never reach the UI."""
+    from synth_platform.lib.zones import GOVERNED_ONLY_EVENTS
+
     with warehouse.connect(read_only=True) as con:
-        return ledger.read_ledger(con, newest=limit)
+        rows = ledger.read_ledger(con, newest=limit)
+    return rows[~rows["event"].isin(GOVERNED_ONLY_EVENTS)] if len(rows) else rows
 
 
 def _finite(value) -> float | None:

@@ -14,6 +14,7 @@ compute the restricted figures of the evidence pack. Nothing here returns a cell
 
 from __future__ import annotations
 
+import hashlib
 from itertools import combinations
 
 import numpy as np
@@ -415,3 +416,57 @@ def leaking_people(synthetic: pd.DataFrame, raw_identifiers: list[pd.Series]) ->
         hit[present] = identifying[codes[present]]
         leaking |= hit
     return int(leaking.sum())
+
+
+# --- absolute exposure (whole source) ------------------------------------------------------------
+
+#: people asked about (one keyed half of the source) and rows per reference (other half, synthetic)
+EXPOSURE_PEOPLE = 10_000
+EXPOSURE_REFERENCE = 12_000
+
+
+def exposure_criteria(columns: list[str], numeric: list[str]) -> list:
+    """The public few ways of being found that the bounded figure asks about (each costs noise):
+    the leak classes of `lib/attacks/exposure` (`key_criteria`)."""
+    from synth_platform.lib.attacks.exposure import key_criteria
+
+    return key_criteria(columns, numeric)
+
+
+def exposure_halves(source: pd.DataFrame, hash_key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The source split in two by a keyed hash of each row's content: a person's half depends on
+    their row alone (neighbouring sources stay neighbours on each half)."""
+    canonical = source.astype("string").fillna("\x00<NA>")
+    hashes = pd.util.hash_pandas_object(canonical, index=False, hash_key=hash_key).to_numpy()
+    odd = (hashes & np.uint64(1)).astype(bool)
+    return source[~odd], source[odd]
+
+
+def exposure_matchings(
+    source: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    columns: list[str],
+    numeric: list[str],
+    m: int,
+    n_reference: int,
+    hash_key: str,
+) -> tuple[list[int], list[int], list]:
+    """(found, chance, criteria): per public criterion, the maximum matching of m keyed people of
+    one half to distinct rows of the synthetic table's first `n_reference` rows, and to distinct
+    people of the other half's keyed sample of the same size.
+
+    Sensitivity: one person is a vertex of one of the people / other-half samples; a keyed sample
+    of fixed size swaps at most one person in and one out, and a maximum matching moves by at most
+    one per vertex added or removed: each matching moves by <= 1 (`exposure.matched_people`).
+    Ranges and tolerances come from the synthetic table (public).
+    """
+    from synth_platform.lib.attacks.exposure import matched_people
+
+    chosen = exposure_criteria(columns, numeric)
+    half_key = hashlib.sha256(f"exposure-half\x1f{hash_key}".encode()).hexdigest()[:16]
+    half_a, half_b = exposure_halves(source[columns], half_key)
+    people = keyed_sample(half_a, m, hash_key)
+    others = keyed_sample(half_b, n_reference, hash_key)
+    reference = synthetic[columns].iloc[:n_reference]
+    found, chance = matched_people(people, [reference, others], columns, numeric, chosen, range_from=0)
+    return found, chance, chosen

@@ -29,6 +29,7 @@ import pandas as pd
 
 from synth_platform.lib import bounded_figures, privacy, private_decision, quality
 from synth_platform.lib.attacks import ATTACKS, AttackConfig, AttackResult, run_suite
+from synth_platform.lib.attacks.suite import RELATIVE_ATTACKS
 from synth_platform.lib.masking import RARE_CATEGORY, ColumnTreatment, generalize
 from synth_platform.lib.private_decision import GateNoise, NoisyFigure
 from synth_platform.lib.spec import DatasetSpec
@@ -192,7 +193,11 @@ def format_patterns(plan: list[ColumnTreatment]) -> dict[str, str]:
 
 def published_domains(spec: DatasetSpec, plan: list[ColumnTreatment]) -> dict[str, dict]:
     """The spec's declared (public) domains in model space: values a synthesizer may rightly draw
-    even when a small training split happens to lack them."""
+    even when a small training split happens to lack them.
+
+    Declared dates become year bounds on a column generalised to its year, and a datetime window on
+    a date or timestamp column: from the first day's start to the last day's end, since a declared
+    date covers its whole day (`dp_mst` draws days, or epoch seconds, inside it)."""
     from synth_platform.lib.dp_mst import declared_domains
 
     domains = declared_domains(spec, plan)
@@ -200,6 +205,10 @@ def published_domains(spec: DatasetSpec, plan: list[ColumnTreatment]) -> dict[st
         dates = domains.get(treatment.column, {}).pop("date_bounds", None)
         if dates is not None and treatment.generalize == "year":
             domains[treatment.column]["bounds"] = (dates[0].year, dates[1].year)
+        elif dates is not None and treatment.generalize is None:
+            low, high = (pd.Timestamp(d).normalize() for d in dates)
+            end = high + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+            domains[treatment.column]["bounds"] = (low.to_pydatetime(), end.to_pydatetime())
     return domains
 
 
@@ -250,10 +259,21 @@ def evaluate(
     holdout: pd.DataFrame,
     raw_identifiers: list[pd.Series],
     noise: GateNoise | None = None,
+    trained_on: str = "train",
 ) -> GateReport:
     """Every check of the gate. Without `noise` the decision is taken on the exact figures
     (restricted: an operator's view, `synth-platform check`); with it (the gate asset, after the
-    charge) every real-data check decides on its noisy bounded figure (`lib/private_decision`)."""
+    charge) every real-data check decides on its noisy bounded figure (`lib/private_decision`).
+
+    `trained_on`: what the generator saw. "train" (the platform's models; a generator fitted on
+    `synth-platform export-train`): every check applies. "all" (the whole source, or unknown):
+    the checks that use the holdout as unseen people (`HOLDOUT_RELATIVE`) are shown but do not
+    decide; absolute exposure, exact copies, identifier leaks and quality do.
+    """
+    if trained_on not in TRAINED_ON:
+        raise ValueError(f"trained_on must be one of {', '.join(TRAINED_ON)}, not {trained_on!r}")
+    if noise is not None and trained_on != "train":
+        raise ValueError("the private gate judges the platform's own models, trained on the training split")
     checks = spec.checks
     model_columns = [t.column for t in plan if t.reaches_model]
     train = withhold_rare_generalized(train[model_columns], plan)
@@ -327,10 +347,31 @@ def evaluate(
     outcomes = [gx, size_check, quality_check, copy_check, *attack_checks, leak_check]
     if spec.utility.targets:  # TSTR (H6 block below)
         outcomes.append(utility_check(spec, train, synthetic_model, holdout))
+    if trained_on == "all":
+        outcomes = [_not_deciding(o) if o.name in HOLDOUT_RELATIVE else o for o in outcomes]
     if noise is None:
         return GateReport(outcomes)
     released = private_figures(spec, plan, synthetic, synthetic_model, train, holdout, raw_identifiers, noise)
     return GateReport([_privatised(o, released.get(o.name)) for o in outcomes])
+
+
+#: what a generator may have been trained on (`synth-platform check --trained-on`)
+TRAINED_ON = ("train", "all")
+#: checks that need the holdout to be people the generator never saw (relative attacks, TSTR)
+HOLDOUT_RELATIVE = (*RELATIVE_ATTACKS, "utility_tstr")
+
+
+def _not_deciding(outcome: CheckOutcome) -> CheckOutcome:
+    """A holdout-relative check under --trained-on all: shown with its figures, never deciding."""
+    return replace(
+        outcome,
+        passed=True,
+        verdict=(
+            "n/a under --trained-on all (the holdout was not unseen, so this comparison says nothing; "
+            f"shown, not deciding): {outcome.verdict or outcome.description}"
+        ),
+        details={**outcome.details, "deciding": False, "exact_passed": outcome.passed},
+    )
 
 
 # --- The private decision: bounded figures, noised (lib/private_decision, lib/bounded_figures) ---
@@ -350,6 +391,7 @@ def real_data_checks(spec: DatasetSpec, plan: list[ColumnTreatment]) -> list[str
         names.append("attribute_inference")
     if qis:
         names.append("unique_people")
+    names.append("absolute_exposure")
     names.append("no_identifier_leak")
     if spec.utility.targets:
         names.append(UTILITY_CHECK)
@@ -467,6 +509,7 @@ def private_figures(
         rho["quality_score"],
         checks.min_quality_score,
         "below",
+        clip=(0.0, 1.0),
     )
     out["quality_score"] = (
         noisy,
@@ -551,6 +594,10 @@ def private_figures(
             "excess share of people with a rare combination whose profile reappears",
         )
 
+    out["absolute_exposure"] = _private_exposure(
+        noise, train, holdout, synthetic_model, columns, numeric, n_t + n_h, sigma_n, rho, checks
+    )
+
     leaking = bf.leaking_people(synthetic, raw_identifiers)
     noisy = private_decision.noisy_scalar(
         noise, "no_identifier_leak", float(leaking), 1.0, rho["no_identifier_leak"], 0.0, "above"
@@ -563,6 +610,42 @@ def private_figures(
             spec, synthetic_model, sample(holdout, m_u), m_u, noise, rho[UTILITY_CHECK]
         )
     return out
+
+
+def _private_exposure(
+    noise, train, holdout, synthetic_model, columns, numeric, noisy_total, sigma_n, rho, checks
+):
+    """Absolute exposure's bounded figure: matchings of one keyed half's people to the synthetic
+    table and to the other half (`bounded_figures.exposure_matchings`), released as a vector of
+    shares. One person moves both sides, so each side gets half the check's rho."""
+    bf = bounded_figures
+    half = max(noisy_total, 0.0) / 2.0
+    # the keyed half's size is binomial about the total's half: keep 3 sd of it and 2 of the noise
+    m_public = private_decision.public_size(half - 3.0 * math.sqrt(half), math.sqrt(2.0) * sigma_n)
+    m = min(m_public, bf.EXPOSURE_PEOPLE)
+    n_reference = min(m_public, bf.EXPOSURE_REFERENCE, len(synthetic_model))
+    found, chance, chosen = bf.exposure_matchings(
+        pd.concat([train, holdout], ignore_index=True),
+        synthetic_model,
+        columns,
+        numeric,
+        m,
+        n_reference,
+        private_decision.sample_key(noise.key, "absolute_exposure"),
+    )
+    threshold = checks.max_absolute_exposure_excess
+    noisy = private_decision.noisy_share_differences(
+        noise, "absolute_exposure", found, m, chance, m, rho["absolute_exposure"] / 2.0, threshold
+    )
+    parts = {
+        "noisy_excess_per_criterion": noisy.parts.get("noisy_excess_per_cut"),
+        "criteria": [c.label for c in chosen],
+        "people": m,
+        "reference_rows": n_reference,
+    }
+    noisy = replace(noisy, rho=rho["absolute_exposure"], parts=parts)
+    what = "largest excess share of real people (whole source) found in the table beyond chance"
+    return noisy, _verdict(noisy, what, threshold)
 
 
 def _inference(noise: GateNoise, found: dict, m: int, rho: float, checks) -> tuple[NoisyFigure, str]:
@@ -645,6 +728,7 @@ def attack_config(checks) -> AttackConfig:
         max_linkability_risk=checks.max_linkability_risk,
         max_inference_risk=checks.max_inference_risk,
         max_unique_people_excess=checks.max_unique_people_excess,
+        max_absolute_exposure_excess=checks.max_absolute_exposure_excess,
         anonymeter_attacks=checks.anonymeter_attacks,
         min_holdout_rows=checks.min_holdout_rows,
         min_evaluation_rows=checks.min_evaluation_rows,

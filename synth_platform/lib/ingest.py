@@ -6,6 +6,12 @@ never quotes a cell value (a cell may be a person's identifier). Header names ar
 quoted only when the first row really is a header and the name is a plain
 identifier: a file without a header has a person's name and SSN in its first row.
 
+Too few rows is a problem of the file too: `check_enough_rows` refuses a table smaller than what
+the release gate needs after the keyed split (`lib.split.rows_needed`, from the spec's public
+settings), so no run trains and spends budget on a table the gate could only block; its message
+says which settings would let the table through. `source.min_rows` stays an explicit floor beside
+it (the larger applies). `ingest_landing_file` is the chain's ingest: read, then both checks.
+
 Only files inside the dataset's landing folder are ever read or moved: the
 `landing_file` setting is an operator's input, and a path pointing elsewhere (the
 warehouse, a `.env` file) is refused before a byte of it is read.
@@ -27,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synth_platform.lib import split
 from synth_platform.lib.spec import DatasetSpec
 
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -39,6 +46,10 @@ _MAX_FIELD_CHARS = 1 << 20
 
 class IngestError(ValueError):
     """A landing file that cannot be ingested; the message names the file and the problem."""
+
+
+class TooFewRowsError(IngestError):
+    """A table with fewer people than the release gate needs after the split; refused before training."""
 
 
 class LandingPathError(IngestError):
@@ -340,3 +351,60 @@ def read_landing_file(path: Path, spec: DatasetSpec) -> pd.DataFrame:
         )
     frame = frame[spec.column_names]
     return coerce_types(frame, spec, path.name)
+
+
+def ingest_landing_file(path: Path, spec: DatasetSpec) -> pd.DataFrame:
+    """The chain's ingest: the typed frame (`read_landing_file`), refused when it holds fewer people
+    than the release gate needs (`check_enough_rows`). The row check comes after the file is read
+    and typed, so a malformed file is still refused for what is wrong with it."""
+    frame = read_landing_file(path, spec)
+    check_enough_rows(frame, spec, path.name)
+    return frame
+
+
+def check_enough_rows(frame: pd.DataFrame, spec: DatasetSpec, file_name: str) -> None:
+    """Refuse a table the release gate could only block for lack of rows (TooFewRowsError).
+
+    The need is the spec's (`lib.split.rows_needed`, before the approved plan is checked: every
+    plan-dependent gate check counted); the table's size is its people, one per key value, as the
+    split will see them. The message names the rows it has, the rows needed and the settings that
+    would let it through, never a value.
+    """
+    people = split.count_people(frame, spec.key)
+    needed = split.rows_needed(spec)
+    if people >= needed.source:
+        return
+    raise TooFewRowsError(_too_few_message(file_name, spec, len(frame), people, needed))
+
+
+def _too_few_message(file_name: str, spec: DatasetSpec, rows: int, people: int, needed) -> str:
+    """What is short, why, and what a person can change (more rows, the fraction, the minimum)."""
+    has = f"{rows} data rows" if people == rows else f"{rows} data rows ({people} people, one row per key)"
+    where = f"config/datasets/{spec.name}.yaml"
+    why = (
+        f"{file_name}: {has}, too few for the release gate of '{spec.name}': its holdout must hold "
+        f"{needed.holdout} people and train {needed.train} (checks.min_holdout_rows "
+        f"{spec.checks.min_holdout_rows} / min_evaluation_rows {spec.checks.min_evaluation_rows} plus "
+        f"{needed.margin:.0f} for the private gate's noise, sd {needed.noise_sd:.1f}), and at "
+        f"split.holdout_fraction {needed.fraction:g} the keyed split gives both that (but for a chance "
+        f"of {split.SPLIT_SHORTFALL:g}) from {needed.source} people on; a smaller table would train, "
+        "spend budget and then be blocked."
+    )
+    options = [f"deliver at least {needed.source} rows (one per person)"]
+    fraction = split.fraction_for(people, needed)
+    if fraction is not None and fraction > needed.fraction:
+        options.append(
+            f"set split.holdout_fraction: {fraction:g} in {where} (train then keeps about "
+            f"{round(people * (1 - fraction))} people)"
+        )
+    if fraction is None:
+        most = split.MAX_SUGGESTED_FRACTION
+        why += f" No split.holdout_fraction up to {most:g} is enough for {people} people."
+    minimum = split.min_holdout_rows_for(people, needed)
+    if minimum is not None and minimum < spec.checks.min_holdout_rows:
+        options.append(
+            f"lower checks.min_holdout_rows to {minimum} (the privacy attacks then judge from fewer "
+            "holdout people: only larger leaks stand out of the noise, and fewer leaks are blocked)"
+        )
+    options.append("raise checks.gate_rho (less noise on the gate's figures, more budget per release)")
+    return why + " To let this table through: " + "; or ".join(options) + "."

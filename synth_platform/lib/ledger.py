@@ -11,6 +11,11 @@ One row per governed event of a dataset:
 - `refused`: a training refused before reading any data (budget exhausted, or a
   non-private synthesizer on a dataset with a budget). No spend.
 - `gate`: the release gate's noisy figures were computed: `rho_spent` charged.
+- `check`: an operator ran `synth-platform check` on a table made outside the chain: who ran
+  it, the file's sha256 and row count, what its generator was trained on, the verdict and the
+  failed checks (in `parameters`). No spend: the verdict rests on exact figures shown only to
+  that operator on the governed side, never released (the published ledger leaves these rows out,
+  `lib.zones`).
 
 The budget belongs to the *source* (`source_id`, `lib.source_identity`), not the dataset's
 name: cumulative spend sums the `trained` and `gate` rows of the source, of the dataset, and
@@ -61,13 +66,15 @@ from synth_platform.lib import accounting, secrets
 
 SCHEMA = "governance"
 TABLE = "ledger"
-EVENTS = ("trained", "reused", "released", "blocked", "refused", "gate")
+EVENTS = ("trained", "reused", "released", "blocked", "refused", "gate", "check", "export")
 #: Events that spend budget (rho); the others spend nothing.
 SPENDING_EVENTS = ("trained", "gate")
 NOT_PRIVATE_NOTE = "unbounded: synthesizer is not differentially private"
 NO_SPEND_NOTE = "none: decision on an already-charged model (post-processing)"
 REUSED_NOTE = "none: sampling again from the model charged in entry {entry} (post-processing)"
 REFUSED_NOTE = "none: refused before any data was read"
+CHECK_NOTE = "none: an operator's check on exact figures, kept on the governed side (not released)"
+EXPORT_NOTE = "none: the training split handed out by export-train, kept on the governed side"
 HEAD_SUFFIX = ".ledger_head.json"
 #: `mac_kind` of a keyed row: its row_hash is an HMAC-SHA256 under the ledger key.
 MAC_KIND = "hmac-sha256"
@@ -432,6 +439,8 @@ def _spend_columns(entry: LedgerEntry, before: tuple[float, float]) -> dict:
         note = {
             "reused": REUSED_NOTE.format(entry=entry.charged_entry),
             "refused": REFUSED_NOTE,
+            "check": CHECK_NOTE,
+            "export": EXPORT_NOTE,
         }.get(entry.event, NO_SPEND_NOTE)
         epsilon, delta, rho, total = 0.0, None, 0.0, rho_before
     elif entry.epsilon_spent is None and (entry.event == "trained" or entry.rho_spent is None):

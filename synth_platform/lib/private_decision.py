@@ -39,14 +39,23 @@ from dataclasses import dataclass
 import numpy as np
 
 #: "sure": a check blocks when its noisy figure minus Z times its total uncertainty is beyond the
-#: threshold (one-sided 99.5 %). With about five checks whose honest figure sits near their threshold
-#: (the copy shares, the leak count), Z = 2.58 keeps an honest table's false blocks under ~1 % in all.
+#: threshold (one-sided 99.5 %). A check that decides several figures (close copies' cuts, absolute
+#: exposure's criteria) widens Z over them (`z_for`, Bonferroni): one such check blocked an honest
+#: 2,500-row dp_mst table on a 2.7-sigma draw of one of its four cuts' noise.
 Z = 2.5758293035489004
+
+
+def z_for(count: int) -> float:
+    """Z for a check deciding `count` figures: the same one-sided error for the check as a whole."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(1.0 - (1.0 - norm.cdf(Z)) / max(int(count), 1)))
+
 
 #: public weights of the gate's rho, per real-data check: more to the tight privacy checks whose
 #: thresholds are a fraction of a percent, less to quality / utility whose margins are wide
 RHO_WEIGHTS: dict[str, float] = {
-    "holdout_size": 1.0,
+    "holdout_size": 2.0,
     "quality_score": 0.1,
     "exact_copies": 0.5,
     "close_copies": 1.5,
@@ -56,6 +65,7 @@ RHO_WEIGHTS: dict[str, float] = {
     "linkability": 0.1,
     "attribute_inference": 0.1,
     "unique_people": 0.5,
+    "absolute_exposure": 4.0,
     "no_identifier_leak": 0.3,
     "utility_tstr": 0.1,
 }
@@ -85,6 +95,12 @@ SENSITIVITY: dict[str, str] = {
     "synthetic row's (numbers within 5 %); S columns per side: L2 Δ = sqrt(S)/m per side",
     "unique_people": "share of people whose profile reappears in the synthetic table while their "
     "quasi-identifier combination occurs at most once there, train and holdout: Δ = 1/m_t, 1/m_h",
+    "absolute_exposure": "per public criterion (exact copy; <= 2 columns changed; <= k changed with at "
+    "most one number not within 4 % of the synthetic range), the maximum matching of m keyed people of "
+    "one half of the source to distinct synthetic rows, and to distinct people of the other half (chance: "
+    "an equally large real sample without them); one person is one vertex of one side, and a matching "
+    "moves by <= 1 per vertex, on both the found and the chance side: L2 Δ = sqrt(2C)/m; the figure is "
+    "the largest excess found - chance",
     "no_identifier_leak": "count of source people with an identifying direct identifier found in the "
     "synthetic table (any written form): Δ = 1",
     "utility_tstr": "public score of a model trained on synthetic, on held-out synthetic rows, minus its "
@@ -194,15 +210,20 @@ def noisy_scalar(
     direction: str = "above",
     sampling_sd=None,
     parts: dict | None = None,
+    clip: tuple[float, float] | None = None,
 ) -> NoisyFigure:
     """Release one bounded scalar with Gaussian noise and decide on it.
 
     `direction`: "above" blocks a figure surely above the threshold, "below" one surely below it
     (a minimum score), "at_least" passes only a figure surely at least the threshold.
     `sampling_sd(noisy)` estimates the figure's sampling error from the noisy value (free).
+    `clip`: the figure's possible range; the noisy value is clipped into it (post-processing, free:
+    a score of 1.02 is shown as 1).
     """
     sigma = gaussian_sigma(sensitivity, rho)
     value = float(exact + noise.gaussian(check, sigma)) if math.isfinite(exact) else math.nan
+    if clip is not None and math.isfinite(value):
+        value = min(max(value, clip[0]), clip[1])
     sd = float(sampling_sd(value)) if sampling_sd is not None and math.isfinite(value) else 0.0
     uncertainty = math.sqrt(sigma**2 + sd**2)
     if not math.isfinite(value):
@@ -304,7 +325,7 @@ def noisy_share_differences(
         uncertainty = math.sqrt(sigma_t**2 + sigma_h**2 + sampling)
         excess = float(p_t - p_h)
         excesses.append(excess)
-        passed = passed and passes_unless_surely_above(excess, uncertainty, threshold)
+        passed = passed and passes_unless_surely_above(excess, uncertainty, threshold, z_for(count))
         if best is None or excess > best[0]:
             best = (excess, uncertainty)
     return NoisyFigure(
@@ -348,7 +369,7 @@ def gate_epsilon(rho: float, delta: float) -> float:
 # --- The charge: one ledger row per (model, synthetic table, settings) evaluation ---------------
 
 #: bump when a bounded figure, the split or the decision rule changes: a new evaluation, charged anew
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 
 
 def evaluation_id(model_sha256: str, synthetic_sha256: str, train_data_hash: str, settings: dict) -> str:

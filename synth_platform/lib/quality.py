@@ -319,11 +319,12 @@ def build_public_suite(
     table's head(0)); `bounds` and `categories` are the domains the spec declares (and public
     codomains such as every ZIP3 prefix); `formats` the regexes of refilled identifiers. Per
     column: it exists; its type family matches the warehouse type; numbers lie within the
-    declared bounds; categories are in the declared list (plus `extra_categories`, e.g. the
-    public `(rare)` token). Columns without a declared domain get no range or set, and no null
-    share is expected (a real null share would be a figure of the real data). Because the suite
-    is a function of public inputs and the synthetic table, the check is free: no noise, no
-    charge.
+    declared bounds (dates within a declared window of datetimes); categories are in the declared
+    list (plus `extra_categories`, e.g. the public `(rare)` token). Bounds are inclusive and nulls
+    pass them, so an honest generator that draws exactly the promised domain always passes.
+    Columns without a declared domain get no range or set, and no null share is expected (a real
+    null share would be a figure of the real data). Because the suite is a function of public
+    inputs and the synthetic table, the check is free: no noise, no charge.
     """
     _gx()
     import great_expectations as gx_module
@@ -347,7 +348,7 @@ def build_public_suite(
             continue
         declared_bounds = (bounds or {}).get(column)
         declared_set = (categories or {}).get(column)
-        if family == "numeric" and declared_bounds is not None:
+        if family in ("numeric", "datetime") and declared_bounds is not None:
             low, high = declared_bounds
             expectations.append(
                 gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)

@@ -111,9 +111,12 @@ class ColumnSpec(_Strict):
 class SourceSpec(_Strict):
     landing_dir: str
     format: Literal["csv", "parquet"] = "csv"
-    #: Fewer data rows than this and ingest refuses the file: a split of a handful of rows leaves
-    #: the gate nothing to judge with (a 2-row file once replaced a release). 200 rows give a
-    #: holdout of about 40 at the default fraction, the least the privacy attacks can compare with.
+    #: An explicit floor: fewer data rows than this and ingest refuses the file (a 2-row file once
+    #: replaced a release). It is not the only one: ingest also refuses a table with fewer people than
+    #: the release gate needs after the split (`lib.split.rows_needed`: checks.min_holdout_rows and
+    #: min_evaluation_rows plus the private gate's noise margin, at split.holdout_fraction; about
+    #: 2,000 rows at the defaults, more as checks join the gate and share its rho), and the larger
+    #: of the two applies. Raise it to refuse tables smaller than the gate would accept.
     min_rows: int = Field(default=200, ge=1)
 
     @property
@@ -144,6 +147,11 @@ class SplitSpec(_Strict):
     and independent of other people's rows), so the differential-privacy guarantee, which is per
     row, is per person; the number of rows dropped is a count in the `train` asset's metadata
     only. Without a key the platform cannot tell people apart: the guarantee is per row.
+
+    `holdout_fraction` sets how many people the release gate can judge with: a small table needs a
+    larger fraction for its holdout to reach `checks.min_holdout_rows` plus the private gate's noise
+    margin (`lib.split.rows_needed`; ingest refuses a table too small for its fraction and names the
+    fraction that would do, and the split stops before training if a side still falls short).
     """
 
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
@@ -247,7 +255,10 @@ class SampleSpec(_Strict):
 class CheckSpec(_Strict):
     """Release-gate thresholds. The privacy attacks (`lib/attacks/`) block when the *lower* bound
     of their 95 % interval exceeds the threshold; the defaults pass honest generators and block
-    every table of the planted-leak battery (`lib/leak_battery.py`, `make bench`)."""
+    every table of the planted-leak battery (`lib/leak_battery.py`, `make bench`). Seven attacks
+    are relative (training vs holdout people); `max_absolute_exposure_excess` bounds the absolute
+    one (real people of the whole source found beyond chance), which holds whatever the generator
+    was trained on."""
 
     min_quality_score: float = Field(default=0.75, ge=0.0, le=1.0)
     max_exact_copy_share: float = Field(default=0.001, ge=0.0, le=1.0)
@@ -264,6 +275,9 @@ class CheckSpec(_Strict):
     max_inference_risk: float = Field(default=0.10, ge=0.0, le=1.0)
     #: excess share of quasi-identifier-unique training people whose profile reappears
     max_unique_people_excess: float = Field(default=0.002, ge=0.0, le=1.0)
+    #: excess share of rare real people of the whole source found in the table beyond chance
+    #: (lib/attacks/exposure.py): valid whatever the generator was trained on
+    max_absolute_exposure_excess: float = Field(default=0.002, ge=0.0, le=1.0)
     anonymeter_attacks: int = Field(default=300, ge=10)
     #: no evidence is no pass: a smaller holdout / train / synthetic table blocks every attack
     min_holdout_rows: int = Field(default=200, ge=1)

@@ -17,6 +17,19 @@ is kept: the one whose keyed hash of its content is smallest -- deterministic, a
 any other person's rows. A person with m rows would otherwise weigh about m^2 times a single row in
 a zCDP budget. Rows with an empty key cannot be told apart and each counts as its own person.
 The number of rows dropped is a count of the real data: governed-side information only.
+
+**Rows the release gate needs (`rows_needed`).** The gate's `holdout_size` check passes only when
+the *noisy* holdout count (Gaussian, sd from the gate's rho share for that check) is surely
+(`private_decision.Z` sd) at least `checks.min_holdout_rows`, and the noisy train count at least
+`checks.min_evaluation_rows`. A table whose split falls short trains, spends budget and can then
+only block. So, from the spec's public settings alone (never from data), this module computes the
+people each side needs for that check to pass with probability `SIZE_CHECK_PASS`, and the people a
+source needs so that the keyed split -- each person's side an independent keyed coin, so each
+side's count is binomial -- gives both sides that many except with probability `SPLIT_SHORTFALL`.
+Ingest refuses a smaller table (`lib.ingest.check_enough_rows`) and the split step stops before
+training if its sides still fall short (`shortfall`). Both decide on exact counts, as
+`source.min_rows` always did: they stop a run on the governed side before anything is trained or
+charged, and say only that the table is too small for the gate.
 """
 
 from __future__ import annotations
@@ -25,11 +38,18 @@ import hashlib
 import hmac
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom, norm
+
+if TYPE_CHECKING:  # type hints only: evaluation (SDV, GX) is imported when the gate's needs are asked
+    from synth_platform.lib.masking import ColumnTreatment
+    from synth_platform.lib.spec import DatasetSpec
 
 _CONTEXT = b"synth_platform split v1"
 #: Used when no platform key is given (benchmarks, tests): the split is then public given the seed.
@@ -190,3 +210,191 @@ def split_train_holdout(
     """(train, holdout): `split_dataset` without the count of dropped rows."""
     result = split_dataset(frame, fraction, seed, key, secret=secret)
     return result.train, result.holdout
+
+
+# --- Rows the release gate needs, from the spec alone -----------------------------------------
+
+#: At most this chance that the keyed split of a table ingest accepted leaves a side short of the
+#: gate's need (shared by the two sides): a refused run costs nothing, a short split wastes budget.
+SPLIT_SHORTFALL = 1e-4
+#: At least this chance that the gate's private size check passes when each side holds what it
+#: needs: at exactly `min + Z sd` the noisy check would pass only half the time, a coin flip paid for
+#: with a training's budget.
+SIZE_CHECK_PASS = 0.99
+#: The largest holdout fraction ingest suggests: beyond half, the model learns from fewer people
+#: than it is judged on.
+MAX_SUGGESTED_FRACTION = 0.5
+
+
+class SplitTooSmallError(ValueError):
+    """After the split, a side holds fewer people than the release gate needs: stop before training."""
+
+
+@dataclass(frozen=True)
+class RowsNeeded:
+    """What a dataset's spec asks of a table before it is worth training on (all public)."""
+
+    #: people the holdout needs for the gate's size check to pass with probability SIZE_CHECK_PASS
+    holdout: int
+    #: people train needs, likewise (checks.min_evaluation_rows plus the same margin)
+    train: int
+    #: people (rows, one per key value) the source needs at `fraction` for both sides to get theirs
+    source: int
+    fraction: float
+    #: the noise margin added to each minimum: (Z + z(SIZE_CHECK_PASS)) sd of the gate's noisy counts
+    margin: float
+    noise_sd: float
+    #: the real-data checks the gate's rho is split over (the holdout's share sets `noise_sd`)
+    checks: tuple[str, ...]
+    #: `source.min_rows`: the spec's explicit floor, applied besides `source`
+    min_rows: int
+
+    @property
+    def floor(self) -> int:
+        """The rows ingest asks for: the larger of the gate's need and the explicit `source.min_rows`."""
+        return max(self.source, self.min_rows)
+
+
+def _widest_plan() -> list[ColumnTreatment]:
+    """A stand-in plan under which every plan-dependent gate check applies (two quasi-identifiers and
+    a sensitive column reach the model): the most checks share the gate's rho, so the holdout's share
+    is the smallest and its noise the largest. Used before an approved plan is known (at ingest)."""
+    from synth_platform.lib.masking import ColumnTreatment
+
+    return [
+        ColumnTreatment("_qi_1", "quasi_identifier", None, "keep"),
+        ColumnTreatment("_qi_2", "quasi_identifier", None, "keep"),
+        ColumnTreatment("_secret", "sensitive", None, "keep"),
+    ]
+
+
+def gate_checks(
+    spec: DatasetSpec, plan: Sequence[ColumnTreatment] | Sequence[str] | None = None
+) -> list[str]:
+    """The real-data checks of the gate (`evaluation.real_data_checks`, asked at run time so a check
+    added later changes the margin too); given check names are taken as they are; without a plan,
+    the widest set the spec allows (the most demanding case)."""
+    from synth_platform.lib import evaluation
+
+    if plan and all(isinstance(p, str) for p in plan):
+        return list(plan)
+    return evaluation.real_data_checks(spec, list(plan) if plan is not None else _widest_plan())
+
+
+def gate_noise_sd(spec: DatasetSpec, checks: Sequence[str]) -> float:
+    """The sd of the gate's noisy train and holdout counts: Δ = 1 at the holdout check's rho share."""
+    from synth_platform.lib import evaluation, private_decision
+
+    rho = private_decision.split_rho(spec.checks.gate_rho, list(checks))[evaluation.HOLDOUT_CHECK]
+    return private_decision.gaussian_sigma(1.0, rho)
+
+
+def gate_margin(noise_sd: float) -> float:
+    """Rows above a minimum for the noisy check `count - Z sd >= minimum` to pass with probability
+    SIZE_CHECK_PASS: Z sd for the check's own caution, z(SIZE_CHECK_PASS) sd for the noise's draw."""
+    from synth_platform.lib import private_decision
+
+    return (private_decision.Z + float(norm.ppf(SIZE_CHECK_PASS))) * noise_sd
+
+
+def sure_side(people: int, fraction: float) -> int:
+    """The most people a side of share `fraction` surely gets from `people`: the largest h with
+    P(Binomial(people, fraction) >= h) >= 1 - SPLIT_SHORTFALL / 2 (each side takes half the chance)."""
+    if people <= 0:
+        return 0
+    return max(0, int(binom.ppf(SPLIT_SHORTFALL / 2, people, fraction)))
+
+
+def _fits(people: int, fraction: float, holdout: int, train: int) -> bool:
+    return sure_side(people, fraction) >= holdout and sure_side(people, 1.0 - fraction) >= train
+
+
+def source_rows(holdout: int, train: int, fraction: float) -> int:
+    """The fewest people for which the keyed split at `fraction` surely gives both sides their need
+    (binomial tails; monotone in the number of people, so a doubling then bisection search)."""
+    low, high = max(holdout + train - 1, 0), max(holdout + train, 1)
+    while not _fits(high, fraction, holdout, train):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if _fits(middle, fraction, holdout, train) else (middle, high)
+    return high
+
+
+def rows_needed(
+    spec: DatasetSpec, plan: Sequence[ColumnTreatment] | Sequence[str] | None = None
+) -> RowsNeeded:
+    """The people each side and the source need for this spec's gate (public settings only).
+
+    `plan`: the approved masking plan's treatments, or the gate's check names; None assumes every
+    plan-dependent check applies (at ingest, before the plan is checked): a few rows more at most.
+    """
+    checks = gate_checks(spec, plan)
+    sd = gate_noise_sd(spec, checks)
+    margin = gate_margin(sd)
+    holdout = math.ceil(spec.checks.min_holdout_rows + margin)
+    train = math.ceil(spec.checks.min_evaluation_rows + margin)
+    fraction = spec.split.holdout_fraction
+    return RowsNeeded(
+        holdout=holdout,
+        train=train,
+        source=source_rows(holdout, train, fraction),
+        fraction=fraction,
+        margin=margin,
+        noise_sd=sd,
+        checks=tuple(checks),
+        min_rows=spec.source.min_rows,
+    )
+
+
+def fraction_for(people: int, needed: RowsNeeded) -> float | None:
+    """The smallest holdout fraction (in hundredths, up to MAX_SUGGESTED_FRACTION) at which `people`
+    surely split into enough on both sides; None when no such fraction exists."""
+    for hundredths in range(1, round(MAX_SUGGESTED_FRACTION * 100) + 1):
+        fraction = hundredths / 100
+        if _fits(people, fraction, needed.holdout, needed.train):
+            return fraction
+    return None
+
+
+def min_holdout_rows_for(people: int, needed: RowsNeeded) -> int | None:
+    """The largest `checks.min_holdout_rows` with which `people` would do at the spec's fraction (the
+    margin unchanged); None when even 1 would not, or when train falls short whatever the minimum."""
+    if sure_side(people, 1.0 - needed.fraction) < needed.train:
+        return None
+    most = math.floor(sure_side(people, needed.fraction) - needed.margin)
+    return most if most >= 1 else None
+
+
+def count_people(frame: pd.DataFrame, key: str | None) -> int:
+    """The people the split will see: one per key value (`one_row_per_key`), a row each without a key
+    or with an empty key. Cheap: no hashing."""
+    if key is None or key not in frame.columns:
+        return len(frame)
+    values = frame[key]
+    missing = _key_missing(values)
+    return int(values[~missing].nunique()) + int(missing.sum())
+
+
+def shortfall(train_rows: int, holdout_rows: int, needed: RowsNeeded) -> str | None:
+    """Why a split cannot pass the gate's size check (None when it can): said after the split, before
+    any training, so a run stops without spending budget."""
+    short = []
+    if holdout_rows < needed.holdout:
+        short.append(f"the holdout has {holdout_rows} people, the gate needs {needed.holdout}")
+    if train_rows < needed.train:
+        short.append(f"train has {train_rows} people, the gate needs {needed.train}")
+    if not short:
+        return None
+    return (
+        "; ".join(short)
+        + f" (checks.min_holdout_rows / min_evaluation_rows plus {needed.margin:.0f} for the private "
+        f"gate's noise, sd {needed.noise_sd:.1f}): the gate could only block"
+    )
+
+
+def require_gate_rows(train_rows: int, holdout_rows: int, needed: RowsNeeded) -> None:
+    """Raise SplitTooSmallError when the split's sides fall short of what the gate needs."""
+    problem = shortfall(train_rows, holdout_rows, needed)
+    if problem:
+        raise SplitTooSmallError(problem)

@@ -12,6 +12,12 @@ times, dataset, synthesizer, code version, epsilon / delta / rho spent and cumul
 budget, the decision, the masking plan's public digest — and nothing computed on real rows:
 no source or training-data hash, no row / chain hash, no model hash, no gate figure, quality
 score, copy share or leak count (`PUBLISHED_LEDGER_COLUMNS`; the governed ledger keeps them).
+Nor any `check` or `export` row (`GOVERNED_ONLY_EVENTS`): a check's verdict is an exact, un-noised
+statement about the real people of the split, and both name who ran them and the file. (Their entry ids
+leave gaps in the published ledger: that an operator ran checks is visible, nothing about them.)
+
+`is_published` says whether a path lies where published outputs live (the zone's file, the
+public certificates folder), so governed data is never written there (`synth-platform export-train`).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ PUBLISHED_LEDGER_COLUMNS = (
     "charged_entry",
     "plan_digest",
 )
+#: Ledger events kept on the governed side only: never copied into the published zone.
+GOVERNED_ONLY_EVENTS = ("check", "export")
 
 
 def published_path(warehouse_path: Path) -> Path:
@@ -91,7 +99,8 @@ def refresh_published(warehouse_path: Path, target: Path | None = None) -> list[
                 name = f"{quote_ident(schema)}.{quote_ident(table)}"
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
                 columns = _published_columns(con, schema, table)
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM wh.{name}")
+                where = _published_rows(schema, table)
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM wh.{name}{where}")
             con.execute("COMMIT")
         finally:
             con.execute("DETACH wh")
@@ -116,6 +125,32 @@ def _published_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) 
         quote_ident(c) if c in present else f"CAST(NULL AS {ledger.COLUMN_KINDS[c]}) AS {quote_ident(c)}"
         for c in PUBLISHED_LEDGER_COLUMNS
     )
+
+
+def _published_rows(schema: str, table: str) -> str:
+    """The WHERE clause of a published table: every row of a release, the ledger without the
+    governed-only events (an operator's exact `check` verdicts)."""
+    if (schema, table) != (ledger.SCHEMA, ledger.TABLE):
+        return ""
+    events = ", ".join(_literal(e) for e in GOVERNED_ONLY_EVENTS)
+    return f" WHERE event NOT IN ({events})"
+
+
+def published_locations(warehouse_path: Path, project_root: Path) -> tuple[Path, ...]:
+    """Where outputs that leave the governed side live: the published zone's DuckDB file (DuckDB
+    keeps its write-ahead log beside it) and the public release certificates' folder."""
+    return (published_path(warehouse_path), Path(project_root) / "data" / "certificates")
+
+
+def is_published(path: Path, warehouse_path: Path, project_root: Path) -> bool:
+    """True when `path` (symlinks resolved; it need not exist) is the published zone's file or one
+    DuckDB keeps beside it, or lies in the public certificates' folder: governed data written there
+    would be published, so it is refused."""
+    target = Path(path).resolve()
+    zone, certificates = (p.resolve() for p in published_locations(warehouse_path, project_root))
+    if target.parent == zone.parent and target.name.startswith(zone.name):
+        return True
+    return target.is_relative_to(certificates)
 
 
 def _literal(text: str) -> str:

@@ -1,7 +1,9 @@
 """Stage `raw`: the landing file ingested into `raw.<ds>`, checked against the spec (lib.ingest).
 
 The run first claims the dataset's lease (lib.run_lease): while another live run of the
-dataset holds it, this one stops before reading anything. The raw table, its ingest-log row
+dataset holds it, this one stops before reading anything. A file that is malformed, or holds fewer
+people than the release gate needs after the split (lib.split.rows_needed), is quarantined with
+the reason, before anything is trained or charged. The raw table, its ingest-log row
 and the lease check commit in one transaction.
 """
 
@@ -77,7 +79,7 @@ def build_raw_asset(chain: ChainContext):
         claim_dataset(context, warehouse, ds)
         try:
             described = ingest.describe_landing_file(path)
-            frame = ingest.read_landing_file(path, spec)
+            frame = ingest.ingest_landing_file(path, spec)  # refuses too few people for the gate
         except Exception as error:  # any reader error quarantines; a message may quote a cell, so
             # only IngestError's own (value-free) messages are repeated.
             reason = (

@@ -7,16 +7,34 @@ asset's metadata (governed side: never published with the synthetic table).
 
 Train and holdout are written in one transaction (with the run-lease check): a crash between
 them once left a new train beside an old holdout.
+
+Before writing, the sides are checked against what the release gate needs (lib.split.rows_needed
+with the approved plan's checks): a side that falls short (very unlikely after ingest's check, but a
+keyed split is a draw) fails this step, nothing is written, and the `synthesizer` step, which
+depends on `train`, is skipped in the run: nothing is trained and no budget is charged.
 """
 
 import dagster as dg
 
-from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext
+from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, masking_plan
 from synth_platform.defs.chain.ingest import lease_guard
 from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
 from synth_platform.defs.table_metadata import identity_lineage, table_metadata
-from synth_platform.lib.split import split_dataset
+from synth_platform.lib.split import SplitTooSmallError, require_gate_rows, rows_needed, split_dataset
 from synth_platform.lib.warehouse import replacing_tables
+
+
+def _stop_if_short(ds: str, train_rows: int, holdout_rows: int, needed) -> None:
+    """Fail the step, before anything is written, when the gate could only block for lack of rows."""
+    try:
+        require_gate_rows(train_rows, holdout_rows, needed)
+    except SplitTooSmallError as error:
+        raise dg.Failure(
+            description=f"Split of '{ds}' stopped before training: {error}. Nothing was trained or "
+            "charged; the previous train, holdout and release are untouched. Deliver more rows or raise "
+            "split.holdout_fraction (ingest names the fraction that would do).",
+            allow_retries=False,
+        ) from None
 
 
 def build_split_asset(chain: ChainContext):
@@ -51,6 +69,7 @@ def build_split_asset(chain: ChainContext):
             frame, spec.split.holdout_fraction, spec.split.seed, spec.key, secret=key.value
         )
         train, holdout = result.train, result.holdout
+        _stop_if_short(ds, len(train), len(holdout), rows_needed(spec, masking_plan(spec, warehouse)))
         tables = {("masked", f"{ds}_train"): train, ("masked", f"{ds}_holdout"): holdout}
         with warehouse.connect() as con, replacing_tables(con, tables):
             lease_guard(ds, context.run_id, context.instance)(con)

@@ -80,19 +80,51 @@ def _pair_count(query_keys: np.ndarray, reference_counts: pd.Series) -> int:
 def capped_distances(
     query_numeric: np.ndarray, query_keys: np.ndarray, ref_numeric: np.ndarray, ref_keys: np.ndarray
 ) -> np.ndarray:
-    """Squared distance to the nearest reference row sharing all categorical values, capped at 1."""
+    """Squared distance to the nearest reference row sharing all categorical values, capped at 1.
+
+    Memory is bounded whatever the table: groups whose pairs are few are compared pair by pair
+    (in batches), a group with many pairs (a table with hardly any categories: one group of
+    every row) by chunked matrix products (`space.nearest`). A 30,000-row all-numeric table once
+    asked for 480 million pairs at once here and the gate was killed for memory.
+    """
     best = np.ones(len(query_keys), dtype=np.float32)
-    pairs = pd.merge(
-        pd.DataFrame({"key": query_keys, "q": np.arange(len(query_keys))}),
-        pd.DataFrame({"key": ref_keys, "r": np.arange(len(ref_keys))}),
-        on="key",
-    )
+    queries = pd.DataFrame({"key": query_keys, "q": np.arange(len(query_keys))})
+    references = pd.DataFrame({"key": ref_keys, "r": np.arange(len(ref_keys))})
+    q_counts = queries["key"].value_counts()
+    r_counts = references["key"].value_counts().reindex(q_counts.index, fill_value=0)
+    pairs_per_group = q_counts * r_counts
+    large = pairs_per_group.index[pairs_per_group > LARGE_GROUP_PAIRS]
+    for key in large:  # dense groups: blocked nearest-neighbour search
+        q = np.flatnonzero(query_keys == key)
+        r = np.flatnonzero(ref_keys == key)
+        best[q] = np.minimum(nearest(query_numeric[q], ref_numeric[r])[:, 0], 1.0)
+    small = ~queries["key"].isin(large)
+    groups = queries[small].groupby("key", sort=False)["q"].apply(np.asarray)
+    batch_q, batch_pairs = [], 0
+    for key, q in groups.items():
+        batch_q.append(q)
+        batch_pairs += int(pairs_per_group.get(key, 0))
+        if batch_pairs >= PAIR_BATCH:
+            _pairwise_minimum(best, np.concatenate(batch_q), query_numeric, queries, references, ref_numeric)
+            batch_q, batch_pairs = [], 0
+    if batch_q:
+        _pairwise_minimum(best, np.concatenate(batch_q), query_numeric, queries, references, ref_numeric)
+    return np.minimum(best, 1.0)
+
+
+#: a group with more query x reference pairs than this is searched by matrix products
+LARGE_GROUP_PAIRS = 2_000_000
+#: pairs compared at once in the pair-by-pair path
+PAIR_BATCH = 4_000_000
+
+
+def _pairwise_minimum(best, q_rows, query_numeric, queries, references, ref_numeric) -> None:
+    pairs = pd.merge(queries.iloc[q_rows], references, on="key")
     q_index, r_index = pairs["q"].to_numpy(), pairs["r"].to_numpy()
     for start in range(0, len(q_index), 2_000_000):
         q, r = q_index[start : start + 2_000_000], r_index[start : start + 2_000_000]
         diff = query_numeric[q] - ref_numeric[r]
         np.minimum.at(best, q, np.einsum("ij,ij->i", diff, diff))
-    return np.minimum(best, 1.0)
 
 
 def run(data: AttackData, config: AttackConfig) -> AttackResult:

@@ -22,6 +22,8 @@ class AttackConfig:
     max_linkability_risk: float = 0.10
     max_inference_risk: float = 0.10
     max_unique_people_excess: float = 0.002
+    #: excess share of rare real people (whole source) found beyond chance (lib/attacks/exposure.py)
+    max_absolute_exposure_excess: float = 0.002
     #: targets per anonymeter attack (anonymeter's default 500, on all rows, takes minutes)
     anonymeter_attacks: int = 300
     #: no evidence is no pass: fewer real or synthetic rows than this and the gate blocks

@@ -18,6 +18,7 @@ import pandas as pd
 from synth_platform.lib.attacks import (
     anonymeter_attacks,
     closest_record,
+    exposure,
     membership,
     near_match,
     unique_people,
@@ -72,7 +73,18 @@ ATTACKS: dict[str, tuple[Attack, str, str]] = {
         "Unique people: quasi-identifier-unique training people whose profile reappears in the synthetic "
         "table, beyond the holdout's rate.",
     ),
+    exposure.NAME: (
+        exposure.run,
+        "max_absolute_exposure_excess",
+        "Absolute exposure: rare real people of the whole source (training and holdout) found in the "
+        "table (copies, a few columns changed, numbers nudged), beyond the rate at which other real "
+        "people find them by chance. Valid whatever the generator was trained on.",
+    ),
 }
+
+#: attacks that compare training people with holdout people: meaningless for a generator that saw
+#: the holdout (`synth-platform check --trained-on all`)
+RELATIVE_ATTACKS = tuple(name for name in ATTACKS if name != exposure.NAME)
 
 
 def missing_evidence(data_sizes: dict[str, int], config: AttackConfig) -> str | None:
