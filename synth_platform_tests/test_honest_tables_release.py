@@ -6,10 +6,7 @@ honest generators. The full "released" assertion is made where the rest of the g
 the table through; where a privacy check or the holdout size still blocks, the test names it.
 """
 
-import os
-
 import dagster as dg
-import pytest
 
 from synth_platform_tests.honest_tables import numeric_table, race_results
 from synth_platform_tests.pipeline_harness import run_generated_dataset
@@ -59,22 +56,9 @@ def test_a_5000_row_race_table_with_odd_column_names_is_released(tmp_path_factor
     _assert_ours_pass_and_released(name, project, result)
 
 
-#: rows of the all-numeric table run by default: the 30,000 of the issue do not fit in memory yet
-#: (see the skipped test below); 10,000 rows take about 25 s and peak near 5 GB of memory.
-NUMERIC_ROWS = 10_000
-
-
-def test_an_all_numeric_table_is_released(tmp_path_factory):
-    name, project, result = _run(tmp_path_factory, lambda: numeric_table(rows=NUMERIC_ROWS), "numeric")
-    _assert_ours_pass_and_released(name, project, result)
-
-
-@pytest.mark.skipif(
-    os.environ.get("SYNTH_RUN_HONEST_NUMERIC") != "1",
-    reason="the private close_copies figure (bounded_figures.close_copy_hits) joins every training row "
-    "with every synthetic row when a table has no categorical column: ~480M pairs, >23 GB, OOM-killed. "
-    "Enable (SYNTH_RUN_HONEST_NUMERIC=1) when that check is bounded in memory.",
-)
 def test_a_30000_row_all_numeric_table_is_released(tmp_path_factory):
+    """About 30 s of run. Before the private close-copy figure was bounded in memory
+    (`closest_record.capped_distances`: one categorical group of every row is searched by chunked
+    matrix products), this table's gate asked for 480 million pairs at once and was killed."""
     name, project, result = _run(tmp_path_factory, numeric_table, "numeric30k")
     _assert_ours_pass_and_released(name, project, result)

@@ -79,9 +79,9 @@ SENSITIVITY: dict[str, str] = {
     "person is mass on an absent cell); each term moves by <= 1/m: Δ = 1/m",
     "exact_copies": "share of m_t training people with an exact copy (all model columns) in the "
     "synthetic table, against the absolute threshold as before; an indicator per person: Δ = 1/m_t",
-    "close_copies": "per public cut c (squared distance 1e-4, 1e-3, 1e-2, below the cap), share of "
+    "close_copies": "per public cut c (squared distance 1e-4, 1e-3, 1e-2), share of "
     "people with a synthetic row within c (same categories, numbers scaled by the synthetic ranges), "
-    "train and holdout; one person moves C = 4 shares of one side: L2 Δ = 2/m_t, 2/m_h; the figure is "
+    "train and holdout; one person moves C = 3 shares of one side: L2 Δ = √3/m_t, √3/m_h; the figure is "
     "the largest excess",
     "near_copies": "share of people with a synthetic twin on all but <= 2 columns (numbers at a "
     "resolution from the synthetic ranges), train and holdout: Δ = 1/m_t, 1/m_h",
@@ -369,7 +369,7 @@ def gate_epsilon(rho: float, delta: float) -> float:
 # --- The charge: one ledger row per (model, synthetic table, settings) evaluation ---------------
 
 #: bump when a bounded figure, the split or the decision rule changes: a new evaluation, charged anew
-CODE_VERSION = "2"
+CODE_VERSION = "3"
 
 
 def evaluation_id(model_sha256: str, synthetic_sha256: str, train_data_hash: str, settings: dict) -> str:
