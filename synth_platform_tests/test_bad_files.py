@@ -270,7 +270,7 @@ def test_bad_file_is_quarantined_with_a_clear_reason(released, case, build, expe
 PATH_CASES = [
     ("the_warehouse", lambda p: str(p.settings.warehouse_path), r"points outside the landing folder"),
     ("relative_escape", lambda p: "../../../warehouse.duckdb", r"points outside the landing folder"),
-    ("symlink_out", lambda p: "link.csv", r"points outside the landing folder"),
+    ("symlink_out", lambda p: "link.csv", r"link.csv: a symbolic link, not a file"),
     ("a_folder", lambda p: "folder.csv", r"folder.csv: not a regular file"),
     ("wrong_kind", lambda p: "notes.txt", r"notes.txt: the spec expects files matching \*\.csv"),
     ("missing", lambda p: "nowhere.csv", r"nowhere.csv: no such file in"),
@@ -296,11 +296,17 @@ def test_landing_file_outside_the_landing_folder_is_refused_before_reading(
     assert not result.success
     text = project.run_text(result.run_id)
     assert re.search(expected, text)
-    assert "Nothing was read or moved" in text and SECRET not in text
+    assert SECRET not in text
     assert (
         project.settings.warehouse_path.exists()
         and dotenv.exists()
         and (project.landing / "notes.txt").exists()
     )
-    assert (sorted(project.quarantine.glob("*")) if project.quarantine.exists() else []) == quarantined
+    after = sorted(project.quarantine.glob("*")) if project.quarantine.exists() else []
+    if case == "symlink_out":  # the link itself is moved to quarantine; its target is never read
+        assert "its target was not read" in text
+        assert [p.readlink() for p in after if p.is_symlink() and p not in quarantined] == [dotenv]
+    else:
+        assert "Nothing was read or moved" in text
+        assert after == quarantined
     assert released.snapshot() == before

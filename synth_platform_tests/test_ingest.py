@@ -140,10 +140,13 @@ def test_landing_file_outside_the_landing_folder_is_refused_before_reading(tmp_p
     secret = tmp_path / "secret.csv"
     secret.write_text("SYNTH_PSEUDONYM_KEY=do-not-print\n")
     (landing / "link.csv").symlink_to(secret)
-    for requested in (str(secret), "../../../secret.csv", str(landing / "link.csv")):
+    for requested in (str(secret), "../../../secret.csv"):
         with pytest.raises(LandingPathError, match="outside the landing folder") as error:
             resolve_landing_file(requested, landing, "*.csv")
         assert "do-not-print" not in str(error.value)
+    with pytest.raises(LandingPathError, match="a symbolic link, not a file") as error:
+        resolve_landing_file(str(landing / "link.csv"), landing, "*.csv")  # never followed
+    assert "do-not-print" not in str(error.value) and str(secret) not in str(error.value)
     with pytest.raises(LandingPathError, match="not in the landing folder"):
         quarantine(secret, tmp_path / "q", "reason", landing_dir=landing)
     assert secret.exists()

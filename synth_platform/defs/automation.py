@@ -89,6 +89,28 @@ def _signature(path) -> list | None:
     return [stat.st_mtime_ns, stat.st_size]
 
 
+def _refusal(path, spec: DatasetSpec, storage, log) -> str | None:
+    """Why the sensor quarantines a chosen file (schema differs, over a size limit), or None.
+
+    Errors are turned into a reason, never raised: a sensor that raises errors on every tick and
+    stops watching the other files.
+    """
+    from synth_platform.defs.alerts import quarantine_if_schema_differs
+
+    try:
+        ingest.check_file_size(path, spec)
+        return quarantine_if_schema_differs(path, spec, storage, log)
+    except ingest.IngestError as error:
+        landing_dir = storage.landing_dir(spec.source.landing_dir)
+        try:
+            moved = ingest.quarantine(path, storage.quarantine_dir(spec.name), str(error), landing_dir)
+        except OSError as move_error:
+            return f"{error}; not moved ({move_error.__class__.__name__})"
+        return f"{error}. The file was moved to {moved}."
+    except OSError as error:  # gone or unreadable between listing and looking
+        return f"{path.name}: skipped ({error.__class__.__name__})"
+
+
 def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
     """Launch the dataset's chain for each new file in its landing folder.
 
@@ -115,6 +137,11 @@ def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
         chosen: list = []
         waiting = 0
         outdated = []
+        # Links are never followed: each is moved to quarantine (the link, not its target) and named
+        # in the skip reason; landing_files lists only regular files inside the folder.
+        quarantined = ingest.quarantine_symlinks(
+            landing_dir, spec.source.pattern, storage.quarantine_dir(spec.name)
+        )
         for path in ingest.landing_files(landing_dir, spec.source.pattern):
             signature = _signature(path)
             if signature is None:
@@ -142,12 +169,9 @@ def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
             chosen.append((newest, content_hash))
         for path in outdated:
             current[path.name] = {**current[path.name], "version": version}
-        # A file whose header differs from the spec is quarantined here, with the reason, not run.
-        from synth_platform.defs.alerts import quarantine_if_schema_differs
-
-        quarantined = []
+        # A file whose header differs from the spec, or over a size limit, is quarantined here.
         for path, content_hash in list(chosen):
-            why = quarantine_if_schema_differs(path, spec, storage, context.log)
+            why = _refusal(path, spec, storage, context.log)
             if why:
                 quarantined.append(why)
                 chosen.remove((path, content_hash))

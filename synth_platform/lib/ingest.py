@@ -14,7 +14,10 @@ it (the larger applies). `ingest_landing_file` is the chain's ingest: read, then
 
 Only files inside the dataset's landing folder are ever read or moved: the
 `landing_file` setting is an operator's input, and a path pointing elsewhere (the
-warehouse, a `.env` file) is refused before a byte of it is read.
+warehouse, a `.env` file) is refused before a byte of it is read. A symlink in the landing
+folder is never followed: it is refused and the link itself (not its target) moved to quarantine.
+A file over its spec's size limits (`source.max_bytes`, `max_rows`, `max_uncompressed_bytes`)
+is refused before it is materialised: a 3 KB Parquet file can expand to hundreds of megabytes.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ _FALSE = {"false", "f", "no", "n", "0"}
 #: with spaces (which a data row might hold).
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _MAX_FIELD_CHARS = 1 << 20
+#: The least a materialised cell takes (a 64-bit number, or a pointer to a string object).
+_MIN_CELL_BYTES = 8
 
 
 class IngestError(ValueError):
@@ -54,6 +59,14 @@ class TooFewRowsError(IngestError):
 
 class LandingPathError(IngestError):
     """A `landing_file` outside the dataset's landing folder; refused before it is read or moved."""
+
+
+class LandingSymlinkError(LandingPathError):
+    """A landing file that is a symlink; never followed, and the link itself is quarantined."""
+
+
+class TooLargeError(IngestError):
+    """A landing file over one of its spec's size limits; refused before it is materialised."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +92,48 @@ def landing_files(landing_dir: Path, pattern: str) -> list[Path]:
     """Files waiting in a landing folder, oldest first (by modification time, then name)."""
     if not landing_dir.is_dir():
         return []
-    files = [p for p in landing_dir.glob(pattern) if p.is_file() and not p.name.startswith(".")]
+    files = [
+        p
+        for p in landing_dir.glob(pattern)
+        if not p.is_symlink() and p.is_file() and not p.name.startswith(".") and _inside(p, landing_dir)
+    ]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def landing_symlinks(landing_dir: Path, pattern: str) -> list[Path]:
+    """Symlinks in a landing folder matching the pattern: never read, only quarantined.
+
+    A link can point anywhere (a `.env` file, the warehouse), so none is ever followed, even one
+    pointing inside the folder: the platform reads only files delivered into the folder itself.
+    """
+    if not landing_dir.is_dir():
+        return []
+    return sorted(p for p in landing_dir.glob(pattern) if p.is_symlink() and not p.name.startswith("."))
+
+
+def quarantine_symlinks(landing_dir: Path, pattern: str, quarantine_dir: Path) -> list[str]:
+    """Move every symlink in the landing folder into quarantine (the link, not its target).
+
+    Returns one sentence per link for a run's log or a sensor's skip reason; a link that cannot
+    be moved is reported, never raised, so one bad link does not stop other files.
+    """
+    notes = []
+    for link in landing_symlinks(landing_dir, pattern):
+        reason = symlink_reason(link.name)
+        try:
+            moved = quarantine(link, quarantine_dir, reason, landing_dir)
+            notes.append(f"{reason} The link was moved to {moved}.")
+        except OSError as error:
+            notes.append(f"{reason} It could not be moved ({error.__class__.__name__}); remove it.")
+    return notes
+
+
+def symlink_reason(name: str) -> str:
+    """Why a symlink is refused, without saying where it points (none of the platform's business)."""
+    return (
+        f"{name}: a symbolic link, not a file; links are never followed. Copy the file itself into "
+        "the landing folder."
+    )
 
 
 def latest_landing_file(landing_dir: Path, pattern: str) -> Path | None:
@@ -105,6 +158,8 @@ def resolve_landing_file(requested: str, landing_dir: Path, pattern: str) -> Pat
     candidate = Path(requested)
     if not candidate.is_absolute():
         candidate = landing_dir / candidate
+    if candidate.is_symlink() and _inside(candidate.parent, landing_dir):
+        raise LandingSymlinkError(symlink_reason(candidate.name))
     if not _inside(candidate, landing_dir):
         raise LandingPathError(
             f"the landing_file setting points outside the landing folder {landing_dir}; only files in "
@@ -124,14 +179,18 @@ def quarantine(path: Path, quarantine_dir: Path, reason: str, landing_dir: Path)
     """Move a rejected file out of the landing folder, with the reason beside it.
 
     Refuses to move anything that is not inside `landing_dir`: quarantine once moved the
-    warehouse away when pointed at it.
+    warehouse away when pointed at it. A symlink directly in the landing folder is moved as a
+    link (renamed, or re-created by shutil.move across file systems), its target untouched.
     """
-    if not _inside(path, landing_dir) or path.is_symlink():
+    if path.is_symlink():
+        if not _inside(path.parent, landing_dir):
+            raise LandingPathError(f"{path.name}: not in the landing folder {landing_dir}; not moved")
+    elif not _inside(path, landing_dir):
         raise LandingPathError(f"{path.name}: not in the landing folder {landing_dir}; not moved")
     quarantine_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = quarantine_dir / f"{stamp}__{path.name}"
-    shutil.move(str(path), target)
+    shutil.move(str(path), target)  # on a link: os.rename, or readlink + symlink; never the target
     Path(f"{target}.reason.txt").write_text(reason + "\n")
     return target
 
@@ -214,7 +273,10 @@ def _read_csv(path: Path, spec: DatasetSpec) -> pd.DataFrame:
             raise IngestError(problem)
         width = len(header)
         rows = []
+        limit = spec.source.max_rows
         for number, row in enumerate(reader, start=1):
+            if len(rows) >= limit and row:
+                raise TooLargeError(_too_many_rows(name, f"more than {limit}", spec))
             if len(row) != width:
                 if not row:  # a blank line
                     continue
@@ -231,13 +293,62 @@ def _read_csv(path: Path, spec: DatasetSpec) -> pd.DataFrame:
     return frame.where(frame != "", None)
 
 
+def _too_many_rows(name: str, rows: str, spec: DatasetSpec) -> str:
+    """The row-limit message: the count and the spec field to raise, never a cell."""
+    return (
+        f"{name}: {rows} data rows, over the limit source.max_rows {spec.source.max_rows}; raise "
+        f"source.max_rows in config/datasets/{spec.name}.yaml if the table really is that large"
+    )
+
+
+def check_file_size(path: Path, spec: DatasetSpec) -> int:
+    """The file's size on disk, refused over `source.max_bytes` before a byte is read."""
+    size = path.stat().st_size
+    if size > spec.source.max_bytes:
+        raise TooLargeError(
+            f"{path.name}: {size} bytes on disk, over the limit source.max_bytes {spec.source.max_bytes}; "
+            f"raise source.max_bytes in config/datasets/{spec.name}.yaml if the file really is that large"
+        )
+    return size
+
+
+def check_parquet_limits(path: Path, spec: DatasetSpec) -> None:
+    """Row count and uncompressed size from the Parquet footer, refused before any page is read.
+
+    A few kilobytes of zstd can decode to hundreds of megabytes (a decompression bomb); the
+    footer states both figures without decoding the data.
+    """
+    import pyarrow.parquet as pq
+
+    name = path.name
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow raises several unrelated types for a corrupt footer
+        raise IngestError(f"{name}: not a readable Parquet file ({exc.__class__.__name__})") from exc
+    if metadata.num_rows > spec.source.max_rows:
+        raise TooLargeError(_too_many_rows(name, str(metadata.num_rows), spec))
+    stated = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    # The footer's size is after dictionary and run-length encoding (a column of one repeated
+    # value states a few bytes); once materialised each cell takes at least 8 bytes.
+    expanded = max(stated, metadata.num_rows * metadata.num_columns * _MIN_CELL_BYTES)
+    if expanded > spec.source.max_uncompressed_bytes:
+        raise TooLargeError(
+            f"{name}: {expanded} bytes once decompressed, over the limit source.max_uncompressed_bytes "
+            f"{spec.source.max_uncompressed_bytes}; raise it in config/datasets/{spec.name}.yaml if the "
+            "table really is that large"
+        )
+
+
 def _read_raw(path: Path, spec: DatasetSpec) -> pd.DataFrame:
     name = path.name
+    if path.is_symlink():  # checked again here: a file may be swapped for a link after listing
+        raise LandingSymlinkError(symlink_reason(name))
     if not path.exists():
         raise IngestError(f"{name}: the file does not exist")
-    if path.stat().st_size == 0:
+    if check_file_size(path, spec) == 0:
         raise IngestError(f"{name}: the file is empty (0 bytes); expected a header and data rows")
     if spec.source.format == "parquet":
+        check_parquet_limits(path, spec)
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file

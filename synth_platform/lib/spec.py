@@ -118,6 +118,13 @@ class SourceSpec(_Strict):
     #: 2,000 rows at the defaults, more as checks join the gate and share its rho), and the larger
     #: of the two applies. Raise it to refuse tables smaller than the gate would accept.
     min_rows: int = Field(default=200, ge=1)
+    #: Size limits, checked before a file is materialised (a 3 KB zstd Parquet file can expand to
+    #: 5 million rows): bytes on disk (stat), data rows (Parquet footer; CSV counted while read),
+    #: and for Parquet the uncompressed size stated in the footer. Over one, the file is quarantined
+    #: with a message naming the field to raise.
+    max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    max_rows: int = Field(default=20_000_000, ge=1)
+    max_uncompressed_bytes: int = Field(default=8 * 1024**3, ge=1)
 
     @property
     def pattern(self) -> str:

@@ -44,6 +44,15 @@ def lease_guard(ds: str, run_id: str, instance: dg.DagsterInstance | None = None
     return lambda con: run_lease.confirm(con, ds, run_id, lambda run: run_is_alive(instance, run))
 
 
+def _quarantine_links(context, landing_dir, pattern: str, quarantine_dir) -> None:
+    """Move symlinks out of the landing folder (the links, never their targets), logging each.
+
+    Links are never followed, so they would otherwise sit there, and be refused, on every run.
+    """
+    for note in ingest.quarantine_symlinks(landing_dir, pattern, quarantine_dir):
+        context.log.warning(note)
+
+
 def build_raw_asset(chain: ChainContext):
     spec, ds = chain.spec, chain.ds
 
@@ -66,11 +75,19 @@ def build_raw_asset(chain: ChainContext):
                 path = ingest.resolve_landing_file(config.landing_file, landing_dir, spec.source.pattern)
             else:
                 path = ingest.latest_landing_file(landing_dir, spec.source.pattern)
+        except ingest.LandingSymlinkError as error:
+            _quarantine_links(context, landing_dir, spec.source.pattern, storage.quarantine_dir(ds))
+            raise dg.Failure(
+                description=f"Ingest of '{ds}' refused: {error} The link was moved to quarantine; its "
+                "target was not read.",
+                allow_retries=False,
+            ) from None
         except ingest.LandingPathError as error:
             raise dg.Failure(
                 description=f"Ingest of '{ds}' refused: {error}. Nothing was read or moved.",
                 allow_retries=False,
             ) from None
+        _quarantine_links(context, landing_dir, spec.source.pattern, storage.quarantine_dir(ds))
         if path is None:
             raise dg.Failure(
                 description=f"No landing file for '{ds}': put a {spec.source.format} file in {landing_dir}.",
@@ -89,7 +106,7 @@ def build_raw_asset(chain: ChainContext):
             )
             where = (
                 ingest.quarantine(path, storage.quarantine_dir(ds), reason, landing_dir)
-                if path.exists()
+                if path.exists() or path.is_symlink()
                 else None
             )
             moved = f" The file was moved to {where}." if where else ""
