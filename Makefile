@@ -31,7 +31,8 @@ test: setup
 
 dev: setup
 	$(BIN)/python -m synth_platform.demo_data
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	# owner-only files (the instance's event log and run storage) whatever the shell's umask
+	umask 077 && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # Debian's Chromium for the UI test (synth_platform_tests/test_ui_browser.py); needs root or sudo.
 browser:
@@ -53,5 +54,11 @@ bench: setup
 audit: setup
 	$(BIN)/python -m synth_platform.audit
 
+# Never deletes the platform key: it lives outside the checkout (~/.config/synth_platform/secrets, or
+# SYNTH_SECRETS_DIR); a key file found under what clean removes (an older version's) stops clean instead.
 clean:
+	@found=$$(find $(DAGSTER_HOME) data -name pseudonym.key 2>/dev/null); if [ -n "$$found" ]; then \
+	  echo "make clean stopped: $$found is the platform key; losing it changes every pseudonym and model." >&2; \
+	  echo "Move it to ~/.config/synth_platform/secrets/pseudonym.key (mode 0600), then run make clean again." >&2; \
+	  exit 1; fi
 	rm -rf $(VENV) $(DAGSTER_HOME) data/*.duckdb* data/landing data/quarantine data/models data/evidence data/bench

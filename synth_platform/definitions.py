@@ -15,6 +15,7 @@ from synth_platform.defs.resources import (
     SynthesizerFactory,
     WarehouseResource,
 )
+from synth_platform.lib.private_files import restrict_process_umask
 from synth_platform.lib.spec import load_specs
 from synth_platform.settings import Settings
 
@@ -27,11 +28,12 @@ LEDGER_SPEC = dg.AssetSpec(
 )
 
 
-def pseudonym_key_resource() -> PseudonymKeyResource:
-    """SYNTH_PSEUDONYM_KEY if set; else a key generated once under $DAGSTER_HOME/secrets (lib.secrets)."""
+def pseudonym_key_resource(warehouse_path: str = "") -> PseudonymKeyResource:
+    """SYNTH_PSEUDONYM_KEY if set; else the key file outside the checkout (lib.secrets), generated only
+    while the warehouse has no ledger (lib.platform_key)."""
     if os.environ.get("SYNTH_PSEUDONYM_KEY"):
-        return PseudonymKeyResource(key=dg.EnvVar("SYNTH_PSEUDONYM_KEY"))
-    return PseudonymKeyResource()
+        return PseudonymKeyResource(key=dg.EnvVar("SYNTH_PSEUDONYM_KEY"), warehouse_path=warehouse_path)
+    return PseudonymKeyResource(warehouse_path=warehouse_path)
 
 
 def build_definitions(settings: Settings | None = None, synthesizers: SynthesizerFactory | None = None):
@@ -50,16 +52,19 @@ def build_definitions(settings: Settings | None = None, synthesizers: Synthesize
         assets=[a for a in assets if not isinstance(a, dg.AssetChecksDefinition)],
         asset_checks=[a for a in assets if isinstance(a, dg.AssetChecksDefinition)] + alert_checks,
         jobs=[*jobs, refresh],
-        schedules=[automation.nightly_schedule(refresh)],
-        sensors=sensors + alert_sensors,
+        schedules=[automation.nightly_schedule(refresh, specs)],
+        sensors=[*sensors, automation.lease_release_sensor(), *alert_sensors],
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
             "storage": StorageResource(root=str(settings.root), specs_dir=str(settings.specs_dir)),
-            "pseudonym_key": pseudonym_key_resource(),
+            "pseudonym_key": pseudonym_key_resource(str(settings.warehouse_path)),
             "synthesizers": synthesizers or SynthesizerFactory(),
             "dbt": dbt_resource(),
         },
     )
 
 
+# Where the platform runs (code server, run workers): whatever any step, DuckDB, dbt or Dagster
+# creates is owner-only, a second layer under the explicit modes of lib/private_files.py.
+restrict_process_umask()
 defs = build_definitions()

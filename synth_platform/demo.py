@@ -13,6 +13,7 @@ import dagster as dg
 
 from synth_platform.defs.automation import chain_job_name
 from synth_platform.lib.demo_data import write_demo_landing_file
+from synth_platform.lib.private_files import restrict_process_umask
 from synth_platform.run_summary import render
 from synth_platform.settings import Settings
 
@@ -20,6 +21,7 @@ DATASET = "adult_customers"
 
 
 def main() -> int:
+    restrict_process_umask()  # the demo's landing file, warehouse, models, evidence: owner-only
     settings = Settings.from_env()
     landing = settings.root / "data" / "landing" / DATASET
     started = time.perf_counter()

@@ -3,12 +3,15 @@
 A full chain run is the costliest thing a test can do, so one project serves three tests:
 runs go through the `dagster` CLI against a temporary DAGSTER_HOME with the shipped
 config/dagster.yaml, next to a real `dagster-daemon` (run monitoring with the project's run
-launcher). Four runs are `kill -9`'d (their process group) during the fit, the sampling, the
-gate's evaluation and the release transaction (hang points: crash_location.py); after each
-kill the daemon must fail the run and free its pool slot within a minute, and the state is
-recorded. Then two runs of the dataset are launched at the same moment with different files:
-one must own the dataset and release, the other must be refused before writing. Their release
-is the one every bad file of test_bad_files.py must leave untouched.
+launcher). Seven runs are `kill -9`'d (their process group): inside the transactions of the raw
+table + ingest log, of train + holdout, of the gate's verdict and of the release + its ledger row,
+each after its last write and before its COMMIT; and during the fit, the sampling and the gate's
+evaluation (hang points: crash_location.py). The two cheap ones come first, while neither pair has
+ever been committed, so a half-commit of either would show. After each kill the daemon
+must fail the run and free its pool slot within a minute, and the state is recorded (and the state
+before it: the previous kill's). Then two runs of the dataset are launched at the same moment with
+different files: one must own the dataset and release, the other must be refused before writing.
+Their release is the one every bad file of test_bad_files.py must leave untouched.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
 DATASET = "adult_customers"
 
 POOL = "duckdb_warehouse"
-KILL_POINTS = ("fit", "sample", "gate", "release")
+KILL_POINTS = ("raw", "split", "fit", "sample", "gate", "verdict", "release")
 RECOVERY_DEADLINE_S = 60  # the daemon must have failed a dead run and freed its slot by then
 
 
@@ -48,6 +51,7 @@ class Kill:
     run_id: str
     held_slot: bool
     state: dict
+    before: dict  # the state when the run was launched
 
 
 @dataclass
@@ -89,18 +93,26 @@ def _wait(what: str, condition, timeout: float, proc: subprocess.Popen | None = 
 
 
 def chain_state(project: Project) -> dict:
-    """What a kill must never leave half-written: release, ledger chain, split, verdicts."""
+    """What a kill must never leave half-written: raw + ingest log, split, verdicts, release, ledger."""
     import duckdb
 
     from synth_platform.lib import ledger, release
 
+    if not project.settings.warehouse_path.exists():  # before the first run
+        empty = {"chain_problems": [], "events": [], "release": None, "counts": {}}
+        return {**empty, "verdict_runs": [], "ingested_runs": []}
     con = duckdb.connect(str(project.settings.warehouse_path), read_only=True)
     try:
         listed = con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
         tables = {f"{s}.{t}" for s, t in listed}
         counts = {
             name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-            for name in (f"masked.{DATASET}", f"masked.{DATASET}_train", f"masked.{DATASET}_holdout")
+            for name in (
+                f"raw.{DATASET}",
+                f"masked.{DATASET}",
+                f"masked.{DATASET}_train",
+                f"masked.{DATASET}_holdout",
+            )
             if name in tables
         }
         entries = ledger.read_ledger(con)
@@ -114,12 +126,18 @@ def chain_state(project: Project) -> dict:
             if "governance.assessments" in tables
             else []
         )
+        ingested = (
+            [r[0] for r in con.execute("SELECT run_id FROM governance.ingests").fetchall()]
+            if "governance.ingests" in tables
+            else []
+        )
         return {
             "chain_problems": ledger.verify_chain(con),
             "events": list(zip(entries["run_id"], entries["event"], strict=True)),
             "release": published,
-            "split_counts": counts,
+            "counts": counts,
             "verdict_runs": verdicts,
+            "ingested_runs": ingested,
         }
     finally:
         con.close()
@@ -191,7 +209,9 @@ def faulted_chain(tmp_path_factory) -> FaultedChain:
     kills = []
     try:
         config = _run_config(tmp_path / "first.yaml", first)
+        state = chain_state(project)
         for point in KILL_POINTS:
+            before = state
             marker.unlink(missing_ok=True)
             proc = launch(config, point)
             _wait(f"the run to reach the {point}", marker.exists, 300, proc, instance)
@@ -210,7 +230,8 @@ def faulted_chain(tmp_path_factory) -> FaultedChain:
                 recovered,
                 RECOVERY_DEADLINE_S,
             )
-            kills.append(Kill(point, run.run_id, held, chain_state(project)))
+            state = chain_state(project)
+            kills.append(Kill(point, run.run_id, held, state, before))
 
         second = write_demo_landing_file(tmp_path / "second", rows=1500, seed=123)
         second = Path(shutil.move(second, project.landing / "customers_second.csv"))

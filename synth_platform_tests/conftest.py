@@ -21,6 +21,11 @@ if not _TEST_KEY.exists():
     _TEST_KEY.write_text("fixed-test-only-pseudonym-key-not-a-secret-0001")
     _TEST_KEY.chmod(0o600)
 
+# ... and dp_mst's DP noise seeded, so an end-to-end figure near a threshold is the same on every
+# run. lib.dp_mst honours it only while pytest runs a test (its own PYTEST_CURRENT_TEST, which the
+# dagster subprocesses a test starts inherit); such a model is labelled "seeded test noise, not private".
+os.environ.setdefault("SYNTH_TEST_NOISE_SEED", "19")
+
 from synth_platform.lib.spec import DatasetSpec  # noqa: E402 (after the environment above)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

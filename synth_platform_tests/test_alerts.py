@@ -47,7 +47,25 @@ def spec(name: str = "people", **sections) -> DatasetSpec:
     return DatasetSpec.model_validate(raw)
 
 
-def test_failed_run_is_alerted_in_its_log_and_on_the_webhook(webhook):
+def _alert_failed_run(job, db_path) -> tuple[dg.DagsterInstance, str]:
+    """Run `job` (it fails) and pass its failure through the real run-failure sensor."""
+    instance = dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"warehouse": WarehouseResource(path=str(db_path))},
+    ).for_run_failure()
+    alert_defs.run_failure_alert_sensor()(context)
+    return instance, result.run_id
+
+
+def test_failed_run_is_alerted_in_its_log_and_on_the_webhook(webhook, tmp_path):
     @dg.op
     def load_people():
         raise RuntimeError("the source system is down")
@@ -56,30 +74,79 @@ def test_failed_run_is_alerted_in_its_log_and_on_the_webhook(webhook):
     def people_chain():
         load_people()
 
-    instance = dg.DagsterInstance.ephemeral()
-    result = people_chain.execute_in_process(instance=instance, raise_on_error=False)
-    assert not result.success
-    run = instance.get_run_by_id(result.run_id)
-    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
-    context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert", dagster_event=failure, dagster_instance=instance, dagster_run=run
-    ).for_run_failure()
-    alert_defs.run_failure_alert_sensor()(context)
+    instance, run_id = _alert_failed_run(people_chain, tmp_path / "warehouse.duckdb")
 
     assert [(h["kind"], h["dataset"]) for h in webhook] == [("run_failure", "people")]
     assert webhook[0]["details"]["failed_steps"] == ["load_people"]
-    assert result.run_id in webhook[0]["message"]
+    assert run_id in webhook[0]["message"]
+    assert "Nothing was committed" in webhook[0]["message"]  # no warehouse yet: no ledger row of this run
     assert "the source system is down" not in json.dumps(webhook)  # error texts may quote values
-    logged = [r.event_log_entry.message for r in instance.get_records_for_run(result.run_id).records]
+    logged = [r.event_log_entry.message for r in instance.get_records_for_run(run_id).records]
     assert any(m.startswith("ALERT: Run ") and "load_people" in m for m in logged)
 
 
-def _charge(db_path, dataset: str, epsilon: float) -> None:
+def test_a_failure_after_the_training_charge_is_alerted_as_a_charge(webhook, tmp_path):
+    """The old alert said "the ledger is unchanged" even when the run had charged the budget."""
+    db_path = tmp_path / "warehouse.duckdb"
+    _charge(db_path, "people", 0.5, run_id="an-earlier-run")  # another run's row: not this run's change
+
+    @dg.op
+    def synthesizer(context):
+        _charge(db_path, "people", 0.25, run_id=context.run_id)  # the `trained` row is committed...
+        raise RuntimeError("the fit crashed")  # ...and the fit dies after it
+
+    @dg.job(tags={"synth/dataset": "people"})
+    def people_chain():
+        synthesizer()
+
+    _alert_failed_run(people_chain, db_path)
+    (hook,) = webhook
+    assert "charged the privacy budget" in hook["message"] and "entry 2 of 'people'" in hook["message"]
+    assert "epsilon 0.25" in hook["message"] and "not refunded" in hook["message"]
+    assert "ledger are unchanged" not in hook["message"] and "Nothing was committed" not in hook["message"]
+    assert "The last good release is unchanged." in hook["message"]
+    assert hook["details"]["committed_ledger_entries"] == [
+        {"entry_id": 2, "dataset": "people", "event": "trained"}
+    ]
+
+
+def _row(entry_id, event, **figures):
+    return alerts.CommittedRow(entry_id, "people", event, **figures)
+
+
+def test_failure_wording_says_what_the_run_committed():
+    nothing = alerts.what_changed([])
+    assert "Nothing was committed" in nothing and "last good release is unchanged" in nothing
+
+    charged = alerts.what_changed([_row(7, "trained", epsilon_spent=1.0, rho_spent=0.015)])
+    assert "charged the privacy budget" in charged and "`trained` entry 7" in charged
+    assert "epsilon 1" in charged and "not refunded" in charged
+    assert "Nothing was committed" not in charged and "release is unchanged" in charged
+    unbounded = alerts.what_changed([_row(7, "trained")])  # a non-private fit: NULL epsilon
+    assert "unbounded epsilon" in unbounded
+
+    blocked = alerts.what_changed([_row(8, "gate", rho_spent=0.01), _row(9, "blocked")])
+    assert "`gate` entry 8" in blocked and "rho 0.01" in blocked
+    assert "`blocked` decision was recorded (entry 9" in blocked and "release is unchanged" in blocked
+
+    released = alerts.what_changed(
+        [_row(10, "reused"), _row(11, "gate", rho_spent=0.01), _row(12, "released")]
+    )
+    assert (
+        "published and recorded: 'people' (entry 12)" in released and "only a later step failed" in released
+    )
+    assert "re-used at no cost (entry 10" in released and "release is unchanged" not in released
+
+    unknown = alerts.what_changed(None)  # the warehouse could not be read: nothing claimed
+    assert "unknown" in unknown and "unchanged" not in unknown and "Nothing was committed" not in unknown
+
+
+def _charge(db_path, dataset: str, epsilon: float, run_id: str = "r1") -> None:
     with warehouse.connect(db_path) as con:
         ledger.append(
             con,
             ledger.LedgerEntry(
-                run_id="r1",
+                run_id=run_id,
                 dataset=dataset,
                 event="trained",
                 source_hash="s" * 64,

@@ -5,13 +5,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 
 import dagster as dg
 import pytest
 import yaml
 
 from synth_platform.definitions import build_definitions
-from synth_platform.defs.automation import REFRESH_ALL_JOB, chain_job_name, chain_version, plan_file_digest
+from synth_platform.defs.automation import (
+    REFRESH_ALL_JOB,
+    STABLE_AFTER_SECONDS,
+    chain_job_name,
+    chain_version,
+    plan_file_digest,
+)
 from synth_platform.lib.ingest import file_sha256
 from synth_platform.lib.spec import load_specs
 from synth_platform.settings import Settings
@@ -51,9 +58,36 @@ def test_schedule_runs_every_dataset_nightly_in_configured_timezone(defs_and_lan
     job = defs.resolve_job_def(REFRESH_ALL_JOB)
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert {f"{DATASET}/raw", f"{DATASET}/release", "analytics/income_by_education"} <= keys
-    with dg.build_schedule_context(scheduled_execution_time=None) as context:
-        data = schedule.evaluate_tick(context)
-    assert len(data.run_requests) == 1
+
+
+def _nightly_tick(defs):
+    schedule = defs.get_schedule_def("nightly_refresh")
+    resources = {"storage": defs.resources["storage"]}
+    with dg.build_schedule_context(repository_def=defs.get_repository_def(), resources=resources) as context:
+        return schedule.evaluate_tick(context)
+
+
+def test_nightly_refresh_runs_each_dataset_in_its_queue_from_a_file_that_stopped_changing(defs_and_landing):
+    """Was: one untagged run for all datasets (bypassing the per-dataset run queue), reading whatever
+    file was newest, even one still being copied."""
+    defs, landing, _ = defs_and_landing
+    stable, copying = landing / "customers_1.csv", landing / "customers_2.csv"
+    stable.write_text(f"{HEADER}\nC1\n")
+    past = time.time() - STABLE_AFTER_SECONDS - 5
+    os.utime(stable, (past, past))
+    copying.write_text(f"{HEADER}\nC2\n")  # modified just now: may still be growing
+
+    (request,) = _nightly_tick(defs).run_requests
+    assert request.tags["synth/dataset"] == DATASET  # config/dagster.yaml queues runs per this tag
+    assert request.run_config["ops"][f"{DATASET}__raw"]["config"]["landing_file"] == str(stable)
+    selected = {k.to_user_string() for k in request.asset_selection}
+    assert {f"{DATASET}/raw", f"{DATASET}/release", "analytics/stg_adult_customers"} <= selected
+    assert all(k.split("/")[0] in (DATASET, "analytics") for k in selected)
+    assert dg.AssetCheckKey(dg.AssetKey([DATASET, "synthetic"]), "quality_score") in request.asset_check_keys
+
+    stable.unlink()
+    skipped = _nightly_tick(defs)
+    assert not skipped.run_requests and "still changing" in skipped.skip_message
 
 
 def _stable_tick(defs, sensor_name, cursor):

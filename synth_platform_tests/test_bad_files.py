@@ -65,7 +65,7 @@ class Released:
 
 @pytest.fixture(scope="module")
 def released(faulted_chain) -> Released:
-    """The project of chain_under_faults.py: four killed runs, then two runs at once, one released."""
+    """The project of chain_under_faults.py: seven killed runs, then two runs at once, one released."""
     project = faulted_chain.project
     job = project.definitions().resolve_job_def(chain_job_name(DATASET))
     return Released(

@@ -109,6 +109,31 @@ def test_status_reports_spent_and_remaining(tmp_path):
     assert remaining == pytest.approx(accounting.epsilon_from_rho(ONE.rho, DELTA), rel=1e-6)
 
 
+def test_the_evidence_packs_budget_summary_is_what_the_budget_check_enforces(tmp_path):
+    """`budget.summary`, the evidence pack's privacy-budget section: with room for 5 trainings at
+    epsilon 1 and 4 spent, it says one training's epsilon (1) remains, not budget minus spent (about
+    0.26: epsilons do not subtract under zCDP); one more training is then charged and the next refused."""
+    limit = _budget_for(5)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        for _ in range(4):
+            budget.reserve_training(con, _entry(), ONE, limit, DELTA)
+        shown = budget.summary(con, "people", limit, DELTA)
+        assert shown["epsilon_cumulative"] == pytest.approx(_budget_for(4))
+        assert shown["epsilon_remaining"] == pytest.approx(1.0, rel=1e-6)
+        assert limit - shown["epsilon_cumulative"] < 0.3  # what a plain subtraction would say
+        assert shown["remaining_share"] == pytest.approx(0.2)
+        assert shown["rho_spent"] == pytest.approx(4 * ONE.rho)
+        assert shown["rho_budget"] == pytest.approx(5 * ONE.rho)
+        assert (shown["epsilon_budget"], shown["delta"]) == (limit, DELTA)
+        budget.reserve_training(con, _entry(), ONE, limit, DELTA)  # the remaining epsilon 1 is spendable
+        with pytest.raises(ledger.BudgetExceededError):
+            budget.reserve_training(con, _entry(), ONE, limit, DELTA)
+        left = budget.summary(con, "people", limit, DELTA)["epsilon_remaining"]
+        assert left == pytest.approx(0.0, abs=1e-6)
+        unbounded = budget.summary(con, "people", None, DELTA)
+        assert unbounded["epsilon_remaining"] is None and unbounded["rho_budget"] is None
+
+
 class _Model:
     """The fields of `synthesis.FittedModel` that reuse looks at."""
 

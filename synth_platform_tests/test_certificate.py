@@ -92,3 +92,20 @@ def _kwargs() -> dict:
         declared_domains={},
         column_types={},
     )
+
+
+def test_the_certificate_stays_world_readable_under_the_platforms_owner_only_umask(tmp_path):
+    """The platform now runs under umask 077 (lib/private_files.py); the public document must not
+    vanish behind it: its files are 0644 and the folders it creates 0755."""
+    import os
+    import stat
+
+    previous = os.umask(0o077)
+    try:
+        cert = certificate.write(tmp_path / "certificates" / "ds" / "run", _build(_synthetic()))
+    finally:
+        os.umask(previous)
+    for path in (cert.json, cert.html):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    for folder in (cert.json.parent, cert.json.parent.parent, cert.json.parent.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder

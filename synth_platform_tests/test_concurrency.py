@@ -10,11 +10,14 @@ release it makes is the one every bad file there must leave untouched (one costl
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime, timedelta
+
 import duckdb
 import pandas as pd
 import pytest
 
-from synth_platform.lib import ledger, release, run_lease
+from synth_platform.lib import ledger, liveness, release, run_lease
 
 
 def _entry(run_id: str, event: str = "released") -> ledger.LedgerEntry:
@@ -43,21 +46,96 @@ def test_lease_refuses_a_second_live_run_and_passes_on_when_the_holder_ended(con
     assert run_lease.claim(con, "ds", "run-a", lambda r: r in alive) is None
     with pytest.raises(run_lease.LeaseHeldError, match=r"another run \(run-a\) of 'ds' is still in progress"):
         run_lease.claim(con, "ds", "run-b", lambda r: r in alive)
-    run_lease.confirm(con, "ds", "run-a")
+    run_lease.confirm(con, "ds", "run-a", lambda r: r in alive)
     alive.clear()  # run-a ended (or died)
     assert run_lease.claim(con, "ds", "run-b", lambda r: r in alive) == "run-a"
     with pytest.raises(run_lease.LeaseHeldError, match=r"run run-a does not own the tables of 'ds'"):
-        run_lease.confirm(con, "ds", "run-a")
+        run_lease.confirm(con, "ds", "run-a", lambda r: r == "run-b")
     assert run_lease.claim(con, "other", "run-a", lambda r: True) is None  # leases are per dataset
 
 
 def test_a_run_that_did_not_start_at_raw_takes_only_an_ended_runs_lease(con):
-    run_lease.confirm(con, "ds", "ui-run")  # nobody held it: taken
+    run_lease.confirm(con, "ds", "ui-run", is_alive=lambda r: True)  # nobody held it: taken
     assert run_lease.holder(con, "ds") == "ui-run"
     with pytest.raises(run_lease.LeaseHeldError, match="still in progress"):
         run_lease.confirm(con, "ds", "other-run", is_alive=lambda r: True)
     run_lease.confirm(con, "ds", "other-run", is_alive=lambda r: False)
     assert run_lease.holder(con, "ds") == "other-run"
+
+
+def _unknown(run_id: str) -> None:
+    """This Dagster instance has never heard of the run (another instance, or a deleted run)."""
+    return None
+
+
+def _ended_process() -> liveness.RunProcess:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        process = liveness.run_process(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert process is not None
+    return process
+
+
+def _held_by_foreign_run(con, process: liveness.RunProcess | None) -> None:
+    current = run_lease.holder(con, "ds")
+    if current:
+        run_lease.release(con, current)
+    run_lease.claim(con, "ds", "foreign", lambda r: False, process)
+
+
+def test_a_run_unknown_to_this_instance_is_alive_unless_its_process_is_gone_or_its_lease_is_old(con):
+    """Was: an unknown run id counted as dead, so a live run of another instance lost its tables."""
+    here = liveness.run_process(os.getpid())
+    _held_by_foreign_run(con, here)
+    with pytest.raises(run_lease.LeaseHeldError, match=r"another run \(foreign\)"):
+        run_lease.claim(con, "ds", "mine", _unknown)
+    with pytest.raises(run_lease.LeaseHeldError, match="still in progress"):
+        run_lease.confirm(con, "ds", "mine", _unknown)
+
+    _held_by_foreign_run(con, liveness.RunProcess(here.pid, here.host, here.started_at - 3600))  # pid reused
+    assert run_lease.claim(con, "ds", "mine", _unknown) == "foreign"
+
+    _held_by_foreign_run(con, _ended_process())
+    assert run_lease.claim(con, "ds", "mine", _unknown) == "foreign"
+
+    elsewhere = liveness.RunProcess(1, "another-host", 0.0)  # cannot be checked from here
+    for process in (elsewhere, None):  # None: a lease row from before the process was recorded
+        _held_by_foreign_run(con, process)
+        with pytest.raises(run_lease.LeaseHeldError):
+            run_lease.claim(con, "ds", "mine", _unknown)
+        old = datetime.now(UTC).replace(tzinfo=None) - run_lease.MAX_UNKNOWN_RUN_AGE - timedelta(minutes=1)
+        con.execute("UPDATE governance.run_leases SET claimed_at = ?", [old])
+        assert run_lease.claim(con, "ds", "mine", _unknown) == "foreign"
+    assert run_lease.lease(con, "ds").process is None  # "mine" recorded no process
+
+    assert run_lease.claim(con, "ds", "after", lambda r: False) == "mine"  # the instance knows: ended
+
+
+def test_a_lease_table_of_an_older_version_gains_the_process_columns(con):
+    con.execute("CREATE SCHEMA governance")
+    con.execute(
+        "CREATE TABLE governance.run_leases "
+        "(dataset VARCHAR PRIMARY KEY, run_id VARCHAR, claimed_at TIMESTAMP)"
+    )
+    con.execute("INSERT INTO governance.run_leases VALUES ('ds', 'old-run', now()::TIMESTAMP)")
+    assert run_lease.lease(con, "ds").process is None
+    here = liveness.run_process(os.getpid())
+    run_lease.claim(con, "ds", "new-run", lambda r: r != "old-run", here)
+    assert run_lease.lease(con, "ds").process == here
+
+
+def test_release_gives_back_only_the_runs_own_leases(con):
+    run_lease.claim(con, "ds", "run-a", lambda r: False)
+    run_lease.claim(con, "other", "run-b", lambda r: False)
+    assert run_lease.release(con, "run-a", "other") == []
+    assert run_lease.release(con, "run-a") == ["ds"]
+    assert run_lease.holder(con, "ds") is None and run_lease.holder(con, "other") == "run-b"
 
 
 def _assess(con, run_id: str, frame: pd.DataFrame, model_sha: str = "m1") -> None:

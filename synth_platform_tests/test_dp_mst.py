@@ -196,12 +196,14 @@ def test_masking_does_no_data_dependent_suppression_for_dp_mst():
     assert "rare" not in set(masked["kind"])
 
 
-def test_noise_is_not_seeded():
+def test_noise_is_not_seeded(monkeypatch):
     """DP noise must not be reproducible from the (public) seed or numpy's global state."""
+    monkeypatch.delenv(dp_mst.TEST_NOISE_SEED_ENV, raising=False)
     np.random.seed(0)
-    first = dp_mst._noise_rng().normal(size=4)
+    first, source = dp_mst._noise_rng()
     np.random.seed(0)
-    assert not np.allclose(first, dp_mst._noise_rng().normal(size=4))
+    assert not np.allclose(first.normal(size=4), dp_mst._noise_rng()[0].normal(size=4))
+    assert source == dp_mst.ENTROPY_NOISE
 
 
 def test_declared_domains_are_mapped_into_model_space():
@@ -247,9 +249,11 @@ def _categorical_table(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
 
 
 def _fit_with_noise(frame: pd.DataFrame, noise_seed: int | None, monkeypatch) -> DPMSTSynthesizer:
-    """A fit whose DP noise comes from `noise_seed` (tests only: the real noise is never seeded)."""
-    if noise_seed is not None:
-        monkeypatch.setattr(dp_mst, "_noise_rng", lambda: np.random.default_rng(noise_seed))
+    """A fit whose DP noise comes from `noise_seed` (the test-only seed; None: fresh OS entropy)."""
+    if noise_seed is None:
+        monkeypatch.delenv(dp_mst.TEST_NOISE_SEED_ENV, raising=False)
+    else:
+        monkeypatch.setenv(dp_mst.TEST_NOISE_SEED_ENV, str(noise_seed))
     domains = {c: {"categories": values} for c, values in _CATEGORIES.items()}  # no DP domain choice
     return DPMSTSynthesizer(epsilon=1.0, delta=1e-9, iters=10, domains=domains).fit(frame)
 
@@ -294,3 +298,54 @@ def test_the_noisy_total_travels_with_the_model_and_sizes_the_sample(tmp_path):
     assert rows == max(1, round(synth.noisy_total))
     assert synthesis.release_rows(current, 250, "k" * 64) == 250, "a declared sample.rows is used as is"
     assert len(synthesis.load_and_sample(current, rows, seed=1, key="k" * 64)) == rows
+
+
+# ---------------------------------------------------------------- seeded noise is for tests only
+
+
+def _sample_of(synth: DPMSTSynthesizer) -> pd.DataFrame:
+    return synth.sample(300, seed=5)
+
+
+def test_the_test_seed_makes_two_fits_identical_and_says_so(monkeypatch):
+    """Under pytest with SYNTH_TEST_NOISE_SEED, two fits on the same data measure the same noisy
+    marginals (same noisy total, same model, same seeded sample), and the model says its noise was
+    seeded and is not private; without the seed two fits differ and the noise is OS entropy."""
+    table = _categorical_table(rows=600, seed=4)
+    first, second = (_fit_with_noise(table, 7, monkeypatch) for _ in range(2))
+    assert first.noisy_total == second.noisy_total
+    marginals = first._model["marginals"], second._model["marginals"]
+    assert list(marginals[0]) == list(marginals[1])  # the same tree
+    for clique, values in marginals[0].items():
+        assert np.array_equal(values, marginals[1][clique])
+    pd.testing.assert_frame_equal(_sample_of(first), _sample_of(second))
+    for fit in (first, second):
+        assert "seeded test noise" in fit.noise_source and "not private" in fit.noise_source
+        assert fit.privacy_spend()["noise"] == fit.noise_source
+
+    fresh = [_fit_with_noise(table, None, monkeypatch) for _ in range(2)]
+    assert fresh[0].noisy_total != fresh[1].noisy_total
+    assert not _sample_of(fresh[0]).equals(_sample_of(fresh[1]))
+    assert [f.privacy_spend()["noise"] for f in fresh] == [dp_mst.ENTROPY_NOISE] * 2
+
+
+def test_outside_pytest_the_seed_is_never_read(monkeypatch):
+    """A deployment with a stray SYNTH_TEST_NOISE_SEED (here not even a number, so any read of it
+    would raise) but without pytest's own PYTEST_CURRENT_TEST draws OS entropy; under pytest the
+    same malformed seed is refused loudly, and the epsilon audit's fits ignore a valid one."""
+    table = _categorical_table(rows=600, seed=4)
+    domains = {c: {"categories": values} for c, values in _CATEGORIES.items()}
+    monkeypatch.setenv(dp_mst.TEST_NOISE_SEED_ENV, "not-a-number")
+    with pytest.raises(ValueError):
+        DPMSTSynthesizer(iters=10, domains=domains).fit(table)
+
+    monkeypatch.delenv(dp_mst.TEST_GUARD_ENV)  # what a production process looks like
+    fits = [DPMSTSynthesizer(iters=10, domains=domains).fit(table) for _ in range(2)]
+    assert fits[0].noisy_total != fits[1].noisy_total
+    assert [f.noise_source for f in fits] == [dp_mst.ENTROPY_NOISE] * 2
+
+    monkeypatch.setenv(dp_mst.TEST_GUARD_ENV, "under test")
+    monkeypatch.setenv(dp_mst.TEST_NOISE_SEED_ENV, "7")
+    audit = [DPMSTSynthesizer(iters=10, domains=domains, fresh_noise=True).fit(table) for _ in range(2)]
+    assert audit[0].noisy_total != audit[1].noisy_total
+    assert [f.noise_source for f in audit] == [dp_mst.ENTROPY_NOISE] * 2

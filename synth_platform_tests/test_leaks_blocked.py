@@ -15,8 +15,7 @@ resampled independently from the training rows within the classes of the utility
 milliseconds, where a Gaussian copula or CTGAN would dominate the test's time.
 
 Most leaks plant holdout people as well as training people, which every relative attack (train
-vs holdout) is blind to: they are decided by the absolute-exposure check. Those tests are
-skipped until `evaluate` returns that check (`ATTACK_CHECKS` is what it returns per attack).
+vs holdout) is blind to: they are decided by the absolute-exposure check.
 """
 
 from __future__ import annotations
@@ -33,9 +32,6 @@ from synth_platform_tests.conftest import PROJECT_ROOT
 
 ROWS = 6000
 EXPOSURE = "absolute_exposure"
-#: the checks `evaluate` returns for the privacy attacks (one per attack of lib/attacks)
-HAS_EXPOSURE = EXPOSURE in evaluation.ATTACK_CHECKS
-needs_exposure = pytest.mark.skipif(not HAS_EXPOSURE, reason="evaluate has no absolute_exposure check yet")
 
 #: leak class -> the checks that must be among those blocking it
 DECIDING = {
@@ -93,10 +89,9 @@ def test_the_honest_table_is_released(demo, trained_on):
 
 
 def _leak_cases():
-    for name, deciding in DECIDING.items():
-        marks = [needs_exposure] if EXPOSURE in deciding else []
+    for name in DECIDING:
         for trained_on in TRAINED_ON:
-            yield pytest.param(name, trained_on, id=f"{name}-{trained_on}", marks=marks)
+            yield pytest.param(name, trained_on, id=f"{name}-{trained_on}")
 
 
 @pytest.mark.parametrize(("leak", "trained_on"), list(_leak_cases()))

@@ -117,6 +117,19 @@ def test_edited_newest_row_stops_the_next_append(con):
         ledger.append(con, _entry(epsilon=1.0))
 
 
+def test_an_edit_deep_in_the_ledger_is_refused_before_any_append(con):
+    """Lowering an old training's spend (to free budget) deep in the table: the newest rows and the
+    head file still agree, but the next append verifies the whole chain, names the row and adds none."""
+    for _ in range(6):
+        ledger.append(con, _entry(epsilon=1.0, delta=1e-9))
+    ledger.append(con, _entry(event="released", decision="released"))
+    con.execute("UPDATE governance.ledger SET epsilon_spent = 0.001 WHERE entry_id = 3")
+    assert ledger.check_tail(con) == [], "the newest rows alone do not show it"
+    with pytest.raises(ledger.LedgerIntegrityError, match="entry 3 was altered"):
+        ledger.append(con, _entry(epsilon=1.0, delta=1e-9))
+    assert len(ledger.read_ledger(con)) == 7
+
+
 def test_head_from_elsewhere_and_missing_head_file_are_checked(con, db_path):
     for _ in range(3):
         ledger.append(con, _entry())

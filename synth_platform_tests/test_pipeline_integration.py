@@ -7,6 +7,7 @@ bad-input tests then run on top of it and prove the release and ledger survive.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +15,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from synth_platform.lib import approved_plan, evaluation, evidence, ledger, warehouse
+from synth_platform.lib import (
+    approved_plan,
+    evaluation,
+    evidence,
+    ledger,
+    private_files,
+    run_lease,
+    warehouse,
+)
 from synth_platform.lib.spec import load_spec
 from synth_platform_tests.pipeline_harness import DATASET, identifiers_in, make_project, planted_identifiers
 
@@ -34,6 +43,16 @@ def good_run(tmp_path_factory):
         "synthesizer": {"kind": "dp_mst", "params": {"epsilon": DP_EPSILON, "delta": 1e-9}},
         "privacy": {"epsilon_budget": DP_BUDGET, "delta": 1e-9},
     }
+    # Under the default umask 022, not the platform's 077: the file modes must not depend on it
+    # (test_no_file_of_the_run_is_readable_by_group_or_others).
+    previous_umask = os.umask(0o022)
+    try:
+        return _good_run(tmp_path_factory, overrides)
+    finally:
+        os.umask(previous_umask)
+
+
+def _good_run(tmp_path_factory, overrides):
     project = make_project(tmp_path_factory.mktemp("chain"), rows=ROWS, spec_overrides=overrides)
     landing_file = next(project.landing.glob("*.csv"))
     # Planted: one person with an extreme loss and a category nobody else has. The public
@@ -45,6 +64,14 @@ def good_run(tmp_path_factory):
     raw_source = pd.read_csv(landing_file, dtype=str)
     result = project.run()
     return project, result, raw_source
+
+
+def test_a_successful_run_gives_its_dataset_lease_back(good_run):
+    """Was: the lease named the ended run for ever; the release's write now frees it."""
+    project, result, _ = good_run
+    assert result.success
+    with warehouse.connect(project.settings.warehouse_path) as con:
+        assert run_lease.holder(con, DATASET) is None
 
 
 def test_chain_succeeds_and_releases(good_run):
@@ -285,3 +312,19 @@ def test_certificate_holds_nothing_computed_on_real_rows(good_run):
         }
     capital_loss = content["pictures"]["capital_loss"]
     assert capital_loss["kind"] == "numeric" and capital_loss["edges"][-1] < 900_000
+
+
+def test_no_file_of_the_run_is_readable_by_group_or_others(good_run):
+    """Was: under umask 022 the warehouse, its published zone, the ledger head, the landing file,
+    models and their pointer were world-readable. The whole run (under umask 022, see `good_run`)
+    leaves nothing group- or world-readable, except the public certificate and the public inputs
+    the test harness wrote itself (spec, approved plan)."""
+    project, result, _ = good_run
+    assert result.success
+    root, db = project.root, project.settings.warehouse_path
+    data = root / "data"
+    assert (data / "models").exists() and (data / "evidence").exists() and (data / "landing").exists()
+    assert db.exists() and ledger.head_path(db).exists()
+    public = (root / "config", data / "certificates")
+    loose = [line for line in private_files.loose_paths(root, skip=public) if not line.endswith(f" {root}")]
+    assert loose == [], loose

@@ -48,6 +48,7 @@ SENSORS_AND_SCHEDULES = [
     "nightly_refresh",
     f"{DATASET}_landing_sensor",
     "run_failure_alert",
+    "release_lease_of_failed_run",
     "privacy_budget_alert",
     "stale_release_alert",
     "release_freshness_checks",

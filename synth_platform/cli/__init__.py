@@ -12,6 +12,8 @@ import argparse
 import importlib
 import sys
 
+from synth_platform.lib.private_files import restrict_process_umask
+
 #: Subcommand modules under synth_platform.cli, in the order `--help` lists them (a module's
 #: command may be spelt differently: `export_train` registers `export-train`).
 SUBCOMMANDS: list[str] = ["check", "export_train", "ledger", "evidence", "pii"]
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_process_umask()  # whatever a command writes (ledger rows, exports) is owner-only
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -288,17 +288,19 @@ def _recording_key(warehouse_path: Path) -> bytes:
     Checked before anything is judged, so a check that cannot be recorded is refused (exit 2)
     and shows nothing: never generated here, a key that does not verify the chain is refused too.
     """
-    from synth_platform.lib import ledger, secrets, warehouse
+    from synth_platform.lib import ledger, platform_key, secrets, warehouse
 
     try:
-        key = ledger.default_platform_key(create=False)
+        if ledger.default_platform_key(create=False) is None:
+            path = secrets.secrets_dir() / secrets.KEY_FILE_NAME
+            raise UsageError(
+                f"the check cannot be recorded: no platform key; {secrets.restore_hint(path)} "
+                "(every check is recorded in the dataset's ledger)"
+            )
+        # a key the ledger was not written with is refused too, naming what to restore
+        key = platform_key.platform_key(warehouse_path, os.environ.get(secrets.ENV_VAR)).value
     except secrets.SecretError as error:
         raise UsageError(f"the check cannot be recorded: {error}") from error
-    if key is None:
-        raise UsageError(
-            f"the check cannot be recorded: no platform key (set {secrets.ENV_VAR} or provide the key file "
-            "the chain uses); every check is recorded in the dataset's ledger"
-        )
     with warehouse.connect(warehouse_path, read_only=True) as con:
         problems = ledger.check_tail(con, key=key)
     if problems:

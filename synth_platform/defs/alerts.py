@@ -2,7 +2,9 @@
 
 - `run_failure_alert`: any failed run of this code location. The alert is written into the
   failed run's own event log (an engine event, so it sits next to the error in the UI), logged
-  by the sensor, and posted to `SYNTH_ALERT_WEBHOOK_URL` when set.
+  by the sensor, and posted to `SYNTH_ALERT_WEBHOOK_URL` when set. It says what the run changed
+  before failing, from the ledger rows the run appended (a charge, a decision, a release), not
+  from an assumption that a failed run changed nothing.
 - `privacy_budget_alert`: a dataset with an epsilon budget has less than 20 % left. Recorded as
   an `AssetObservation` on `governance/ledger` (visible in the ledger's event history), once
   per new spend, and as the sensor tick's message.
@@ -36,6 +38,38 @@ def _record(log, alert: alerts.Alert) -> str:
     return f"{alert.message} [{delivery}]"
 
 
+def _ledger_rows_of_run(warehouse: WarehouseResource, run_id: str) -> list[alerts.CommittedRow] | None:
+    """The ledger rows a run appended (what it changed before failing); None when unreadable.
+
+    No warehouse file, or no ledger table, means the run committed nothing. Any other error
+    leaves the answer unknown, and the alert then claims nothing either way.
+    """
+    from synth_platform.lib import ledger
+
+    try:
+        with warehouse.connect(read_only=True) as con:
+            rows = ledger.read_ledger(con)  # the ledger is small: one row per governed event
+    except FileNotFoundError:  # the warehouse does not exist yet: nothing was ever committed
+        return []
+    except Exception:  # a sensor must still alert; it then says the changes are unknown
+        return None
+    mine = rows[rows["run_id"] == run_id]
+    return [
+        alerts.CommittedRow(
+            int(r["entry_id"]),
+            str(r["dataset"]),
+            str(r["event"]),
+            _number(r["epsilon_spent"]),
+            _number(r["rho_spent"]),
+        )
+        for r in mine.to_dict("records")
+    ]
+
+
+def _number(value) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN (a NULL) -> None
+
+
 def run_failure_alert_sensor() -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name="run_failure_alert",
@@ -43,10 +77,13 @@ def run_failure_alert_sensor() -> dg.SensorDefinition:
         default_status=_status(dg.DefaultSensorStatus),
         description="Records an alert in every failed run's log and posts it to SYNTH_ALERT_WEBHOOK_URL.",
     )
-    def run_failure_alert(context: dg.RunFailureSensorContext):
+    def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
         run = context.dagster_run
         failed_steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
-        alert = alerts.run_failure(run.job_name, run.run_id, failed_steps, run.tags.get("synth/dataset"))
+        committed = _ledger_rows_of_run(warehouse, run.run_id)
+        alert = alerts.run_failure(
+            run.job_name, run.run_id, failed_steps, run.tags.get("synth/dataset"), committed
+        )
         line = _record(context.log, alert)
         context.instance.report_engine_event(f"ALERT: {line}", dagster_run=run)
 

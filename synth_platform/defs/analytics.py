@@ -24,6 +24,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from synth_platform.defs.chain.common import LEDGER_KEY, POOL
 from synth_platform.defs.resources import WarehouseResource
 from synth_platform.lib import zones
+from synth_platform.lib.private_files import private_umask
 
 GROUP = "analytics"
 RELEASE_SOURCE = "release"
@@ -172,7 +173,8 @@ def analytics_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     with warehouse.lock():
         copied = zones.refresh_published(db_path, published)
         context.log.info(f"dbt build on the published zone {published} ({len(copied)} tables published)")
-        with _environ(SYNTH_PUBLISHED_PATH=str(published)):
+        # dbt writes the zone's file (and its .wal) itself: its process inherits an owner-only umask.
+        with _environ(SYNTH_PUBLISHED_PATH=str(published)), private_umask():
             yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -1,30 +1,46 @@
-"""Jobs, the nightly schedule, and one landing-folder sensor per dataset."""
+"""Jobs, the nightly schedule, one landing-folder sensor per dataset, and the lease's run-end hook.
+
+Every run that writes a dataset's tables carries the tag `synth/dataset: <dataset>`, so the
+daemon's run queue (`tag_concurrency_limits` in config/dagster.yaml) runs one per dataset at a
+time; the nightly refresh therefore launches one run per dataset rather than one for all. And
+no run takes a landing file that may still be being copied: the sensor waits until a file looks
+the same on two ticks, the schedule takes only files unchanged for `STABLE_AFTER_SECONDS`.
+"""
 
 import hashlib
 import json
 import os
+import time
 
 import dagster as dg
 
-from synth_platform.defs.resources import StorageResource
-from synth_platform.lib import ingest
+from synth_platform.defs.resources import StorageResource, WarehouseResource
+from synth_platform.lib import ingest, run_lease
 from synth_platform.lib.spec import DatasetSpec
 
 REFRESH_ALL_JOB = "refresh_all_datasets"
+DATASET_TAG = "synth/dataset"
+SENSOR_INTERVAL_SECONDS = 30
+#: A file the schedule takes must be unchanged this long: the sensor's two ticks, and the same again.
+STABLE_AFTER_SECONDS = 2 * SENSOR_INTERVAL_SECONDS
 
 
 def chain_job_name(dataset: str) -> str:
     return f"{dataset}_governed_chain"
 
 
-def chain_job(spec: DatasetSpec):
+def dataset_selection(spec: DatasetSpec) -> dg.AssetSelection:
     """The dataset's chain and everything downstream of its release (the dbt models)."""
-    selection = dg.AssetSelection.groups(spec.name)
+    release = dg.AssetKey([spec.name, "release"])
+    return dg.AssetSelection.groups(spec.name) | dg.AssetSelection.assets(release).downstream()
+
+
+def chain_job(spec: DatasetSpec):
     return dg.define_asset_job(
         chain_job_name(spec.name),
-        selection=selection | dg.AssetSelection.keys(dg.AssetKey([spec.name, "release"])).downstream(),
+        selection=dataset_selection(spec),
         description=f"Ingest, discover, mask, train, sample, check and release '{spec.name}', then dbt.",
-        tags={"synth/dataset": spec.name},
+        tags={DATASET_TAG: spec.name},
     )
 
 
@@ -38,17 +54,93 @@ def _status(kind: type) -> object:
     return kind.RUNNING if wanted == "RUNNING" else kind.STOPPED
 
 
-def nightly_schedule(job) -> dg.ScheduleDefinition:
+def newest_stable_file(landing_dir, pattern: str, now: float, wait: float = STABLE_AFTER_SECONDS):
+    """The newest landing file not modified for `wait` seconds, and how many newer ones still change.
+
+    The schedule keeps no cursor across nights, so the sensor's two-tick comparison becomes an
+    age: a file whose mtime is `wait` old has looked the same for that long. Files are listed
+    oldest first (`ingest.landing_files`, which never lists a symlink).
+    """
+    stable, changing = None, 0
+    for path in ingest.landing_files(landing_dir, pattern):
+        signature = _signature(path)
+        if signature is None:
+            continue
+        if signature[0] / 1e9 <= now - wait:
+            stable = path
+        else:
+            changing += 1
+    return stable, changing
+
+
+def nightly_schedule(job, specs: list[DatasetSpec]) -> dg.ScheduleDefinition:
+    """One run per dataset, each with its `synth/dataset` tag and its newest *stable* landing file.
+
+    A schedule launches runs of its one job, so each request narrows `refresh_all_datasets` to the
+    dataset's chain and its dbt models (the chain job's selection, with its gate checks); the tag
+    puts each run in the dataset's queue next to the sensor's runs of it.
+    """
     timezone = os.environ.get("SYNTH_SCHEDULE_TIMEZONE", "UTC")
-    return dg.ScheduleDefinition(
+
+    @dg.schedule(
         name="nightly_refresh",
         cron_schedule="0 2 * * *",
         execution_timezone=timezone,
         job=job,
         default_status=_status(dg.DefaultScheduleStatus),
-        description=f"Every night at 02:00 ({timezone}; set SYNTH_SCHEDULE_TIMEZONE): refresh every dataset "
-        "from its newest landing file.",
+        description=f"Every night at 02:00 ({timezone}; set SYNTH_SCHEDULE_TIMEZONE): one run per dataset, "
+        f"from its newest landing file unchanged for {STABLE_AFTER_SECONDS} s.",
     )
+    def _schedule(context: dg.ScheduleEvaluationContext, storage: StorageResource):
+        graph = context.repository_def.asset_graph
+        now, requests, skipped = time.time(), [], []
+        for spec in specs:
+            landing_dir = storage.landing_dir(spec.source.landing_dir)
+            path, changing = newest_stable_file(landing_dir, spec.source.pattern, now)
+            if changing:
+                skipped.append(f"{spec.name}: {changing} file(s) still changing, not taken")
+            if path is None:
+                skipped.append(f"{spec.name}: no landing file unchanged for {STABLE_AFTER_SECONDS} s")
+                continue
+            selection = dataset_selection(spec)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"nightly:{spec.name}",
+                    run_config={"ops": {raw_op_name(spec.name): {"config": {"landing_file": str(path)}}}},
+                    tags={DATASET_TAG: spec.name, "synth/source_file": path.name},
+                    asset_selection=sorted(selection.resolve(graph)),
+                    asset_check_keys=sorted(selection.resolve_checks(graph)),
+                )
+            )
+        for note in skipped:
+            context.log.info(note)
+        return requests or dg.SkipReason(" | ".join(skipped) or "no dataset")
+
+    return _schedule
+
+
+def lease_release_sensor() -> dg.SensorDefinition:
+    """Give back the dataset leases of a failed run (lib.run_lease).
+
+    A successful chain frees its lease itself with its last write (`release`); a failed one
+    never gets there. Without the daemon (or for a `kill -9`) this never fires, and the lease
+    stays until the next run takes it over: liveness says its run has ended.
+    """
+
+    @dg.run_failure_sensor(
+        name="release_lease_of_failed_run",
+        default_status=_status(dg.DefaultSensorStatus),
+        description="Frees the datasets a failed run held, so their lease names no ended run.",
+    )
+    def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            freed = run_lease.release(con, context.dagster_run.run_id)
+        if freed:
+            context.log.info(
+                f"Released the lease of {', '.join(freed)} held by failed run {context.dagster_run.run_id}"
+            )
+
+    return _sensor
 
 
 def raw_op_name(dataset: str) -> str:
@@ -124,7 +216,7 @@ def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{spec.name}_landing_sensor",
         job=job,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=_status(dg.DefaultSensorStatus),
         description=f"Watches {spec.source.landing_dir} and runs the chain of '{spec.name}' for new files "
         "once they have stopped changing.",
@@ -180,7 +272,7 @@ def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
             dg.RunRequest(
                 run_key=f"{spec.name}:{content_hash}:{version}",
                 run_config={"ops": {raw_op_name(spec.name): {"config": {"landing_file": str(path)}}}},
-                tags={"synth/dataset": spec.name, "synth/source_file": path.name, "synth/version": version},
+                tags={DATASET_TAG: spec.name, "synth/source_file": path.name, "synth/version": version},
             )
             for path, content_hash in chosen
         ]

@@ -39,24 +39,14 @@ def _source(warehouse: WarehouseResource, dataset: str) -> dict:
     return {"source_file": row[0], "source_hash": row[1], "source_rows": row[2], "ingested_at": str(row[3])}
 
 
-def _budget(warehouse: WarehouseResource, spec, rows: list[dict]) -> dict:
-    """Spent, remaining and the share left, as the budget check computes them (zCDP, lib.budget)."""
-    try:
-        from synth_platform.lib import budget as budget_lib
-    except ImportError:  # before zCDP accounting: plain sums from the ledger rows
-        return evidence.budget_summary(rows, spec.privacy.epsilon_budget)
-    delta = getattr(spec.privacy, "delta", None)
+def _budget(warehouse: WarehouseResource, spec) -> dict:
+    """Spent, remaining and the share left, as the budget check computes them (`lib.budget.summary`)."""
+    from synth_platform.lib import budget as budget_lib
+
     with warehouse.connect(read_only=True) as con:
-        status = budget_lib.status(con, spec.name, spec.privacy.epsilon_budget, *([delta] if delta else []))
-    return {
-        "epsilon_cumulative": status.spent_epsilon,
-        "epsilon_budget": spec.privacy.epsilon_budget,
-        "epsilon_remaining": status.remaining_epsilon if spec.privacy.epsilon_budget is not None else None,
-        "remaining_share": status.remaining_share if spec.privacy.epsilon_budget is not None else None,
-        "delta": delta,
-        "rho_spent": status.spent_rho,
-        "rho_budget": status.budget_rho if spec.privacy.epsilon_budget is not None else None,
-    }
+        return budget_lib.summary(
+            con, spec.name, spec.privacy.epsilon_budget, getattr(spec.privacy, "delta", None)
+        )
 
 
 def metadata_entries(pack: evidence.EvidencePack) -> dict:
@@ -144,7 +134,7 @@ def write_gate_evidence(
         checks=checks,
         utility=utility,
         run_ledger_rows=run_rows,
-        budget=_budget(warehouse, spec, rows),
+        budget=_budget(warehouse, spec),
         picture_notes=notes,
     )
     pack = evidence.write_pack(evidence.pack_dir(storage.root_path, ds, run_id), content, pictures)
@@ -159,5 +149,5 @@ def record_release(
     directory = evidence.pack_dir(storage.root_path, spec.name, run_id)
     if not (directory / "report.json").exists():
         return None
-    budget = _budget(warehouse, spec, _ledger_rows(warehouse, spec.name))
+    budget = _budget(warehouse, spec)
     return evidence.record_decision(directory, "released", [ledger_row], budget)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from synth_platform.lib import secrets, warehouse
+from synth_platform.lib import platform_key, secrets, warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -61,19 +61,30 @@ class StorageResource(dg.ConfigurableResource):
 
 
 class PseudonymKeyResource(dg.ConfigurableResource):
-    """The HMAC key for keyed pseudonyms (lib.secrets).
+    """The HMAC key for keyed pseudonyms (lib.secrets, lib.platform_key).
 
-    Bind `key` with `dg.EnvVar("SYNTH_PSEUDONYM_KEY")` to supply it; left empty, a random key
-    is generated on first use into `key_file` (default `$DAGSTER_HOME/secrets/pseudonym.key`,
-    mode 0600) and reused. There is no public default key.
+    Bind `key` with `dg.EnvVar("SYNTH_PSEUDONYM_KEY")` to supply it; left empty, the key file
+    `key_file` (default `~/.config/synth_platform/secrets/pseudonym.key`, mode 0600; outside the
+    checkout) is used, generated on first use. With `warehouse_path` (as `build_definitions` sets
+    it), a key is generated only while that warehouse has no ledger: afterwards a missing or
+    different key fails the step, without retries, with how to restore it. There is no public
+    default key.
     """
 
     key: str = ""
     key_file: str = ""
+    warehouse_path: str = ""
 
     def resolve(self) -> secrets.Key:
         """The key and where it came from (`source` is safe to log; `value` never is)."""
-        return secrets.pseudonym_key(self.key or None, Path(self.key_file) if self.key_file else None)
+        configured = self.key or None
+        key_file = Path(self.key_file) if self.key_file else None
+        if not self.warehouse_path:
+            return secrets.pseudonym_key(configured, key_file)
+        try:
+            return platform_key.platform_key(Path(self.warehouse_path), configured, key_file)
+        except secrets.SecretError as error:  # retrying cannot bring a key back; the message names no key
+            raise dg.Failure(description=str(error), allow_retries=False) from None
 
 
 class SynthesizerFactory(dg.ConfigurableResource):

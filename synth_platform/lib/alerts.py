@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from synth_platform.lib.budget import LOW_BUDGET_SHARE
+from synth_platform.lib.ledger import SPENDING_EVENTS
 
 WEBHOOK_ENV = "SYNTH_ALERT_WEBHOOK_URL"
 MAX_AGE_ENV = "SYNTH_RELEASE_MAX_AGE_HOURS"
@@ -78,7 +79,85 @@ def release_max_age() -> timedelta:
     return timedelta(hours=hours if hours > 0 else DEFAULT_MAX_AGE_HOURS)
 
 
-def run_failure(job_name: str, run_id: str, failed_steps: list[str], dataset: str | None = None) -> Alert:
+@dataclass(frozen=True)
+class CommittedRow:
+    """A ledger row a run appended: the fact that says what a failed run changed before failing.
+
+    Rows are committed with what they describe (a `trained` row before the data is read, a
+    `released` row in the same transaction as the release table), so they are the record of
+    what the run changed; no other write of the chain outlives a failed run unnoticed.
+    """
+
+    entry_id: int
+    dataset: str
+    event: str
+    epsilon_spent: float | None = None
+    rho_spent: float | None = None
+
+
+def _spend(row: CommittedRow) -> str:
+    if row.event == "gate":
+        return f"rho {row.rho_spent:.4g}" if row.rho_spent is not None else "its rho"
+    if row.epsilon_spent is None:
+        return "an unbounded epsilon (not differentially private)"
+    return f"epsilon {row.epsilon_spent:.4g}"
+
+
+def what_changed(committed: list[CommittedRow] | None) -> str:
+    """What a failed run left behind, in words, from the ledger rows it appended.
+
+    `None` means the rows could not be read: then nothing is claimed either way. A charge is
+    never refunded (the step saw the data, or might have), so the alert says so; a `released`
+    row means the release table was replaced in the same transaction, so the release stands and
+    only a later step (evidence pack, certificate, ledger head) failed.
+    """
+    if committed is None:
+        return (
+            "Whether it changed the ledger or a release is unknown (the warehouse could not be read): "
+            "look for this run's rows with `synth-platform ledger show`."
+        )
+    if not committed:
+        return (
+            "Nothing was committed: the ledger has no row from this run and the last good release "
+            "is unchanged."
+        )
+    parts = []
+    spent = [r for r in committed if r.event in SPENDING_EVENTS]
+    if spent:
+        charges = "; ".join(
+            f"ledger row `{r.event}` entry {r.entry_id} of '{r.dataset}', {_spend(r)}" for r in spent
+        )
+        parts.append(
+            f"This run charged the privacy budget before failing ({charges}); a charge is not refunded."
+        )
+    for event, words in (
+        ("reused", "the current model was re-used at no cost"),
+        ("refused", "a training was refused (no spend)"),
+        ("blocked", "the release gate's `blocked` decision was recorded"),
+    ):
+        rows = [r for r in committed if r.event == event]
+        if rows:
+            entries = ", ".join(f"entry {r.entry_id} of '{r.dataset}'" for r in rows)
+            parts.append(f"Recorded in the ledger: {words} ({entries}).")
+    released = [r for r in committed if r.event == "released"]
+    if released:
+        entries = ", ".join(f"'{r.dataset}' (entry {r.entry_id})" for r in released)
+        parts.append(
+            f"The release was published and recorded: {entries}; it stands, and only a later step failed."
+        )
+    else:
+        parts.append("The last good release is unchanged.")
+    return " ".join(parts)
+
+
+def run_failure(
+    job_name: str,
+    run_id: str,
+    failed_steps: list[str],
+    dataset: str | None = None,
+    committed: list[CommittedRow] | None = None,
+) -> Alert:
+    """The failed-run alert; `committed` is the ledger rows the run appended (None: unknown)."""
     steps = (
         ", ".join(failed_steps)
         if failed_steps
@@ -86,10 +165,17 @@ def run_failure(job_name: str, run_id: str, failed_steps: list[str], dataset: st
     )
     return Alert(
         "run_failure",
-        f"Run {run_id} of job {job_name} failed. Failed steps: {steps}. The last good release and the "
-        "ledger are unchanged; open the run's logs in the Dagster UI (Runs) for the reason.",
+        f"Run {run_id} of job {job_name} failed. Failed steps: {steps}. {what_changed(committed)} "
+        "Open the run's logs in the Dagster UI (Runs) for the reason.",
         dataset,
-        {"job": job_name, "run_id": run_id, "failed_steps": failed_steps},
+        {
+            "job": job_name,
+            "run_id": run_id,
+            "failed_steps": failed_steps,
+            "committed_ledger_entries": None
+            if committed is None
+            else [{"entry_id": r.entry_id, "dataset": r.dataset, "event": r.event} for r in committed],
+        },
     )
 
 

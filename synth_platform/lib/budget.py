@@ -111,6 +111,25 @@ def status(
     return BudgetStatus(spent_eps, left_eps, share, spent_rho, budget_rho)
 
 
+def summary(
+    con: duckdb.DuckDBPyConnection, dataset: str, budget: float | None, delta: float | None = None
+) -> dict:
+    """The evidence pack's privacy-budget section: `status` as plain numbers (zCDP, as the budget
+    check counts; remaining epsilon is what one more training could spend, not a subtraction).
+    Without a budget the remaining figures are None. Read-only."""
+    found = status(con, dataset, budget, *([delta] if delta else []))
+    bounded = budget is not None
+    return {
+        "epsilon_cumulative": found.spent_epsilon,
+        "epsilon_budget": budget,
+        "epsilon_remaining": found.remaining_epsilon if bounded else None,
+        "remaining_share": found.remaining_share if bounded else None,
+        "delta": delta,
+        "rho_spent": found.spent_rho,
+        "rho_budget": found.budget_rho if bounded else None,
+    }
+
+
 def budget_status(
     con: duckdb.DuckDBPyConnection,
     dataset: str,

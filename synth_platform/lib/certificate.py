@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synth_platform.lib.private_files import make_parents_public
+
 CERTIFICATE_VERSION = "1"
 #: The most categories a picture names; the rest are drawn as one bar, "other (n values)".
 MAX_BARS = 12
@@ -222,8 +224,9 @@ synthetic values.</p>
 
 
 def write(directory: Path, content: dict) -> Certificate:
-    """Write certificate.json and certificate.html (world-readable: this is the public document)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write certificate.json and certificate.html (world-readable: this is the public document;
+    new folders 0755, so the platform's owner-only umask does not hide it)."""
+    make_parents_public(directory)
     cert = Certificate(directory)
     for path, text in (
         (cert.json, json.dumps(content, indent=2, default=str)),

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
+from synth_platform.lib.private_files import make_parents_private, write_private
+
 DEMO_SOURCE = Path(__file__).resolve().parents[2] / "data" / "demo" / "adult.csv.gz"
 AS_OF = date(2026, 1, 1)
 IDENTIFIER_COLUMNS = [
@@ -136,12 +138,11 @@ def enrich_with_identifiers(adult: pd.DataFrame, seed: int = 2026, as_of: date =
 
 def write_demo_landing_file(dest_dir: Path, rows: int | None = None, seed: int = 2026) -> Path:
     """Write (or reuse, when already there) the demo landing file; same arguments, same bytes."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    make_parents_private(dest_dir)
     path = dest_dir / f"customers_{seed}_{rows or 'all'}.csv"
     if path.exists():
         return path
     frame = enrich_with_identifiers(load_adult(rows=rows), seed=seed)
-    tmp = path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.rename(path)
+    # It plays the part of real customer data: owner-only (0600), like the warehouse it lands in.
+    write_private(path, frame.to_csv(index=False))
     return path

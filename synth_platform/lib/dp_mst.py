@@ -56,16 +56,19 @@ Accounting
 
 Caveats, said plainly
     The noise is drawn from the operating system's entropy (never the spec's seed, which is
-    public); floating-point Gaussian sampling is not the discrete Gaussian of the proofs. The
-    synthetic table's size defaults to `noisy_total` (the inverse-variance weighted mean of the
-    noisy 1-way marginals' totals: post-processing, free), never the exact training count, which
-    is not hidden if a caller publishes it. The guarantee covers the model; the release gate compares the
-    synthetic table with the real training data, and its figures are not part of this analysis.
+    public); only inside a pytest run may `SYNTH_TEST_NOISE_SEED` seed it, and such a model says
+    "seeded test noise, not private" (`_noise_rng`). Floating-point Gaussian sampling is not the
+    discrete Gaussian of the proofs. The synthetic table's size defaults to `noisy_total` (the
+    inverse-variance weighted mean of the noisy 1-way marginals' totals: post-processing, free),
+    never the exact training count, which is not hidden if a caller publishes it. The guarantee
+    covers the model; the release gate compares the synthetic table with the real training data,
+    and its figures are not part of this analysis.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import os
 import time
@@ -89,6 +92,16 @@ DEFAULT_BINS = 16
 COMPRESS_Z = 3.0
 
 
+#: What a model's noise came from when it is private: fresh OS entropy.
+ENTROPY_NOISE = "os_entropy"
+#: A test suite sets this (synth_platform_tests/conftest.py) so a test near a threshold cannot flake.
+TEST_NOISE_SEED_ENV = "SYNTH_TEST_NOISE_SEED"
+#: The second guard: pytest itself writes this variable while a test runs (subprocesses a test starts
+#: inherit it) and removes it afterwards. It is no setting an operator configures, so an environment
+#: copied from a test setup into a deployment still draws OS entropy.
+TEST_GUARD_ENV = "PYTEST_CURRENT_TEST"
+
+
 @dataclass(frozen=True)
 class PrivacySpend:
     epsilon: float
@@ -97,6 +110,8 @@ class PrivacySpend:
     rho_parts: dict[str, float]
     delta_conversion: float
     delta_threshold: float
+    #: `ENTROPY_NOISE`, or the label of seeded test noise: a spend on seeded noise bought no privacy.
+    noise: str | None = ENTROPY_NOISE
 
     def as_dict(self) -> dict:
         return {
@@ -106,12 +121,37 @@ class PrivacySpend:
             "rho_parts": dict(self.rho_parts),
             "delta_conversion": self.delta_conversion,
             "delta_threshold": self.delta_threshold,
+            "noise": self.noise,
         }
 
 
-def _noise_rng() -> np.random.Generator:
-    """Noise for privacy comes from fresh OS entropy, never from a (public) seed."""
-    return np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
+def noise_test_seed() -> int | None:
+    """The seed for test noise, or None (always, outside a test run).
+
+    The guard is checked first: without it the seed variable is not even read, so a production
+    process with a stray `SYNTH_TEST_NOISE_SEED` (even an unparseable one) behaves as if it were
+    unset. Under the guard a malformed seed raises rather than silently falling back.
+    """
+    if not os.environ.get(TEST_GUARD_ENV):
+        return None
+    seed = os.environ.get(TEST_NOISE_SEED_ENV)
+    return None if not seed else int(seed)
+
+
+def _noise_rng(fresh: bool = False) -> tuple[np.random.Generator, str]:
+    """The generator of a fit's privacy noise, and a label of where it came from.
+
+    Fresh OS entropy, never a (public) seed -- except under test (`noise_test_seed`), where every
+    fit draws the same noise, labelled "seeded test noise, not private" on the model, in its
+    `privacy_spend()` and in a warning. `fresh=True` ignores a test seed (the epsilon audit needs
+    independent noise per fit).
+    """
+    seed = None if fresh else noise_test_seed()
+    if seed is None:
+        return np.random.default_rng(int.from_bytes(os.urandom(16), "little")), ENTROPY_NOISE
+    label = f"seeded test noise ({TEST_NOISE_SEED_ENV}={seed}), not private"
+    logging.getLogger(__name__).warning("dp_mst: %s", label)
+    return np.random.default_rng(seed), label
 
 
 def _sigma(rho: float) -> float:
@@ -129,8 +169,13 @@ class DPMSTSynthesizer:
         bins: int = DEFAULT_BINS,
         iters: int = DEFAULT_ITERS,
         domains: dict[str, dict] | None = None,
+        fresh_noise: bool = False,
     ):
         self.metadata = metadata
+        #: Draw OS entropy even under a test seed (see `_noise_rng`).
+        self.fresh_noise = bool(fresh_noise)
+        #: Where the last fit's noise came from: `ENTROPY_NOISE`, or a "not private" test label.
+        self.noise_source: str | None = None
         self.epsilon = float(epsilon)
         self.delta = float(delta)
         self.bins = int(bins)
@@ -196,7 +241,7 @@ class DPMSTSynthesizer:
         rho_domain = DOMAIN_SHARE * rho if domain_measures else 0.0
         rho_each = rho_domain / domain_measures if domain_measures else 0.0
         rho_mst = rho - rho_domain
-        rng = _noise_rng()
+        rng, self.noise_source = _noise_rng(getattr(self, "fresh_noise", False))
 
         self.encodings = {}
         for info in infos:
@@ -218,6 +263,7 @@ class DPMSTSynthesizer:
             },
             delta_conversion=delta_conversion,
             delta_threshold=delta_threshold,
+            noise=self.noise_source,
         )
         self.fit_seconds = time.perf_counter() - started
         return self

@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from synth_platform.lib.private_files import DIR_MODE, write_private
+
 PICTURES = {
     "distributions": "Real vs synthetic, per column",
     "correlation_difference": "Pair association difference",
@@ -49,8 +51,6 @@ UTILITY_COLUMNS = (
     "test_rows",
 )
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:+-]{1,128}$")
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 
 
 class EvidenceNotFoundError(LookupError):
@@ -135,27 +135,6 @@ def outcome_dict(outcome: Any) -> dict:
     )
 
 
-def budget_summary(ledger_rows: list[dict], budget: float | None) -> dict:
-    """Spent in this dataset so far and what is left, from its ledger rows (oldest first)."""
-    cumulative = 0.0
-    for row in ledger_rows:
-        value = row.get("cumulative_epsilon")
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            cumulative = float(value)
-    remaining = None if budget is None else budget - cumulative
-    summary = {
-        "epsilon_cumulative": cumulative,
-        "epsilon_budget": budget,
-        "epsilon_remaining": remaining,
-        "remaining_share": None if budget in (None, 0) else max(remaining, 0.0) / budget,
-    }
-    last = ledger_rows[-1] if ledger_rows else {}
-    for key in ("rho_cumulative", "delta", "cumulative_delta", "epsilon_delta"):
-        if key in last:
-            summary[key] = last[key]
-    return summary
-
-
 def assemble(
     *,
     dataset: str,
@@ -224,27 +203,6 @@ def private_dir(directory: Path) -> Path:
         os.chmod(directory.parent, DIR_MODE)
         os.chmod(directory.parent.parent, DIR_MODE)
     return directory
-
-
-def write_private(path: Path, data: bytes | str) -> None:
-    """Write a file owner-only (0600, whatever the umask), replacing any old one atomically."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            fd = -1
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_pack(directory: Path, report: dict, pictures: dict[str, bytes]) -> EvidencePack:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from synth_platform.lib import split
+from synth_platform.lib.private_files import make_private, private_dir, write_private
 from synth_platform.lib.spec import DatasetSpec
 
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -181,17 +182,19 @@ def quarantine(path: Path, quarantine_dir: Path, reason: str, landing_dir: Path)
     Refuses to move anything that is not inside `landing_dir`: quarantine once moved the
     warehouse away when pointed at it. A symlink directly in the landing folder is moved as a
     link (renamed, or re-created by shutil.move across file systems), its target untouched.
+    The quarantined file and its reason are owner-only (0600, folder 0700): the file is real data.
     """
     if path.is_symlink():
         if not _inside(path.parent, landing_dir):
             raise LandingPathError(f"{path.name}: not in the landing folder {landing_dir}; not moved")
     elif not _inside(path, landing_dir):
         raise LandingPathError(f"{path.name}: not in the landing folder {landing_dir}; not moved")
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(quarantine_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = quarantine_dir / f"{stamp}__{path.name}"
     shutil.move(str(path), target)  # on a link: os.rename, or readlink + symlink; never the target
-    Path(f"{target}.reason.txt").write_text(reason + "\n")
+    make_private(target)  # the file keeps the landing mode when moved; a link is left as it is
+    write_private(Path(f"{target}.reason.txt"), reason + "\n")
     return target
 
 

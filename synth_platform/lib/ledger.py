@@ -63,6 +63,7 @@ from pathlib import Path
 import duckdb
 
 from synth_platform.lib import accounting, secrets
+from synth_platform.lib.private_files import write_private
 
 SCHEMA = "governance"
 TABLE = "ledger"
@@ -180,22 +181,27 @@ class Head:
 # --------------------------------------------------------------------------- key
 
 
-def default_platform_key(create: bool = True) -> bytes | None:
+def default_platform_key(create: bool = True, con: duckdb.DuckDBPyConnection | None = None) -> bytes | None:
     """The platform key as Dagster's default `PseudonymKeyResource` resolves it (lib.secrets).
 
-    `create=False` (verification) never generates a key: None when there is none yet.
+    `create=False` (verification) never generates a key: None when there is none yet. With
+    `create` and the warehouse `con`, a key is generated only while that warehouse has no ledger:
+    once it has one, a missing key file raises `secrets.MissingKeyError` (how to restore it).
     """
     configured = os.environ.get(secrets.ENV_VAR)
     if configured:
         return secrets.pseudonym_key(configured).value
-    if not create and not (secrets.secrets_dir() / secrets.KEY_FILE_NAME).exists():
+    path = secrets.default_key_file()
+    if not create and not path.exists():
         return None
-    return secrets.pseudonym_key().value
+    if con is not None and has_entries(con):
+        create = False
+    return secrets.pseudonym_key(key_file=path, create=create).value
 
 
-def resolve_key(key, create: bool) -> bytes | None:
+def resolve_key(key, create: bool, con: duckdb.DuckDBPyConnection | None = None) -> bytes | None:
     if key is None:
-        return default_platform_key(create)
+        return default_platform_key(create, con)
     return key.value if isinstance(key, secrets.Key) else bytes(key)
 
 
@@ -218,6 +224,37 @@ def _exists(con: duckdb.DuckDBPyConnection) -> bool:
         [SCHEMA, TABLE],
     ).fetchone()
     return bool(found and found[0])
+
+
+def has_entries(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this warehouse has a ledger already: a row in the table, or a chain head file beside it
+    (a table emptied or dropped while its head file names an entry is a truncated ledger, not none).
+
+    The platform key must not be generated anew once this is true (`lib.platform_key`). Read-only.
+    """
+    db_path = warehouse_path(con)
+    if db_path is not None and head_path(db_path).exists():
+        return True
+    return _exists(con) and con.execute(f"SELECT count(*) FROM {SCHEMA}.{TABLE}").fetchone()[0] > 0
+
+
+def written_with(con: duckdb.DuckDBPyConnection, platform_key: bytes) -> bool | None:
+    """Whether the newest keyed entry verifies under `platform_key`; None without keyed entries.
+
+    One row read: a cheap test, before anything is keyed with it, that a key is the one the ledger
+    was written with (False: another key, or that row was altered; `verify_chain` tells which).
+    """
+    if not _exists(con) or "mac_kind" not in _present_columns(con):
+        return None
+    found = con.execute(
+        f"SELECT {_select_list(con)} FROM {SCHEMA}.{TABLE} WHERE mac_kind = ? ORDER BY entry_id DESC LIMIT 1",
+        [MAC_KIND],
+    ).fetchone()
+    if found is None:
+        return None
+    row = dict(zip(COLUMN_NAMES, found, strict=True))
+    expected = _row_hash(row["prev_hash"], _normalise(row), platform_key)
+    return hmac.compare_digest(str(row["row_hash"] or ""), expected)
 
 
 def _present_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -267,7 +304,7 @@ def _seal_legacy(con: duckdb.DuckDBPyConnection, key=None) -> None:
     as it is, for `verify_chain` to report.
     """
     db_path = warehouse_path(con)
-    platform_key = resolve_key(key, create=True)
+    platform_key = resolve_key(key, create=True, con=con)
     if db_path is None or platform_key is None or _last_row(con) is None:
         return
     if not _verify(con, (), platform_key, migrating=True):
@@ -328,7 +365,7 @@ def _row_problems(row: dict, platform_key: bytes | None, keyed_seen: bool) -> li
         if platform_key is None:
             return [
                 f"entry {entry_id} is keyed but no platform key is available to check it "
-                f"(set {secrets.ENV_VAR} or provide the key file)"
+                f"({secrets.restore_hint(secrets.secrets_dir() / secrets.KEY_FILE_NAME)})"
             ]
         expected = _row_hash(row["prev_hash"], _normalise(row), platform_key)
         if not hmac.compare_digest(str(row["row_hash"] or ""), expected):
@@ -530,11 +567,10 @@ def write_head(con: duckdb.DuckDBPyConnection, key=None) -> Head | None:
     last = _last_row(con)
     if db_path is None or last is None:
         return None
-    platform_key = resolve_key(key, create=True)
+    platform_key = resolve_key(key, create=True, con=con)
     mac = _head_mac(platform_key, int(last["entry_id"]), last["row_hash"])
     head = Head(int(last["entry_id"]), last["row_hash"], mac=mac)
     path = head_path(db_path)
-    tmp = path.with_name(path.name + ".tmp")
     payload = {
         "entry_id": head.entry_id,
         "row_hash": head.row_hash,
@@ -542,11 +578,7 @@ def write_head(con: duckdb.DuckDBPyConnection, key=None) -> Head | None:
         "mac": mac,
         "written_at": datetime.now(UTC).isoformat(),
     }
-    with open(tmp, "w") as handle:
-        handle.write(json.dumps(payload))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_private(path, json.dumps(payload))  # owner-only (0600), atomic, like the warehouse beside it
     return head
 
 
@@ -608,13 +640,13 @@ def _default_heads(
 
 
 def check_tail(con: duckdb.DuckDBPyConnection, heads: Iterable[Head] = (), key=None) -> list[str]:
-    """The cheap check before an append: ids contiguous, last two rows chained, heads agree.
+    """A cheap preflight: ids contiguous, last two rows chained, heads agree.
 
     Catches an edited newest row, a deleted row anywhere (the count no longer matches the
     last id), and a truncated tail (the head is beyond the last row). An edit deeper in
-    the table needs `verify_chain`, which reads every row.
+    the table needs `verify_chain`, which reads every row -- and which `append` runs.
     """
-    platform_key = resolve_key(key, create=True)
+    platform_key = resolve_key(key, create=True, con=con)
     file_heads, problems = _default_heads(con, platform_key)
     heads = [*file_heads, *heads]
     if not _exists(con):
@@ -704,8 +736,10 @@ def _insert(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, heads: Iterable[
         raise ValueError(f"unknown ledger event {entry.event!r}; one of {list(EVENTS)}")
     if entry.event == "gate" and entry.rho_spent is None and entry.epsilon_spent is None:
         raise ValueError("a `gate` ledger row must state what the gate's noisy figures spent (rho_spent)")
-    platform_key = resolve_key(key, create=True)
-    problems = check_tail(con, heads, platform_key)
+    platform_key = resolve_key(key, create=True, con=con)
+    # The whole chain, not only its tail: an edit deep in the table is otherwise extended by this
+    # row and sealed by the next head file. It is cheap (10,000 rows in well under a second).
+    problems = _verify(con, heads, platform_key)
     if problems:
         raise LedgerIntegrityError(
             "the privacy ledger's hash chain is broken, so it is not extended: "
@@ -756,7 +790,7 @@ def _insert(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, heads: Iterable[
 
 
 def append(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, heads: Iterable[Head] = (), key=None) -> dict:
-    """Check the chain's tail, append one keyed row, and return it.
+    """Verify the whole chain, append one keyed row, and return it.
 
     `key`: the platform key (bytes or `secrets.Key`; default: as `PseudonymKeyResource` resolves it).
 
@@ -765,7 +799,7 @@ def append(con: duckdb.DuckDBPyConnection, entry: LedgerEntry, heads: Iterable[H
     updated once it has committed. A broken chain raises `LedgerIntegrityError` and
     nothing is written.
     """
-    platform_key = resolve_key(key, create=True)
+    platform_key = resolve_key(key, create=True, con=con)
     ensure_ledger(con, platform_key)
     own = _begin(con)
     try:

@@ -5,11 +5,17 @@ monitoring cannot tell a killed worker from a busy one: a `kill -9`'d run stays 
 keeps its pool slot for ever. The executor records its process id when it starts; a
 process id that no longer exists, or that now belongs to a process started after the run,
 means the run is dead.
+
+The dataset run lease (`run_lease`) also records a `RunProcess` (pid, host, start time), so a
+run this Dagster instance does not know (another instance sharing the warehouse, or a run
+deleted from this one) can still be checked on this host, and is never assumed dead elsewhere.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -45,3 +51,34 @@ def process_alive(pid: int, started_before: float | None = None) -> bool:
     if started is None:
         return False
     return started_before is None or started <= started_before + 2.0
+
+
+@dataclass(frozen=True)
+class RunProcess:
+    """Where a run executes, recorded with its dataset lease so another instance can check it.
+
+    The start time tells the process apart from a later one that got the same pid.
+    """
+
+    pid: int
+    host: str
+    started_at: float
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def run_process(pid: int) -> RunProcess | None:
+    """The identity of process `pid` on this host, or None if it does not run (or /proc is missing)."""
+    started = process_start_time(pid) if Path("/proc/self/stat").exists() else None
+    return None if started is None else RunProcess(pid, this_host(), started)
+
+
+def process_state(process: RunProcess) -> bool | None:
+    """True while that very process runs, False once it is gone (or its pid was reused), None if this
+    machine cannot tell (another host, or no /proc): a caller must then not assume it dead."""
+    if process.host != this_host() or not Path("/proc/self/stat").exists():
+        return None
+    started = process_start_time(process.pid)
+    return started is not None and abs(started - process.started_at) <= 2.0

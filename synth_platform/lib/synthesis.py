@@ -16,12 +16,14 @@ import random
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from synth_platform.lib.private_files import make_private, private_dir, write_private
 from synth_platform.lib.spec import is_differentially_private
 
 TABLE = "data"
@@ -124,11 +126,30 @@ class ModelAuthenticationError(RuntimeError):
     """A model file (or its pointer) whose HMAC does not verify: it is never unpickled."""
 
 
+class LegacyPointerError(ModelAuthenticationError):
+    """A pointer signed by an earlier version (its MAC did not name the dataset): authentic under
+    the key, but not bound to its folder, so it is used only after `resign_legacy_pointer`."""
+
+
 #: Model files kept besides the current one (the most recent), so a rollback stays possible.
 KEEP_RECENT_MODELS = 3
 POINTER = "current.json"
 MAC_SUFFIX = ".hmac"
 _MAC_CONTEXT = b"synth_platform model file MAC v1"
+#: The pointer's MAC covers every field, the dataset (its folder's name) and this format: a pointer
+#: copied from another dataset's folder, or edited, is refused. Format 1 (no dataset) is legacy.
+POINTER_FORMAT = 2
+_POINTER_CONTEXT = b"synth_platform model pointer v2\0"
+_POINTER_FIELDS = (
+    "file",
+    "sha256",
+    "kind",
+    "params",
+    "fit_seconds",
+    "train_rows",
+    "columns",
+    "train_data_hash",
+)
 #: Used when no key is given (benchmarks, tests): models then load only in the process that wrote them.
 _PROCESS_KEY = secrets.token_bytes(32)
 
@@ -150,35 +171,69 @@ def file_mac(path: Path, key: str | bytes | None) -> str:
     return mac.hexdigest()
 
 
+def _canonical_pointer(pointer: dict) -> bytes:
+    return json.dumps({k: v for k, v in pointer.items() if k != "mac"}, sort_keys=True, default=str).encode()
+
+
 def _pointer_mac(pointer: dict, key: str | bytes | None) -> str:
-    canonical = json.dumps({k: v for k, v in pointer.items() if k != "mac"}, sort_keys=True, default=str)
-    return hmac.new(_mac_key(key), canonical.encode(), hashlib.sha256).hexdigest()
+    """The pointer's MAC (format 2): domain-separated from model-file MACs, over every field."""
+    return hmac.new(_mac_key(key), _POINTER_CONTEXT + _canonical_pointer(pointer), hashlib.sha256).hexdigest()
+
+
+def _legacy_pointer_mac(pointer: dict, key: str | bytes | None) -> str:
+    """The MAC an earlier version wrote: the same fields, but no dataset and no domain string."""
+    return hmac.new(_mac_key(key), _canonical_pointer(pointer), hashlib.sha256).hexdigest()
+
+
+def _parse_mac(raw: bytes | str, what: str) -> bytes:
+    """A stored MAC as 32 bytes; anything else (empty, non-ASCII, wrong length) is a refusal, not a crash."""
+    try:
+        text = raw.decode("ascii") if isinstance(raw, bytes) else str(raw).encode("ascii").decode()
+        found = bytes.fromhex(text.strip())
+    except (UnicodeError, ValueError):
+        found = b""
+    if len(found) != hashlib.sha256().digest_size:
+        raise ModelAuthenticationError(
+            f"{what} is malformed (not a 64-character hexadecimal HMAC-SHA256); refusing to trust it. "
+            "Re-run the synthesizer step to train and sign a new model."
+        )
+    return found
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Owner-only (0600) and atomic: MACs and pointers sit beside models of real data."""
+    write_private(path, text)
 
 
-def verify_model_file(path: Path, key: str | bytes | None) -> None:
-    """Refuse a model file whose stored HMAC is missing or does not match (before any unpickling)."""
+def verify_model_file(path: Path, key: str | bytes | None, sha256: str | None = None) -> bytes:
+    """The model file's bytes, read once, after their stored HMAC (and `sha256`, if given) matched.
+
+    Whoever unpickles must unpickle *these* bytes (`pickle.loads`), never reopen the file: a file
+    swapped between a check and a second read would go unseen.
+    """
     mac_path = path.with_name(path.name + MAC_SUFFIX)
-    if not path.exists():
-        raise FileNotFoundError(f"the model file {path.name} is missing from {path.parent}")
-    if not mac_path.exists():
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the model file {path.name} is missing from {path.parent}") from None
+    try:
+        stored = _parse_mac(mac_path.read_bytes(), f"the authentication code {mac_path.name}")
+    except FileNotFoundError:
         raise ModelAuthenticationError(
             f"the model file {path.name} has no authentication code ({mac_path.name}); refusing to load it. "
             "Retrain the synthesizer."
-        )
-    if not hmac.compare_digest(mac_path.read_text().strip(), file_mac(path, key)):
+        ) from None
+    if not hmac.compare_digest(stored, hmac.new(_mac_key(key), data, hashlib.sha256).digest()):
         raise ModelAuthenticationError(
             f"the model file {path.name} failed authentication (HMAC with the platform key): it was altered, "
             "replaced, or written under another key; refusing to load it. Retrain the synthesizer."
         )
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelAuthenticationError(
+            f"the model file {path.name} is not the model its pointer names (SHA-256 differs); refusing to "
+            "load it. Re-run the synthesizer step."
+        )
+    return data
 
 
 @dataclass(frozen=True)
@@ -230,9 +285,7 @@ def release_rows(model: FittedModel, declared: int | None, key: str | bytes | No
 def _stored_noisy_total(model: FittedModel, key: str | bytes | None) -> float | None:
     import cloudpickle
 
-    verify_model_file(model.path, key)
-    with open(model.path, "rb") as handle:
-        synth = cloudpickle.load(handle)
+    synth = cloudpickle.loads(verify_model_file(model.path, key, model.sha256))
     return _noisy_total(model.kind, synth)
 
 
@@ -288,11 +341,12 @@ def save_model(synth, model_dir: Path, key: str | bytes | None = None) -> tuple[
     Returns (path, sha256). The file is written to a temporary name and renamed, and its
     MAC is written before the rename, so a model file that exists always has its MAC.
     """
-    model_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(model_dir)  # a model is a function of real rows: owner-only folder, 0600 files
     with tempfile.NamedTemporaryFile(dir=model_dir, suffix=".pkl.tmp", delete=False) as tmp:
         tmp_path = Path(tmp.name)
     try:
         synth.save(str(tmp_path))
+        make_private(tmp_path)  # mkstemp made it 0600; a `save` that re-creates the file may not
         digest = file_sha256(tmp_path)
         final = model_dir / f"{digest[:16]}.pkl"
         _atomic_write(final.with_name(final.name + MAC_SUFFIX), file_mac(tmp_path, key))
@@ -349,8 +403,15 @@ def promote(model_dir: Path, model: FittedModel, key: str | bytes | None = None)
     """
     if model.charged_by is None:
         raise ValueError("a model becomes current only with the ledger entry that charged its training")
-    verify_model_file(model.path, key)
+    verify_model_file(model.path, key, model.sha256)
+    _write_pointer(model_dir, model, key)
+    prune_models(model_dir)
+
+
+def _write_pointer(model_dir: Path, model: FittedModel, key: str | bytes | None) -> None:
     pointer = {
+        "format": POINTER_FORMAT,
+        "dataset": model_dir.name,
         "file": model.path.name,
         "sha256": model.sha256,
         "kind": model.kind,
@@ -366,7 +427,6 @@ def promote(model_dir: Path, model: FittedModel, key: str | bytes | None = None)
         pointer["noisy_total"] = float(model.noisy_total)
     pointer["mac"] = _pointer_mac(pointer, key)
     _atomic_write(model_dir / POINTER, json.dumps(pointer, indent=2, default=str))
-    prune_models(model_dir)
 
 
 def prune_models(model_dir: Path, keep: int = KEEP_RECENT_MODELS) -> list[str]:
@@ -392,24 +452,55 @@ def prune_models(model_dir: Path, keep: int = KEEP_RECENT_MODELS) -> list[str]:
     return removed
 
 
-def current_model(model_dir: Path, key: str | bytes | None = None) -> FittedModel:
-    """The dataset's current model, from its pointer; with `key`, the pointer and file MACs are checked."""
+def _refused_pointer(model_dir: Path, why: str) -> ModelAuthenticationError:
+    return ModelAuthenticationError(
+        f"the model pointer {POINTER} of '{model_dir.name}' {why}; refusing to use it. Re-run the "
+        f"'{model_dir.name}/synthesizer' step: it trains a new model (charged to the budget) and signs "
+        "a new pointer."
+    )
+
+
+def read_pointer(model_dir: Path, key: str | bytes | None) -> dict:
+    """The dataset's pointer, authenticated: its MAC (format 2) verifies and names this folder's dataset.
+
+    Raises FileNotFoundError without a pointer, LegacyPointerError for a pointer an earlier version
+    signed (authentic, but not bound to its dataset), ModelAuthenticationError for anything else.
+    """
     pointer_path = model_dir / POINTER
-    if not pointer_path.exists():
-        raise FileNotFoundError(f"no fitted synthesizer in {model_dir}: materialise the synthesizer first")
-    pointer = json.loads(pointer_path.read_text())
-    path = model_dir / pointer["file"]
-    if key is not None:
-        if not hmac.compare_digest(str(pointer.get("mac", "")), _pointer_mac(pointer, key)):
-            raise ModelAuthenticationError(
-                f"the model pointer {pointer_path.name} in {model_dir} failed authentication; refusing to "
-                "use it. Retrain the synthesizer."
-            )
-        verify_model_file(path, key)
-    if file_sha256(path) != pointer["sha256"]:
-        raise ValueError(f"the model file {path} does not match its recorded hash; refusing to load it")
+    try:
+        raw = pointer_path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"no fitted synthesizer in {model_dir}: materialise the synthesizer first"
+        ) from None
+    try:
+        pointer = json.loads(raw)
+    except ValueError:  # not JSON, or not UTF-8
+        raise _refused_pointer(model_dir, "is not readable JSON") from None
+    if not isinstance(pointer, dict) or not isinstance(pointer.get("mac"), str):
+        raise _refused_pointer(model_dir, "carries no authentication code")
+    stored = _parse_mac(pointer["mac"], f"the model pointer {POINTER} of '{model_dir.name}'")
+    if "format" not in pointer and hmac.compare_digest(
+        stored, bytes.fromhex(_legacy_pointer_mac(pointer, key))
+    ):
+        raise LegacyPointerError(
+            f"the model pointer {POINTER} of '{model_dir.name}' was signed by an earlier version that did "
+            f"not bind it to its dataset; re-run the '{model_dir.name}/synthesizer' step: it re-signs the "
+            "pointer at no cost once the ledger confirms the model's training row belongs to this dataset."
+        )
+    if not hmac.compare_digest(stored, bytes.fromhex(_pointer_mac(pointer, key))):
+        raise _refused_pointer(model_dir, "failed authentication (edited, or signed under another key)")
+    if pointer.get("format") != POINTER_FORMAT or pointer.get("dataset") != model_dir.name:
+        raise _refused_pointer(model_dir, "was signed for another dataset's folder")
+    missing = [f for f in _POINTER_FIELDS if f not in pointer]
+    if missing or Path(str(pointer["file"])).name != pointer["file"]:
+        raise _refused_pointer(model_dir, "does not name a model file in its folder")
+    return pointer
+
+
+def _model_from_pointer(model_dir: Path, pointer: dict) -> FittedModel:
     return FittedModel(
-        path,
+        model_dir / pointer["file"],
         pointer["sha256"],
         pointer["kind"],
         pointer["params"],
@@ -423,10 +514,82 @@ def current_model(model_dir: Path, key: str | bytes | None = None) -> FittedMode
     )
 
 
-def current_model_or_none(model_dir: Path, key: str | bytes | None = None) -> FittedModel | None:
-    """The current model, or None when there is none or it does not verify (then it is retrained)."""
+def current_model(model_dir: Path, key: str | bytes | None = None) -> FittedModel:
+    """The dataset's current model, from its authenticated pointer, after the file's HMAC and full
+    SHA-256 matched. Always checked: without `key`, under this process's key (benchmarks, tests)."""
+    pointer = read_pointer(model_dir, key)
+    model = _model_from_pointer(model_dir, pointer)
+    verify_model_file(model.path, key, model.sha256)
+    return model
+
+
+def resign_legacy_pointer(
+    model_dir: Path, key: str | bytes | None, ledger_entry: Callable[[int], dict | None]
+) -> FittedModel | None:
+    """Re-sign a pointer an earlier version wrote, when the ledger vouches for it; else None.
+
+    Its legacy MAC must verify under the key, its model file's HMAC and SHA-256 must match, and
+    `ledger_entry(charged_by)` (the keyed, hash-chained ledger) must be a `trained` row of this
+    folder's dataset: a pointer copied from another dataset is refused, so re-signing adds no trust
+    the key holder did not give. Refusing instead would make every dataset retrain, at a privacy cost.
+    """
+    try:
+        read_pointer(model_dir, key)
+        return None  # not a legacy pointer: nothing to re-sign
+    except LegacyPointerError:
+        pass
+    except (FileNotFoundError, ModelAuthenticationError):
+        return None
+    pointer = json.loads((model_dir / POINTER).read_bytes())
+    missing = [f for f in _POINTER_FIELDS if f not in pointer]
+    if missing or Path(str(pointer["file"])).name != pointer["file"]:
+        return None
+    model = _model_from_pointer(model_dir, pointer)
+    row = ledger_entry(model.charged_by) if isinstance(model.charged_by, int) else None
+    if not row or row.get("event") != "trained" or row.get("dataset") != model_dir.name:
+        return None
+    try:
+        verify_model_file(model.path, key, model.sha256)
+    except (FileNotFoundError, ModelAuthenticationError):
+        return None
+    _write_pointer(model_dir, model, key)
+    return model
+
+
+def stale_pointer_problem(model: FittedModel, recorded_sha256: str | None, recorded_charged_by) -> str | None:
+    """Why the current model is not the one the synthesizer step last put in place; None if it is.
+
+    A pointer's MAC proves the key holder wrote it, not that it is the newest: someone who can
+    write the models folder can put back an older, validly signed pointer of the same dataset.
+    The synthesizer step records the model it trained or re-used (in Dagster's event log, outside
+    that folder); a step that uses the model compares with it. Nothing recorded: nothing to compare.
+    """
+    if not recorded_sha256:
+        return None
+    if model.sha256 != recorded_sha256 or (
+        recorded_charged_by is not None and model.charged_by != int(recorded_charged_by)
+    ):
+        return (
+            f"the current model {model.path.name} (trained under ledger entry {model.charged_by}) is not the "
+            f"model the synthesizer step last recorded (entry {recorded_charged_by}): the pointer was "
+            "put back or replaced outside the synthesizer step, or that step did not finish. Re-run the "
+            "synthesizer step"
+        )
+    return None
+
+
+def current_model_or_none(
+    model_dir: Path, key: str | bytes | None = None, ledger_entry: Callable[[int], dict | None] | None = None
+) -> FittedModel | None:
+    """The current model, or None when there is none or it does not verify (then it is retrained).
+
+    With `ledger_entry`, a pointer an earlier version signed is re-signed when the ledger vouches
+    for it (`resign_legacy_pointer`) instead of being retrained.
+    """
     try:
         return current_model(model_dir, key)
+    except LegacyPointerError:
+        return resign_legacy_pointer(model_dir, key, ledger_entry) if ledger_entry else None
     except (FileNotFoundError, ValueError, KeyError, ModelAuthenticationError):
         return None
 
@@ -434,15 +597,14 @@ def current_model_or_none(model_dir: Path, key: str | bytes | None = None) -> Fi
 def load_and_sample(model: FittedModel, rows: int, seed: int, key: str | bytes | None = None) -> pd.DataFrame:
     """Authenticate the stored model file with its HMAC, then load it and sample rows.
 
-    Unpickling runs code, so the file's MAC (keyed with the platform key) is checked first
-    and a file that fails is refused. SDV saves synthesizers with cloudpickle; loading the
-    same way keeps any object with `fit/save/sample` usable (tests plant a leaky one).
+    Unpickling runs code, so the file is read once, its MAC (keyed with the platform key) and
+    SHA-256 checked on those bytes, and those same bytes unpickled; a file that fails is refused.
+    SDV saves synthesizers with cloudpickle; loading the same way keeps any object with
+    `fit/save/sample` usable (tests plant a leaky one).
     """
     import cloudpickle
 
-    verify_model_file(model.path, key)
-    with open(model.path, "rb") as handle:
-        synth = cloudpickle.load(handle)
+    synth = cloudpickle.loads(verify_model_file(model.path, key, model.sha256))  # the verified bytes
     _seed_everything(seed)
     sampled = synth.sample(rows)
     frame = sampled[TABLE] if isinstance(sampled, dict) else sampled

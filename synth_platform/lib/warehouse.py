@@ -5,6 +5,11 @@ process while it does. Dagster runs steps in separate processes, dbt runs in yet
 another, so every connection here is opened for one unit of work, under an exclusive
 file lock, and closed at once. The lock is a plain `flock` on a sibling file, which
 the kernel releases even when a process dies.
+
+The warehouse holds raw identifiers in clear: its file, the `.wal` DuckDB writes during a
+transaction and the lock file are owner-only (0600, new folders 0700) whatever the process
+umask (`lib/private_files.py`; DuckDB picks its files' modes itself, so a writing connection
+runs under a 077 umask and the file is tightened if an older version left it loose).
 """
 
 from __future__ import annotations
@@ -17,6 +22,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from synth_platform.lib.private_files import (
+    make_parents_private,
+    make_private,
+    open_private_lock,
+    private_umask,
+)
 
 
 class WarehouseBusyError(TimeoutError):
@@ -40,9 +52,9 @@ def quote_ident(name: str) -> str:
 def warehouse_lock(db_path: Path, timeout_s: float = 600.0) -> Iterator[None]:
     """Hold the exclusive warehouse lock (blocking, with a timeout) for the body."""
     lock_path = Path(f"{db_path}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    make_parents_private(lock_path.parent)
     deadline = time.monotonic() + timeout_s
-    with open(lock_path, "a+") as handle:
+    with open_private_lock(lock_path) as handle:
         while True:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -61,14 +73,42 @@ def warehouse_lock(db_path: Path, timeout_s: float = 600.0) -> Iterator[None]:
 
 @contextmanager
 def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived connection under the warehouse lock."""
+    """A short-lived connection under the warehouse lock; a writing one leaves only owner-only files."""
     db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    make_parents_private(db_path.parent)
     with warehouse_lock(db_path):
         if read_only and not db_path.exists():
             raise FileNotFoundError(f"the warehouse {db_path} does not exist yet: run the ingest step first")
-        con = duckdb.connect(str(db_path), read_only=read_only)
+        if read_only:
+            con = duckdb.connect(str(db_path), read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        with private_connection(db_path) as con:
+            yield con
+
+
+def wal_path(db_path: Path) -> Path:
+    """DuckDB's write-ahead log beside a database file (written during a transaction, removed on close)."""
+    return Path(f"{db_path}.wal")
+
+
+@contextmanager
+def private_connection(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writing DuckDB connection whose files are owner-only from the moment they exist.
+
+    DuckDB creates the database file and, at the first write, its `.wal` with mode 0666 minus
+    the umask, and has no option for a mode: so the whole connection runs under a 077 umask,
+    and a file an older version created loose is tightened. The caller holds any lock needed.
+    """
+    db_path = Path(db_path)
+    with private_umask():
+        con = duckdb.connect(str(db_path))
         try:
+            make_private(db_path)
+            make_private(wal_path(db_path))
             yield con
         finally:
             con.close()

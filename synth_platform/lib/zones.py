@@ -18,6 +18,10 @@ leave gaps in the published ledger: that an operator ran checks is visible, noth
 
 `is_published` says whether a path lies where published outputs live (the zone's file, the
 public certificates folder), so governed data is never written there (`synth-platform export-train`).
+
+The zone's file is owner-only (0600, its `.wal` too, new folders 0700) like the warehouse: it is
+what consumers may see, but who may open it is the operator's decision (share it deliberately,
+e.g. with `chmod` or a group), not an accident of the umask.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from pathlib import Path
 import duckdb
 
 from synth_platform.lib import ledger
-from synth_platform.lib.warehouse import quote_ident
+from synth_platform.lib.private_files import make_parents_private
+from synth_platform.lib.warehouse import private_connection, quote_ident
 
 #: The schemas and tables that leave the governed side: released synthetic tables and the ledger.
 PUBLISHED_SCHEMAS = ("release",)
@@ -85,9 +90,8 @@ def refresh_published(warehouse_path: Path, target: Path | None = None) -> list[
     """
     warehouse_path = Path(warehouse_path)
     target = Path(target) if target else published_path(warehouse_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(target))
-    try:
+    make_parents_private(target.parent)
+    with private_connection(target) as con:
         con.execute(f"ATTACH {_literal(str(warehouse_path))} AS wh (READ_ONLY)")
         try:
             wanted = _tables(con, "wh")
@@ -104,8 +108,6 @@ def refresh_published(warehouse_path: Path, target: Path | None = None) -> list[
             con.execute("COMMIT")
         finally:
             con.execute("DETACH wh")
-    finally:
-        con.close()
     return [f"{schema}.{table}" for schema, table in wanted]
 
 

@@ -3,6 +3,9 @@
 Each stage module (`ingest`, `discovery`, `masking`, `split`, `synthesizer`, `synthetic`,
 `gate`, `release`) builds the Dagster definitions of one step from a `ChainContext`, and
 sits next to the `lib/` module whose domain logic it wires.
+
+The dataset run lease (lib.run_lease) is wired here once for every stage: each write of a
+stage confirms it in its own transaction with the same liveness (`lease_guard`).
 """
 
 from dataclasses import dataclass
@@ -11,7 +14,8 @@ import dagster as dg
 import pandas as pd
 
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib import approved_plan
+from synth_platform.defs.run_health import executor_pid, run_is_alive
+from synth_platform.lib import approved_plan, liveness, run_lease
 from synth_platform.lib.masking import ColumnTreatment
 from synth_platform.lib.spec import DatasetSpec
 
@@ -48,6 +52,47 @@ class ChainContext:
     def common(self) -> dict:
         """Arguments every warehouse-touching asset of the chain takes."""
         return {"group_name": self.spec.name, "pool": POOL}
+
+
+def run_liveness(instance: dg.DagsterInstance) -> run_lease.IsAlive:
+    """`is_alive` for the lease: this instance's view of a run, and None for a run it does not know.
+
+    A run id unknown here (another instance sharing the warehouse, or a run deleted from this
+    one) is not taken for dead: `run_lease.holder_alive` then checks the process its lease recorded.
+    """
+
+    def is_alive(run_id: str) -> bool | None:
+        if instance.get_run_record_by_id(run_id) is None:
+            return None
+        return run_is_alive(instance, run_id)
+
+    return is_alive
+
+
+def run_process(instance: dg.DagsterInstance, run_id: str) -> liveness.RunProcess | None:
+    """The process executing the run (its executor's, not this step's: with the multiprocess
+    executor a step's process ends long before the run), recorded with the lease it takes."""
+    pid = executor_pid(instance, run_id)
+    return liveness.run_process(pid) if pid is not None else None
+
+
+def lease_guard(ds: str, context):
+    """The check that this run owns the dataset, to run inside a write's transaction.
+
+    Always with liveness: a run that did not start at `raw` takes over the lease of an ended
+    run, and is refused while a live one holds it (a step failure that is not retried: the
+    other run still owns the tables when a retry would come).
+    """
+    instance, run_id = context.instance, context.run.run_id  # an asset's or a check's context
+    is_alive, process = run_liveness(instance), run_process(instance, run_id)
+
+    def guard(con) -> None:
+        try:
+            run_lease.confirm(con, ds, run_id, is_alive, process)
+        except run_lease.LeaseHeldError as error:
+            raise dg.Failure(description=f"Write refused: {error}.", allow_retries=False) from None
+
+    return guard
 
 
 def pii_classes(findings: pd.DataFrame) -> dict[str, tuple[str, str | None]]:

@@ -10,20 +10,31 @@ governance.approved_plan_<ds>, which the later stages apply (`common.masking_pla
 
 import dagster as dg
 
-from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, approved_plan_table, spec_hints
+from synth_platform.defs.chain.common import (
+    STAGE_VERSIONS,
+    ChainContext,
+    approved_plan_table,
+    lease_guard,
+    spec_hints,
+)
 from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import records_table
 from synth_platform.lib import approved_plan, discovery
-from synth_platform.lib.warehouse import quote_ident
+from synth_platform.lib.warehouse import quote_ident, replacing_tables
 
 
-def _forget_plan(warehouse: WarehouseResource, ds: str) -> None:
-    """Drop the recorded plan: a plan the latest discovery did not confirm is applied by no stage."""
-    with warehouse.connect() as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident('governance')}")
-        con.execute(
-            f"DROP TABLE IF EXISTS {quote_ident('governance')}.{quote_ident(approved_plan_table(ds))}"
-        )
+def _record(warehouse: WarehouseResource, ds: str, report, plan_frame, guard) -> None:
+    """Write the report and the checked plan (or drop the recorded plan: one the latest discovery did
+    not confirm is applied by no stage) in one transaction with this run's lease check."""
+    tables = {("governance", f"pii_{ds}"): report}
+    if plan_frame is not None:
+        tables[("governance", approved_plan_table(ds))] = plan_frame
+    with warehouse.connect() as con, replacing_tables(con, tables):
+        guard(con)
+        if plan_frame is None:
+            con.execute(
+                f"DROP TABLE IF EXISTS {quote_ident('governance')}.{quote_ident(approved_plan_table(ds))}"
+            )
 
 
 def _checked_plan(spec, specs_dir, findings, report) -> approved_plan.ApprovedPlan:
@@ -76,17 +87,19 @@ def build_pii_report_asset(chain: ChainContext):
         "plan (<specs_dir>/<dataset>.plan.yaml): no plan, or a disagreement, stops the run here.",
         **chain.common,
     )
-    def pii_report(warehouse: WarehouseResource, storage: StorageResource) -> dg.MaterializeResult:
+    def pii_report(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, storage: StorageResource
+    ) -> dg.MaterializeResult:
         frame = warehouse.read_table("raw", ds)
         findings = discovery.discover(frame, hints=spec_hints(spec))
         report = discovery.findings_table(findings)
-        warehouse.write_table("governance", f"pii_{ds}", report)
+        guard = lease_guard(ds, context)
         try:
             plan = _checked_plan(spec, storage.specs_path, findings, report)
         except dg.Failure:
-            _forget_plan(warehouse, ds)
+            _record(warehouse, ds, report, None, guard)
             raise
-        warehouse.write_table("governance", approved_plan_table(ds), approved_plan.plan_table(plan))
+        _record(warehouse, ds, report, approved_plan.plan_table(plan), guard)
         counts = report["pii_class"].value_counts().to_dict()
         generalized = {name: c.generalize for name, c in spec.columns.items() if c.generalize}
         qi_risk = discovery.quasi_identifier_risk(frame, findings, generalized)

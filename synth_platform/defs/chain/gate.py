@@ -21,14 +21,15 @@ from synth_platform.defs.chain.common import (
     STAGE_VERSIONS,
     ChainContext,
     direct_identifier_columns,
+    lease_guard,
     ledger_metadata,
     masking_plan,
 )
-from synth_platform.defs.chain.ingest import lease_guard
+from synth_platform.defs.chain.current_model import authenticated_current_model
 from synth_platform.defs.evidence_pack import metadata_entries, write_gate_evidence
 from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
-from synth_platform.lib import evaluation, ingest_log, ledger, private_decision, release, synthesis
+from synth_platform.lib import evaluation, ingest_log, ledger, private_decision, release
 from synth_platform.lib.evidence import jsonable
 from synth_platform.lib.progress import timed
 
@@ -174,7 +175,9 @@ def build_release_gate(chain: ChainContext):
     ):
         key = pseudonym_key.resolve().value
         plan = masking_plan(spec, warehouse)
-        model = synthesis.current_model(storage.model_dir(ds))
+        model = authenticated_current_model(
+            context.instance, chain.key("synthesizer"), storage.model_dir(ds), key
+        )
         synthetic_frame = warehouse.read_table("synthetic", ds)  # a DP output: public
         synthetic_sha = release.frame_sha256(synthetic_frame)
         run_id = context.run.run_id
@@ -192,7 +195,7 @@ def build_release_gate(chain: ChainContext):
                     entry,
                     spec.privacy.epsilon_budget,
                     spec.privacy.delta,
-                    guard=lease_guard(ds, run_id, context.instance),
+                    guard=lease_guard(ds, context),
                     key=key,
                 )
             except ledger.LedgerIntegrityError as error:  # a broken chain is never extended
@@ -254,7 +257,7 @@ def build_release_gate(chain: ChainContext):
             if not report.passed:
                 reason = "blocked: failed " + ", ".join(report.failed_checks)
                 blocked = decision_entry(run_id, ds, spec, model, report.figures(), con, "blocked", reason)
-            guard = lease_guard(ds, run_id, context.instance)
+            guard = lease_guard(ds, context)
             row = release.record_verdict(con, assessment, blocked, guard=guard)
         pack = None
         if frames is not None:  # the restricted pack holds the exact figures too

@@ -9,9 +9,14 @@ and the lease check commit in one transaction.
 
 import dagster as dg
 
-from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext
+from synth_platform.defs.chain.common import (
+    STAGE_VERSIONS,
+    ChainContext,
+    lease_guard,
+    run_liveness,
+    run_process,
+)
 from synth_platform.defs.resources import StorageResource, WarehouseResource
-from synth_platform.defs.run_health import run_is_alive
 from synth_platform.defs.table_metadata import table_metadata
 from synth_platform.lib import ingest, ingest_log, run_lease
 from synth_platform.lib.warehouse import replacing_tables
@@ -25,23 +30,14 @@ class IngestConfig(dg.Config):
 def claim_dataset(context, warehouse: WarehouseResource, ds: str) -> None:
     """Take the dataset's run lease for this run, or fail the run without writing anything."""
     instance = context.instance
+    is_alive, process = run_liveness(instance), run_process(instance, context.run_id)
     with warehouse.connect() as con:
         try:
-            previous = run_lease.claim(con, ds, context.run_id, lambda run: run_is_alive(instance, run))
+            previous = run_lease.claim(con, ds, context.run_id, is_alive, process)
         except run_lease.LeaseHeldError as error:
             raise dg.Failure(description=f"Run of '{ds}' refused: {error}", allow_retries=False) from None
     if previous:
         context.log.info(f"Took over the tables of '{ds}' from run {previous}, which has ended.")
-
-
-def lease_guard(ds: str, run_id: str, instance: dg.DagsterInstance | None = None):
-    """The check that this run owns the dataset, to run inside a write's transaction.
-
-    With the instance, a run that did not start at `raw` may take over the lease of an ended run.
-    """
-    if instance is None:
-        return lambda con: run_lease.confirm(con, ds, run_id)
-    return lambda con: run_lease.confirm(con, ds, run_id, lambda run: run_is_alive(instance, run))
 
 
 def _quarantine_links(context, landing_dir, pattern: str, quarantine_dir) -> None:
@@ -117,7 +113,7 @@ def build_raw_asset(chain: ChainContext):
                 allow_retries=False,
             ) from None
         with warehouse.connect() as con, replacing_tables(con, {("raw", ds): frame}):
-            lease_guard(ds, context.run_id)(con)
+            lease_guard(ds, context)(con)
             ingest_log.record_ingest(con, ds, context.run_id, path.name, described.content_hash, len(frame))
         return dg.MaterializeResult(
             metadata={

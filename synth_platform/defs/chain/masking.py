@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, masking_plan
+from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, lease_guard, masking_plan
 from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
 from synth_platform.defs.table_metadata import column_lineage, records_table, table_metadata
 from synth_platform.lib.masking import apply_masking
+from synth_platform.lib.warehouse import replacing_tables
 
 
 def build_masked_asset(chain: ChainContext):
@@ -28,7 +29,8 @@ def build_masked_asset(chain: ChainContext):
         plan = masking_plan(spec, warehouse)
         frame = warehouse.read_table("raw", ds)
         masked_frame, report = apply_masking(frame, plan, spec, key.value)
-        warehouse.write_table("masked", ds, masked_frame)
+        with warehouse.connect() as con, replacing_tables(con, {("masked", ds): masked_frame}):
+            lease_guard(ds, context)(con)  # this run still owns the dataset, in the write's transaction
         lineage = column_lineage({c: [(chain.key("raw"), c)] for c in masked_frame.columns})
         return dg.MaterializeResult(
             metadata={

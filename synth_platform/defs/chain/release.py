@@ -2,6 +2,8 @@
 
 Only the exact table the gate judged is published: its content hash, and the model's, must
 match the ones the gate recorded, checked under the same lock as the publish.
+The publish is the chain's last write, so the run gives the dataset's lease back right after
+it, under the same lock (lib.run_lease).
 """
 
 import dagster as dg
@@ -10,17 +12,18 @@ from synth_platform.defs.chain.common import (
     LEDGER_KEY,
     STAGE_VERSIONS,
     ChainContext,
+    lease_guard,
     ledger_metadata,
     masking_plan,
 )
+from synth_platform.defs.chain.current_model import authenticated_current_model
 from synth_platform.defs.chain.gate import decision_entry
-from synth_platform.defs.chain.ingest import lease_guard
 from synth_platform.defs.evidence_pack import metadata_entries, record_release
 from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.release_certificate import write_certificate
-from synth_platform.defs.resources import StorageResource, WarehouseResource
+from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import identity_lineage, table_metadata
-from synth_platform.lib import release, run_lease, synthesis
+from synth_platform.lib import release, run_lease
 
 
 def build_release_asset(chain: ChainContext):
@@ -36,9 +39,15 @@ def build_release_asset(chain: ChainContext):
         **chain.common,
     )
     def release_asset(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, storage: StorageResource
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        storage: StorageResource,
+        pseudonym_key: PseudonymKeyResource,
     ) -> dg.MaterializeResult:
-        model = synthesis.current_model(storage.model_dir(ds))
+        key = pseudonym_key.resolve().value  # authenticates the model pointer and file
+        model = authenticated_current_model(
+            context.instance, chain.key("synthesizer"), storage.model_dir(ds), key
+        )
         run_id = context.run_id
 
         def released_entry(assessment: release.Assessment):
@@ -46,7 +55,7 @@ def build_release_asset(chain: ChainContext):
 
         # One connection, so one warehouse lock: the table published is the table re-hashed here
         # and compared with what this run's gate judged; this run must still own the dataset.
-        guard = lease_guard(ds, run_id, context.instance)
+        guard = lease_guard(ds, context)
         with warehouse.connect() as con:
             try:
                 row, frame, assessment = release.publish_assessed(
@@ -58,6 +67,9 @@ def build_release_asset(chain: ChainContext):
                     "Materialise the synthetic table and the release together so the checks run first.",
                     allow_retries=False,
                 ) from None
+            # The chain's last write: give the dataset back under the same lock, so the next run
+            # (daemon or not) finds it free. dbt after this reads only the published zone.
+            run_lease.release(con, run_id, ds)
         figures = assessment.figures
         # after the publish, outside its lock: each read below opens (and locks) the warehouse briefly
         cert = write_certificate(

@@ -16,8 +16,7 @@ depends on `train`, is skipped in the run: nothing is trained and no budget is c
 
 import dagster as dg
 
-from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, masking_plan
-from synth_platform.defs.chain.ingest import lease_guard
+from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, lease_guard, masking_plan
 from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
 from synth_platform.defs.table_metadata import identity_lineage, table_metadata
 from synth_platform.lib.split import SplitTooSmallError, require_gate_rows, rows_needed, split_dataset
@@ -72,7 +71,7 @@ def build_split_asset(chain: ChainContext):
         _stop_if_short(ds, len(train), len(holdout), rows_needed(spec, masking_plan(spec, warehouse)))
         tables = {("masked", f"{ds}_train"): train, ("masked", f"{ds}_holdout"): holdout}
         with warehouse.connect() as con, replacing_tables(con, tables):
-            lease_guard(ds, context.run_id, context.instance)(con)
+            lease_guard(ds, context)(con)
         yield dg.MaterializeResult(
             asset_key=chain.key("train"),
             metadata={

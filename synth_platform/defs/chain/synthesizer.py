@@ -18,10 +18,10 @@ from synth_platform.defs.chain.common import (
     LEDGER_KEY,
     STAGE_VERSIONS,
     ChainContext,
+    lease_guard,
     ledger_metadata,
     masking_plan,
 )
-from synth_platform.defs.chain.ingest import lease_guard
 from synth_platform.defs.ledger_view import dagster_heads, recent_ledger
 from synth_platform.defs.resources import (
     PseudonymKeyResource,
@@ -124,7 +124,10 @@ def build_synthesizer_asset(chain: ChainContext):
             spend = synthesizers.spend(kind, params, {c: types[c] for c in model_columns}, declared)
             entry.source_hash = source_hash
             provenance = {"source_hash": source_hash, "fit_fingerprint": fingerprint}
-            current = synthesis.current_model_or_none(model_dir, key)
+            # a pointer an earlier version signed is re-signed when the ledger vouches for it
+            current = synthesis.current_model_or_none(
+                model_dir, key, lambda entry_id: ledger.entry(con, entry_id)
+            )
             if current is None and (model_dir / synthesis.POINTER).exists():
                 context.log.warning(
                     f"The current model of '{ds}' failed verification (missing file, hash or HMAC mismatch); "
@@ -141,7 +144,7 @@ def build_synthesizer_asset(chain: ChainContext):
                     current,
                     provenance,
                     heads,
-                    guard=lease_guard(ds, context.run_id),
+                    guard=lease_guard(ds, context),
                     key=key,
                 )
             except ledger.BudgetExceededError as error:
@@ -178,6 +181,10 @@ def build_synthesizer_asset(chain: ChainContext):
             with timed(context.log, f"fit of {kind} on '{ds}' ({len(model_columns)} columns)"):
                 fitted = _fit(spec, plan, synthesizers, warehouse, model_columns)
             _check_spent_as_charged(fitted, row)
+            noise = getattr(fitted.synth, "noise_source", None)
+            if noise and noise != "os_entropy":  # only ever under pytest (lib.dp_mst._noise_rng)
+                context.log.warning(f"dp_mst fit of '{ds}' used {noise}.")
+                budget_metadata["dp_noise"] = noise
             model = synthesis.save_and_promote(
                 fitted, model_dir, key, charged_by=row["entry_id"], provenance=provenance
             )

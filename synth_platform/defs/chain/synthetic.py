@@ -12,12 +12,15 @@ from synth_platform.defs.chain.common import (
     STAGE_VERSIONS,
     ChainContext,
     direct_identifier_columns,
+    lease_guard,
     masking_plan,
 )
+from synth_platform.defs.chain.current_model import authenticated_current_model
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import column_lineage, table_metadata
 from synth_platform.lib import refill, synthesis
 from synth_platform.lib.progress import timed
+from synth_platform.lib.warehouse import replacing_tables
 
 
 def build_synthetic_asset(chain: ChainContext):
@@ -40,14 +43,17 @@ def build_synthetic_asset(chain: ChainContext):
     ) -> dg.MaterializeResult:
         plan = masking_plan(spec, warehouse)
         key = pseudonym_key.resolve().value  # authenticates the model file before it is unpickled
-        model = synthesis.current_model(storage.model_dir(ds), key)
+        model = authenticated_current_model(
+            context.instance, chain.key("synthesizer"), storage.model_dir(ds), key
+        )
         rows = synthesis.release_rows(model, spec.sample.rows, key)  # DP: the noisy total, never n
         with timed(context.log, f"sampling from the {model.kind} model of '{ds}'", rows):
             sampled = synthesis.load_and_sample(model, rows, seed=spec.synthesizer.seed, key=key)
         identifier_columns = direct_identifier_columns(plan)
         with timed(context.log, f"refilling identifiers of '{ds}'", len(sampled)):
             shaped = refill.restore_source_shape(sampled, spec, plan, seed=spec.synthesizer.seed)
-        warehouse.write_table("synthetic", ds, shaped)
+        with warehouse.connect() as con, replacing_tables(con, {("synthetic", ds): shaped}):
+            lease_guard(ds, context)(con)  # this run still owns the dataset, in the write's transaction
         lineage = column_lineage(
             {t.column: [(chain.key("synthesizer"), t.column)] if t.reaches_model else [] for t in plan}
         )
