@@ -160,3 +160,60 @@ def test_a_synthetic_range_resolution_makes_a_match_depend_on_the_two_values_onl
     # without it the range of every frame sets the resolution (the exact attacks, restricted)
     wide = column_codes([outlier, synthetic], ["x"], ["x"])
     assert wide[0].shape == (3, 1)
+
+
+# --- close_copies: what its figure counts, and when it samples ------------------------------------
+
+
+def _close_copies(train, holdout, synthetic, seed: int = 0):
+    from synth_platform.lib.attacks import closest_record
+    from synth_platform.lib.attacks.space import AttackData
+
+    config = AttackConfig(**{**CONFIG.__dict__, "seed": seed})
+    return closest_record.run(AttackData(train, holdout, synthetic, list(train.columns)), config)
+
+
+def test_close_copies_counts_training_people_not_synthetic_rows_as_its_description_says(real):
+    """Half the synthetic rows are copies of one training person: a share of synthetic rows close to
+    a training row (what the UI once said) would be 0.5; the figure is a share of training people
+    (one person in 3,000) minus the holdout's, as the description now says."""
+    train, holdout = real
+    synthetic = population(3000, 3)
+    synthetic.iloc[:1500] = train.iloc[[0] * 1500].to_numpy()
+    result = _close_copies(train, holdout, synthetic)
+    shares = result.details["share_train_within_cut"], result.details["share_holdout_within_cut"]
+    assert result.statistic == pytest.approx(shares[0] - shares[1], abs=1e-6)
+    assert shares[0] < 0.02 and result.statistic < 0.01  # one person, not half the table
+    description = ATTACKS["close_copies"][2]
+    assert "share of training people with a synthetic row" in description
+    assert "holdout" in description and "share of synthetic rows" not in description
+    assert "share of training people" in ATTACKS["near_copies"][2]
+
+
+def _numbers(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"x": rng.normal(0, 1, n), "y": rng.gamma(2.0, 1.0, n), "z": rng.random(n)})
+
+
+def test_close_copies_compares_every_row_up_to_the_pair_cap_then_a_seeded_sample():
+    """No categorical column: every real row pairs with every synthetic row. 4,000 train and 1,000
+    holdout rows against 4,000 synthetic ones are exactly the 20 M-pair cap: every row is compared;
+    1,500 holdout rows make 22 M pairs: 20/22 of each side, sampled with the check's seed."""
+    from synth_platform.lib.attacks import closest_record
+
+    train, synthetic = _numbers(4000, 1), _numbers(4000, 3)
+    at_cap = _close_copies(train, _numbers(1000, 2), synthetic)
+    assert closest_record.MAX_PAIRS == 20_000_000
+    assert (at_cap.details["train_rows_evaluated"], at_cap.details["holdout_rows_evaluated"]) == (4000, 1000)
+    assert at_cap.details["method"] == "blocked on categorical values, all pairs"
+
+    holdout = _numbers(1500, 2)
+    above = _close_copies(train, holdout, synthetic, seed=5)
+    fraction = 20_000_000 / (4000 * 4000 + 1500 * 4000)
+    expected = (int(4000 * fraction), int(1500 * fraction))
+    assert (above.details["train_rows_evaluated"], above.details["holdout_rows_evaluated"]) == expected
+    assert above.details["method"] == f"blocked on categorical values, {fraction:.1%} of real rows"
+    again = _close_copies(train, holdout, synthetic, seed=5)
+    assert (again.statistic, again.details) == (above.statistic, above.details)  # seeded: reproducible
+    other = _close_copies(train, holdout, synthetic, seed=6)
+    assert other.details["distance_cut"] != above.details["distance_cut"]  # another seed, other rows

@@ -164,3 +164,11 @@ def test_a_dp_pointer_written_before_the_noisy_total_reads_it_from_the_authentic
 def test_a_non_private_pointer_has_no_noisy_total(tmp_path):
     _fit(tmp_path, charged_by=1)
     assert "noisy_total" not in json.loads((tmp_path / synthesis.POINTER).read_text())
+
+
+def test_a_model_file_is_named_by_16_hex_digits_of_its_sha256_and_the_pointer_holds_all_64(tmp_path):
+    model = _fit(tmp_path, charged_by=1)
+    digest = synthesis.file_sha256(model.path)
+    assert model.path.name == f"{digest[:16]}.pkl" and model.sha256 == digest and len(digest) == 64
+    pointer = json.loads((tmp_path / synthesis.POINTER).read_text())
+    assert (pointer["file"], pointer["sha256"]) == (model.path.name, digest)

@@ -55,3 +55,22 @@ def test_identifier_leaks_found_in_any_column_and_in_other_formats():
 def test_no_leaks_in_clean_table():
     result = identifier_leaks(pd.DataFrame({"a": ["x", None], "b": [1, 2]}), [pd.Series(["secret"])])
     assert result.leaked_cells == 0
+
+
+def test_raw_identifiers_under_six_characters_are_not_compared_and_common_names_are_chance():
+    """What the README says the leak check leaves out: a raw value shorter than 6 characters once
+    trimmed (a 5-digit key, a short code, initials) would equal an age or a category code of some
+    column by chance, so it is not compared at all, even when it truly reappears; 6 characters are.
+    A value made of dictionary names only ("John Smith") is a coincidence: counted, not a leak."""
+    from synth_platform.lib.bounded_figures import leaking_people
+    from synth_platform.lib.identifier_match import MIN_IDENTIFYING_LENGTH
+
+    assert MIN_IDENTIFYING_LENGTH == 6
+    raw = [pd.Series(["48213", " AB12 ", "JS", "482130", "John Smith"], dtype=object)]
+    synthetic = pd.DataFrame(
+        {"id": [48213, 482130, 7], "code": ["ab12", "js", "x"], "who": ["john smith", "", ""]}
+    )
+    result = identifier_leaks(synthetic, raw)
+    assert (result.leaked_cells, result.columns_with_leaks) == (1, {"id": 1})  # 482130 only
+    assert (result.coincidences, result.columns_with_coincidences) == (1, {"who": 1})
+    assert leaking_people(synthetic, raw) == 1  # the private gate's count leaves out the same values

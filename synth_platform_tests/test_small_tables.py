@@ -116,6 +116,8 @@ def test_numbers_at_the_demos_settings():
     assert 0.2 < fraction <= split.MAX_SUGGESTED_FRACTION
     assert split.rows_needed(_demo_spec(holdout_fraction=fraction)).source <= 1000
     assert split.rows_needed(_demo_spec(holdout_fraction=round(fraction - 0.01, 2))).source > 1000
+    # the README's "about 1,840 rows" and "about 0.37" (update both when a new check moves them)
+    assert abs(needed.source - 1840) <= 40 and abs(fraction - 0.37) <= 0.015
 
 
 def test_a_plan_with_fewer_checks_needs_no_more_than_the_widest_case():

@@ -65,7 +65,9 @@ def exact_copies(synthetic: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataF
 LEAK_RULE = (
     "a synthetic cell is a leak when it equals a raw direct identifier of the source in any written "
     "form (case, spaces and separators, phone country code and extension, 'Smith, John' word order); "
-    "when the raw value is a common one (one to four words, each a dictionary first or last name), "
+    "raw values shorter than 6 characters once trimmed (a short code, initials, a key under 100000) "
+    "are not compared, since every column is searched and such a value turns up there by chance; "
+    "when the raw value is a common one (one to six words, each a dictionary first or last name), "
     "many people share it and a fake-name generator produces it by chance, so equality is a "
     "coincidence: counted and reported, not a leak"
 )

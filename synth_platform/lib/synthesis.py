@@ -336,7 +336,9 @@ def save_and_promote(
 
 
 def save_model(synth, model_dir: Path, key: str | bytes | None = None) -> tuple[Path, str]:
-    """Store a fitted synthesizer under its content hash with an HMAC beside it; not yet current.
+    """Store a fitted synthesizer as `<first 16 hex digits of its SHA-256>.pkl` with an HMAC beside it;
+    not yet current. Sixteen digits name a file uniquely among a dataset's few models; the full
+    SHA-256, which authenticates it, is returned and kept in the MAC'd pointer.
 
     Returns (path, sha256). The file is written to a temporary name and renamed, and its
     MAC is written before the rename, so a model file that exists always has its MAC.
@@ -368,7 +370,7 @@ def fit_and_save(
     charged_by: int | None = None,
     provenance: dict | None = None,
 ) -> FittedModel:
-    """Fit on the training split and store the model under its content hash (with its HMAC).
+    """Fit on the training split and store the model (named by its SHA-256 prefix, with its HMAC).
 
     The model becomes the dataset's current one only when `charged_by` names the `trained`
     ledger entry that paid for it (written before the data was read); without it the model

@@ -44,8 +44,9 @@ GATE_CHECKS = {
     "surely above max_exact_copy_share.",
     # one blocking check per privacy attack (lib/attacks): figure, 95 % CI, threshold, one-line verdict
     **evaluation.ATTACK_CHECKS,
-    "no_identifier_leak": "No raw direct-identifier value of the source appears anywhere in the "
-    "synthetic table.",
+    "no_identifier_leak": "No raw direct-identifier value of the source (6 characters or more; shorter "
+    "ones match other columns by chance) appears anywhere in the synthetic table; a value made of "
+    "dictionary names only is counted as a coincidence, not a leak.",
 }
 
 UTILITY_DESCRIPTION = (

@@ -62,7 +62,7 @@ def build_synthesizer_asset(chain: ChainContext):
         kinds={"sdv", "pytorch"} if spec.synthesizer.kind in ("ctgan", "tvae") else {"sdv"},
         description=f"{spec.synthesizer.kind} fitted on the training split, after its privacy cost is "
         "charged to the ledger (or refused when over budget); reused at no cost when the source did not "
-        "change. The model file is stored under its content hash with an HMAC.",
+        "change. The model file is named by the first 16 hex digits of its SHA-256, with an HMAC.",
         **chain.common,
     )
     def synthesizer(

@@ -23,8 +23,11 @@ Speed, exactly. A distance below 1 needs every categorical column to agree, so r
 compared only within groups sharing all categorical values (distances are capped at 1;
 beyond that nothing is "close"). Pairs within groups are few on real tables, so every
 training and holdout row is evaluated against every synthetic row. If the groups are huge
-(a table with hardly any categories), queries are subsampled to `MAX_PAIRS` pairs; if even
-that is too many, a seeded sample is compared by brute force on the full encoding.
+(a table with hardly any categories: more than `MAX_PAIRS` pairs in all), time is bounded by
+taking the same share MAX_PAIRS / pairs of the training and of the holdout rows, a sample
+seeded with the check's seed; if that share would leave fewer than `MIN_BLOCKED_ROWS` rows on
+a side, at most BRUTE_FORCE_CELLS / (2 x synthetic rows) seeded rows per side are compared by
+brute force on the full encoding instead. `details["method"]` says which was done.
 
 Reported too, not blocking (on a 1,000-row sample, full encoding, uncapped): the ratio of
 median distances (training vs holdout rows; < 1 means training people are closer to the

@@ -34,14 +34,15 @@ ATTACKS: dict[str, tuple[Attack, str, str]] = {
     closest_record.NAME: (
         closest_record.run,
         "max_close_copy_excess",
-        "Copies and close copies: share of synthetic rows as close to a training row as the closest 1% of "
-        "unseen real people, minus that 1%.",
+        "Copies and close copies: share of training people with a synthetic row as close as only 1% "
+        "(close_copy_quantile) of unseen holdout people have one, minus the holdout people's own share "
+        "(about 1%).",
     ),
     near_match.NAME: (
         near_match.run,
         "max_near_copy_excess",
-        "Near copies: share of synthetic rows equal to a training row on all but one or two columns, minus "
-        "the holdout's own share.",
+        "Near copies: share of training people with a synthetic twin on all columns but one or two, minus "
+        "the holdout people's own share.",
     ),
     membership.NAME: (
         membership.run,
