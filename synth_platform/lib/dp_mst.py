@@ -67,10 +67,12 @@ Caveats, said plainly
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -152,6 +154,28 @@ def _noise_rng(fresh: bool = False) -> tuple[np.random.Generator, str]:
     label = f"seeded test noise ({TEST_NOISE_SEED_ENV}={seed}), not private"
     logging.getLogger(__name__).warning("dp_mst: %s", label)
     return np.random.default_rng(seed), label
+
+
+def _canonical(value):
+    """`value` with every plain string interned, its dicts, lists, tuples and dataclasses rebuilt.
+
+    Pickle writes a string once and refers back to it when the same *object* recurs; whether a
+    column name in a clique key is the object in the attribute list depends on how the fit built
+    it, so two identical fits could pickle to different bytes. Interned strings make the bytes a
+    function of the values only.
+    """
+    if type(value) is str:
+        return sys.intern(value)
+    if type(value) is dict:
+        return {_canonical(k): _canonical(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_canonical(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_canonical(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **fields)
+    return value
 
 
 def _sigma(rho: float) -> float:
@@ -437,6 +461,14 @@ class DPMSTSynthesizer:
         if self.spend is None:
             raise RuntimeError("dp_mst: not fitted")
         return self.spend.as_dict()
+
+    def __getstate__(self) -> dict:
+        """The pickled state leaves out the wall-clock fit time: the stored bytes are a function of
+        the data and the noise only, so the same fit gives the same file, the same SHA-256 and so
+        the same keyed gate noise (the fit time is kept in the model pointer and the metadata)."""
+        state = _canonical(dict(self.__dict__))
+        state["fit_seconds"] = None
+        return state
 
     def save(self, path: str) -> None:
         """Pickle the model (plain numpy arrays; cloudpickle so `load_and_sample` reads it)."""
