@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from contextlib import contextmanager
@@ -84,7 +85,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="*", default=[5_000, 20_000, 48_842])
     parser.add_argument("--dp-big-rows", type=int, default=1_000_000, help="rows of the dp_mst SQL fit")
     parser.add_argument("--no-dp", action="store_true", help="skip the dp_mst benchmark (bench_dp)")
-    parser.add_argument("--scale-rows", type=int, default=1_000_000, help="rows of bench_scale (0: skip)")
+    parser.add_argument(
+        "--scale-rows",
+        default=os.environ.get("SCALE_ROWS", "50000,1000000,10000000"),
+        help="comma-separated sizes of bench_scale, real Dagster runs (0: skip); also $SCALE_ROWS",
+    )
     args = parser.parse_args()
     spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
     all_results = []
@@ -119,11 +124,11 @@ def main() -> None:
         from synth_platform import bench_dp  # dp_mst at three epsilons next to GaussianCopula; 1M rows
 
         bench_dp.main(args.dp_big_rows)
-    if args.scale_rows:
-        from synth_platform import bench_scale  # every stage on a 1M-row landing file of the demo's shape
+    if args.scale_rows not in ("", "0"):
+        from synth_platform import bench_scale  # the governed chain through Dagster, 50k to 10M rows
 
-        print(f"\nthe chain's stages on {args.scale_rows:,} rows:", flush=True)
-        bench_scale.main(["--rows", str(args.scale_rows)])
+        print(f"\nthe governed chain through Dagster at {args.scale_rows} rows:", flush=True)
+        bench_scale.main(["--rows", args.scale_rows])
 
 
 if __name__ == "__main__":

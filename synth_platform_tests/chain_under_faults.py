@@ -165,8 +165,12 @@ def faulted_chain(tmp_path_factory) -> FaultedChain:
     from synth_platform_tests.pipeline_harness import make_project, planted_identifiers
 
     tmp_path = tmp_path_factory.mktemp("faulted_chain")
-    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed)
-    project = make_project(tmp_path, rows=1500, spec_overrides={"split": {"holdout_fraction": 0.3}})
+    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed). The kills are
+    # the subject here, not the gate: a retrain after the `fit` kill may draw another model, whose
+    # 1,500-row linkability figure is wide enough to block now and then (seen once in four runs), so
+    # the fixture relaxes that one threshold and every run reaches the point it is killed at.
+    overrides = {"split": {"holdout_fraction": 0.3}, "checks": {"max_linkability_risk": 0.5}}
+    project = make_project(tmp_path, rows=1500, spec_overrides=overrides)
     first = next(project.landing.glob("*.csv"))
     home = tmp_path / "dagster_home"
     home.mkdir()

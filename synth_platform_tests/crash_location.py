@@ -17,7 +17,7 @@ from pathlib import Path
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.chain import split
-from synth_platform.lib import evaluation, ingest_log, ledger, release, synthesis
+from synth_platform.lib import evaluation, ingest_log, ledger, release, synthesis, synthetic_table
 
 _POINT = os.environ.get("SYNTH_TEST_STALL_AT", "")
 
@@ -66,7 +66,7 @@ def _stall_before_commit(module, point: str) -> None:
 _hang(ingest_log, "record_ingest", "raw")  # raw table and ingest-log row written, not committed
 _stall_before_commit(split, "split")  # train and holdout written (lease checked), not committed
 _before(synthesis, "save_and_promote", "fit")  # fitted and charged, model not yet saved
-_hang(synthesis, "load_and_sample", "sample")  # sampled, synthetic table not yet written
+_before(synthetic_table, "_swap", "sample")  # sampled and staged, synthetic table not yet swapped in
 _before(evaluation, "evaluate", "gate")  # the gate's step runs, no verdict yet
 # The verdict's last write: the assessment of a passed gate, or the `blocked` row of a failed one.
 _hang(release, "record_assessment", "verdict", when=lambda con, assessment, *a, **k: assessment.passed)

@@ -73,9 +73,10 @@ def _findings(spec, warehouse_path: Path):
     if warehouse.table_exists(warehouse_path, "governance", f"pii_{ds}"):
         return warehouse.read_table(warehouse_path, "governance", f"pii_{ds}"), f"governance.pii_{ds}"
     if warehouse.table_exists(warehouse_path, "raw", ds):
-        frame = warehouse.read_table(warehouse_path, "raw", ds)
         hints = {n: (c.pii.pii_class, c.pii.type) for n, c in spec.columns.items() if c.pii is not None}
-        findings = discovery.findings_table(discovery.discover(frame, hints=hints))
+        with warehouse.connect(warehouse_path, read_only=True) as con:  # a seeded SQL sample, as the chain
+            found, _ = discovery.discover_table(con, "raw", ds, hints=hints)
+        findings = discovery.findings_table(found)
         return findings, f"discovery run now on raw.{ds}"
     raise UsageError(
         f"dataset {ds!r} has no discovery report (governance.pii_{ds}) and no raw table: {first}"

@@ -74,3 +74,44 @@ def _kind(value) -> str:
     if isinstance(value, float):
         return "float"
     return "string"
+
+
+def warehouse_column_schema(
+    con, schema: str, table: str, descriptions: Mapping[str, str] | None = None
+) -> dg.TableSchema:
+    """The column schema of a warehouse table from DuckDB's catalogue: no row is read."""
+    descriptions = descriptions or {}
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=name, type=kind, description=descriptions.get(name)) for name, kind in rows
+        ]
+    )
+
+
+def warehouse_table_metadata(
+    con,
+    schema: str,
+    table: str,
+    lineage: dg.TableColumnLineage | None = None,
+    descriptions: Mapping[str, str] | None = None,
+) -> dict:
+    """`table_metadata` for a table that stays in the warehouse (large tables never reach pandas)."""
+    rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+    metadata = {
+        "dagster/column_schema": warehouse_column_schema(con, schema, table, descriptions),
+        "dagster/row_count": dg.MetadataValue.int(int(rows)),
+    }
+    if lineage is not None:
+        metadata["dagster/column_lineage"] = lineage
+    return metadata
+
+
+def warehouse_identity_lineage(con, schema: str, table: str, upstream: dg.AssetKey) -> dg.TableColumnLineage:
+    """Each column of a warehouse table derived from the same-named column upstream."""
+    names = [c.name for c in warehouse_column_schema(con, schema, table).columns]
+    return column_lineage({name: [(upstream, name)] for name in names})

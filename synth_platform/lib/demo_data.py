@@ -63,6 +63,8 @@ def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
     area = rng.integers(201, 990, n)
     exchange = rng.integers(200, 1000, n)
     line = rng.integers(0, 10_000, n)
+    # Real subscribers never hold the fictional 555-0100..0199 numbers the refill draws from.
+    line[(exchange == 555) & (line >= 100) & (line <= 199)] += 100
     style = rng.integers(0, 4, n)
     formats = [
         "({a}) {e}-{l}",

@@ -17,8 +17,12 @@ that pass a card's Luhn check or a phone registry at a high share, or an id-like
 make them one. A spec hint overrides the verdict, and the measurements are still reported.
 
 Cost is bounded: discovery reads a seeded sample of rows (`sample_rows`), detectors see at
-most a few thousand values per column. Evidence is built from names, shares and counts:
-never a cell value.
+most a few thousand values per column. On a warehouse table (`discover_table`) the sample is
+drawn in SQL (a keyed hash of the row id, a fixed seed) and the whole-table facts the verdict
+depends on, each column's distinct count and null share, are counted in SQL over every row: the
+table never reaches pandas. A table no larger than the sample is read whole, in its own order,
+so its findings are exactly those of `discover` on the frame. Evidence is built from names,
+shares and counts: never a cell value.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import pandas as pd
 
 from synth_platform.lib import detectors
 from synth_platform.lib.detectors import DIRECT_TYPES
+from synth_platform.lib.warehouse import quote_ident
 
 PII_CLASSES = ("direct_identifier", "quasi_identifier", "sensitive", "other")
 #: A text column at least this unique (in the sample) that no detector explains is an identifier.
@@ -123,12 +128,17 @@ def _value_detection(values: pd.Series, uniqueness: float, seed: int) -> detecto
 
 
 def _classify(
-    column: str, values: pd.Series, uniqueness: float, seed: int
+    column: str, values: pd.Series, uniqueness: float, seed: int, sampled_uniqueness: float | None = None
 ) -> tuple[str, str | None, bool, float | None, list[str]]:
-    """(class, type, name_match, pattern_share, evidence parts) from values first, then name."""
+    """(class, type, name_match, pattern_share, evidence parts) from values first, then name.
+
+    `uniqueness` is the column's (the whole table's when known); the detectors, tuned on samples,
+    see the sample's (`sampled_uniqueness`, the same figure when the sample is the table).
+    """
     present = values.dropna()
     name_type = _name_type(column)
-    found = _value_detection(values, uniqueness, seed)
+    detector_uniqueness = uniqueness if sampled_uniqueness is None else sampled_uniqueness
+    found = _value_detection(values, detector_uniqueness, seed)
     evidence: list[str] = []
     share = None if found is None else found.share
     if name_type is not None:
@@ -169,14 +179,37 @@ def _classify(
     return "other", None if found is None else found.kind, False, share, evidence
 
 
+@dataclass(frozen=True)
+class ColumnFacts:
+    """Whole-table figures of one column, counted in SQL: rows, non-null values, distinct values."""
+
+    rows: int
+    present: int
+    distinct: int
+
+    @property
+    def null_share(self) -> float:
+        return (self.rows - self.present) / self.rows if self.rows else 1.0
+
+    @property
+    def uniqueness(self) -> float:
+        return self.distinct / self.present if self.present else 0.0
+
+
 def discover(
     frame: pd.DataFrame,
     hints: Mapping[str, tuple[str, str | None]] | None = None,
     sample_rows: int = 10_000,
     seed: int = 0,
+    facts: Mapping[str, ColumnFacts] | None = None,
 ) -> list[ColumnFinding]:
-    """Classify every column of `frame`, in column order; `hints` (column -> (class, type)) win."""
+    """Classify every column of `frame`, in column order; `hints` (column -> (class, type)) win.
+
+    `facts` (column -> whole-table figures) replace the sample's null share and uniqueness when
+    `frame` is a sample of a larger table (`discover_table`).
+    """
     hints = hints or {}
+    facts = facts or {}
     sample = frame.sample(min(sample_rows, len(frame)), random_state=seed) if len(frame) else frame
     findings = []
     for column in frame.columns:
@@ -184,13 +217,20 @@ def discover(
         present = values.dropna()
         null_share = float(values.isna().mean()) if len(values) else 1.0
         uniqueness = float(present.nunique() / len(present)) if len(present) else 0.0
-        pii_class, kind, name_match, share, parts = _classify(str(column), values, uniqueness, seed)
+        sampled_uniqueness, counted_rows = uniqueness, len(values)
+        if column in facts:
+            null_share, uniqueness = facts[column].null_share, facts[column].uniqueness
+            counted_rows = facts[column].rows
+        pii_class, kind, name_match, share, parts = _classify(
+            str(column), values, uniqueness, seed, sampled_uniqueness
+        )
         source = "detected"
         if column in hints:
             hinted_class, hinted_type = hints[column]
             parts.insert(0, f"spec hint: {hinted_class}" + (f" ({hinted_type})" if hinted_type else ""))
             pii_class, kind, source = hinted_class, hinted_type or kind, "spec_hint"
-        parts.append(f"{uniqueness:.1%} unique in {len(values):,} sampled rows")
+        counted = "sampled rows" if counted_rows == len(values) else "rows"
+        parts.append(f"{uniqueness:.1%} unique in {counted_rows:,} {counted}")
         if null_share:
             parts.append(f"{null_share:.1%} null")
         findings.append(
@@ -207,6 +247,45 @@ def discover(
             )
         )
     return findings
+
+
+def table_sample_sql(schema: str, table: str, sample_rows: int, seed: int) -> str:
+    """A seeded sample of a warehouse table's rows, in table order: the rows with the smallest keyed
+    hash of their row id (a streamed top-N, the same rows on every run of one table). A table no
+    larger than `sample_rows` is returned whole, in its own order."""
+    name = f"{quote_ident(schema)}.{quote_ident(table)}"
+    chosen = f"SELECT rowid FROM {name} ORDER BY hash(rowid, {int(seed)}), rowid LIMIT {int(sample_rows)}"
+    return f"SELECT * FROM {name} WHERE rowid IN ({chosen}) ORDER BY rowid"
+
+
+def table_facts(con, schema: str, table: str) -> dict[str, ColumnFacts]:
+    """Each column's rows, non-null values and exact distinct values over the whole table, one
+    column per query so that DuckDB holds one column's distinct set at a time."""
+    name = f"{quote_ident(schema)}.{quote_ident(table)}"
+    columns = [r[0] for r in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
+    facts = {}
+    for column in columns:
+        quoted = quote_ident(column)
+        rows, present, distinct = con.execute(
+            f"SELECT count(*), count({quoted}), count(DISTINCT {quoted}) FROM {name}"
+        ).fetchone()
+        facts[column] = ColumnFacts(int(rows), int(present), int(distinct))
+    return facts
+
+
+def discover_table(
+    con,
+    schema: str,
+    table: str,
+    hints: Mapping[str, tuple[str, str | None]] | None = None,
+    sample_rows: int = 10_000,
+    seed: int = 0,
+) -> tuple[list[ColumnFinding], pd.DataFrame]:
+    """`discover` on a warehouse table: a seeded SQL sample for the detectors, whole-table facts for
+    the null shares and uniqueness; returns the findings and the sample (for `quasi_identifier_risk`)."""
+    sample = con.execute(table_sample_sql(schema, table, sample_rows, seed)).df()
+    facts = table_facts(con, schema, table)
+    return discover(sample, hints=hints, sample_rows=sample_rows, seed=seed, facts=facts), sample
 
 
 def findings_table(findings: list[ColumnFinding]) -> pd.DataFrame:
@@ -263,3 +342,45 @@ def quasi_identifier_risk(
     keys = pd.DataFrame(parts)
     sizes = keys.groupby(columns, sort=False, dropna=False)[columns[0]].transform("size")
     return QuasiIdentifierRisk(columns, len(frame), float((sizes == 1).mean()), float((sizes < 5).mean()))
+
+
+def _generalized_sql(column: str, rule: str | None) -> str:
+    """A quasi-identifier's group key in SQL, as `masking.generalize` would publish it (NULL as
+    '<NA>', a group of its own): only which rows share a key matters, not its spelling."""
+    value = quote_ident(column)
+    if rule == "zip3":
+        text = f"trim(CAST({value} AS VARCHAR))"
+        value = f"CASE WHEN length({text}) >= 3 THEN left({text}, 3) END"
+    elif rule == "year":
+        value = f"year(TRY_CAST({value} AS TIMESTAMP))"
+    elif rule == "month":
+        value = f"strftime(TRY_CAST({value} AS TIMESTAMP), '%Y-%m')"
+    elif rule and rule.startswith("bin:"):
+        width = int(rule.split(":", 1)[1])
+        value = f"floor(TRY_CAST({value} AS DOUBLE) / {width}) * {width}"
+    elif rule:
+        raise ValueError(f"unknown generalisation {rule!r}")
+    return f"COALESCE(CAST({value} AS VARCHAR), '<NA>')"
+
+
+def quasi_identifier_risk_table(
+    con,
+    schema: str,
+    table: str,
+    findings: Sequence[ColumnFinding],
+    generalize: Mapping[str, str] | None = None,
+) -> QuasiIdentifierRisk:
+    """`quasi_identifier_risk` over every row of a warehouse table: one SQL GROUP BY on the
+    (generalised) quasi-identifiers, so the shares are the whole table's, never a sample's."""
+    name = f"{quote_ident(schema)}.{quote_ident(table)}"
+    present = {r[0] for r in con.execute(f"SELECT * FROM {name} LIMIT 0").description}
+    columns = [f.column for f in findings if f.pii_class == "quasi_identifier" and f.column in present]
+    records = int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+    if not columns or not records:
+        return QuasiIdentifierRisk(columns, records, 0.0, 0.0)
+    keys = ", ".join(_generalized_sql(c, (generalize or {}).get(c)) for c in columns)
+    unique, below = con.execute(
+        f"SELECT count(*) FILTER (WHERE size = 1), COALESCE(sum(size) FILTER (WHERE size < 5), 0) "
+        f"FROM (SELECT count(*) AS size FROM {name} GROUP BY {keys})"
+    ).fetchone()
+    return QuasiIdentifierRisk(columns, records, int(unique) / records, int(below) / records)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from synth_platform.lib import bounded_figures, privacy, private_decision, quality
@@ -215,6 +216,115 @@ def published_domains(spec: DatasetSpec, plan: list[ColumnTreatment]) -> dict[st
 HOLDOUT_CHECK = "holdout_size"
 
 
+# --- What the gate reads: bounded samples in SQL, whole-table figures in SQL ----------------------
+
+#: rows of each of train, holdout and synthetic the gate's pandas checks read at most. Every check
+#: already works on a bounded sample of people (quality: `checks.evaluation_rows`; the attacks'
+#: own sizes; the private figures' m, capped at this): a larger table adds SQL scans, not pandas work.
+GATE_SAMPLE_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class WholeTables:
+    """Figures over the whole warehouse tables (SQL), beside the bounded samples the checks read:
+    sizes, exact copies and identifier leaks must stay exact (one copied or leaked row in millions
+    is what they look for), so no sample decides them."""
+
+    rows: dict[str, int]  # train, holdout, synthetic: COUNT(*)
+    sample_rows: dict[str, int]  # rows of each sample the pandas checks read
+    copies: privacy.ExactCopyResult
+    leaks: privacy.LeakResult
+    #: source people with an identifying identifier in the synthetic table (the private figure)
+    leaking_people: int
+    #: per row of the training sample (its index): an exact copy is somewhere in the synthetic table
+    copied: pd.Series
+
+
+def sample_query(source: str, columns: list[str], rows: int, hash_key: str) -> str:
+    """The `rows` rows with the smallest keyed hash of their content (DuckDB's `hash`, ties broken
+    by the content): a fixed function of the table and the key, so re-running the gate reads the
+    same rows, and one person added or removed changes the sample by at most one row in and one
+    row out (as `bounded_figures.keyed_sample`, which then picks each check's m people inside
+    it: the composition keeps that bound)."""
+    names = ", ".join(privacy._ident(c) for c in columns)
+    literal = "'" + hash_key.replace("'", "''") + "'"
+    return f"SELECT {names} FROM {source} ORDER BY hash({literal}, {names}), {names} LIMIT {int(rows)}"
+
+
+def _sample(con, schema: str, table: str, rows: int, hash_key: str) -> tuple[pd.DataFrame, int]:
+    """(sample, rows of the whole table). A table of at most `rows` rows is read whole in its
+    stored order: the keyed sample would hold the same rows, and the order keeps every seeded
+    check's draws (and so its figures) what they were when the gate read whole tables."""
+    source = f"{privacy._ident(schema)}.{privacy._ident(table)}"
+    total = int(con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
+    if total <= rows:
+        return con.execute(f"SELECT * FROM {source}").df(), total
+    columns = list(privacy.table_columns(con, schema, table))
+    return con.execute(sample_query(source, columns, rows, hash_key)).df(), total
+
+
+def _copied_flags(con, plan, synthetic: tuple[str, str], train: tuple[str, str], sample: pd.DataFrame):
+    """Per row of the training sample, whether an exact copy (model columns, NULL-safe, model space)
+    is anywhere in the whole synthetic table: the private exact-copy figure's indicator."""
+    n = sum(1 for t in plan if t.reaches_model)
+    if sample.empty or n == 0:
+        return pd.Series(False, index=sample.index)
+    like = privacy.table_columns(con, *train)
+    people_frame = sample.reset_index(drop=True)
+    people_frame["__i"] = np.arange(len(people_frame))  # positions, whatever order DuckDB scans in
+    con.register("__gate_people", people_frame)
+    try:
+        types = {c: like.get(c, "VARCHAR") for c in sample.columns}
+        select = ", ".join(privacy.model_space_select(plan, like, types, real=True))
+        people = f"(SELECT __i, {select} FROM __gate_people)"
+        syn = privacy._model_space_relation(con, plan, *synthetic, like, real=False)
+        hits = con.execute(
+            f"SELECT a.__i FROM {people} a SEMI JOIN (SELECT DISTINCT * FROM {syn}) b "
+            f"ON {privacy._null_safe_on(n)}"
+        ).fetchall()
+    finally:
+        con.unregister("__gate_people")
+    flags = np.zeros(len(sample), dtype=bool)
+    flags[[h[0] for h in hits]] = True
+    return pd.Series(flags, index=sample.index)
+
+
+def read_gate_inputs(
+    con,
+    plan: list[ColumnTreatment],
+    tables: dict[str, tuple[str, str]],
+    identifier_columns: list[str],
+    hash_key: str,
+    sample_rows: int = GATE_SAMPLE_ROWS,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, WholeTables]:
+    """(synthetic, train, holdout samples, whole-table figures) for `evaluate`, read from the
+    warehouse: `tables` maps synthetic / train / holdout / raw to (schema, table). Tables of at
+    most `sample_rows` rows are read whole, in stored order: the gate then sees exactly what it
+    saw when it read whole tables."""
+
+    frames, rows = {}, {}
+    for name in ("synthetic", "train", "holdout"):
+        frames[name], rows[name] = _sample(con, *tables[name], sample_rows, hash_key)
+    copies = privacy.exact_copies_sql(con, plan, tables["synthetic"], tables["train"], tables["holdout"])
+    if identifier_columns:
+        candidates = privacy.leak_candidates(con, tables["synthetic"], tables["raw"], identifier_columns)
+        leaks = privacy.identifier_leaks_of_candidates(candidates, list(frames["synthetic"].columns))
+        leaking = privacy.leaking_people_sql(con, candidates, tables["raw"])
+    else:
+        leaks = privacy.identifier_leaks(frames["synthetic"].iloc[:0], [])
+        leaking = 0
+    copied = _copied_flags(con, plan, tables["synthetic"], tables["train"], frames["train"])
+    whole = WholeTables(
+        rows=rows,
+        sample_rows={name: len(frame) for name, frame in frames.items()},
+        copies=copies,
+        leaks=leaks,
+        leaking_people=leaking,
+        copied=copied,
+    )
+    return frames["synthetic"], frames["train"], frames["holdout"], whole
+
+
 def public_expectations(
     spec: DatasetSpec,
     plan: list[ColumnTreatment],
@@ -260,6 +370,7 @@ def evaluate(
     raw_identifiers: list[pd.Series],
     noise: GateNoise | None = None,
     trained_on: str = "train",
+    whole: WholeTables | None = None,
 ) -> GateReport:
     """Every check of the gate. Without `noise` the decision is taken on the exact figures
     (restricted: an operator's view, `synth-platform check`); with it (the gate asset, after the
@@ -269,6 +380,10 @@ def evaluate(
     `synth-platform export-train`): every check applies. "all" (the whole source, or unknown):
     the checks that use the holdout as unseen people (`HOLDOUT_RELATIVE`) are shown but do not
     decide; absolute exposure, exact copies, identifier leaks and quality do.
+
+    `whole` (the gate asset, `read_gate_inputs`): the frames are bounded samples of the warehouse
+    tables and the sizes, exact copies and identifier leaks come from SQL over the whole tables;
+    without it the frames are the whole tables (`synth-platform check`, tests).
     """
     if trained_on not in TRAINED_ON:
         raise ValueError(f"trained_on must be one of {', '.join(TRAINED_ON)}, not {trained_on!r}")
@@ -282,19 +397,24 @@ def evaluate(
 
     gx = public_expectations(spec, plan, train, synthetic, synthetic_model)
 
+    rows = (
+        whole.rows
+        if whole is not None
+        else {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)}
+    )
     sizes_ok = (
-        len(holdout) >= checks.min_holdout_rows
-        and len(train) >= checks.min_evaluation_rows
-        and len(synthetic) >= checks.min_evaluation_rows
+        rows["holdout"] >= checks.min_holdout_rows
+        and rows["train"] >= checks.min_evaluation_rows
+        and rows["synthetic"] >= checks.min_evaluation_rows
     )
     size_check = CheckOutcome(
         HOLDOUT_CHECK,
         sizes_ok,
-        float(len(holdout)),
+        float(rows["holdout"]),
         float(checks.min_holdout_rows),
         f"rows of the holdout (at least min_holdout_rows) and of train and synthetic (at least "
         f"min_evaluation_rows {checks.min_evaluation_rows}): no evidence is no pass",
-        {"train_rows": len(train), "synthetic_rows": len(synthetic)},
+        {"train_rows": rows["train"], "synthetic_rows": rows["synthetic"]},
     )
 
     scored = scored_columns(train, model_columns)
@@ -317,7 +437,11 @@ def evaluate(
         },
     )
 
-    copies = privacy.exact_copies(synthetic_model, train, holdout, model_columns)
+    copies = (
+        whole.copies
+        if whole is not None
+        else privacy.exact_copies(synthetic_model, train, holdout, model_columns)
+    )
     copy_check = CheckOutcome(
         "exact_copies",
         copies.share <= checks.max_exact_copy_share,
@@ -329,7 +453,7 @@ def evaluate(
 
     attack_checks = privacy_attacks(checks, plan, synthetic_model, train, holdout)
 
-    leaks = privacy.identifier_leaks(synthetic, raw_identifiers)
+    leaks = whole.leaks if whole is not None else privacy.identifier_leaks(synthetic, raw_identifiers)
     leak_check = CheckOutcome(
         "no_identifier_leak",
         leaks.leaked_cells == 0,
@@ -351,7 +475,9 @@ def evaluate(
         outcomes = [_not_deciding(o) if o.name in HOLDOUT_RELATIVE else o for o in outcomes]
     if noise is None:
         return GateReport(outcomes)
-    released = private_figures(spec, plan, synthetic, synthetic_model, train, holdout, raw_identifiers, noise)
+    released = private_figures(
+        spec, plan, synthetic, synthetic_model, train, holdout, raw_identifiers, noise, whole
+    )
     return GateReport([_privatised(o, released.get(o.name)) for o in outcomes])
 
 
@@ -454,11 +580,15 @@ def private_figures(
     holdout: pd.DataFrame,
     raw_identifiers: list[pd.Series],
     noise: GateNoise,
+    whole: WholeTables | None = None,
 ) -> dict[str, tuple[NoisyFigure, str]]:
     """Each applicable real-data check's noisy bounded figure and public verdict.
 
-    Sample sizes are public: the noisy counts less two sigma (capped per check). Everything that
-    scales an indicator comes from the synthetic table (`lib/bounded_figures`).
+    Sample sizes are public: the noisy counts less two sigma (capped per check, and at
+    `GATE_SAMPLE_ROWS`: with `whole`, train and holdout are the gate's SQL samples of that size,
+    themselves a keyed function of the data, so one person still moves each chosen set by at most
+    one in and one out). Everything that scales an indicator comes from the synthetic table
+    (`lib/bounded_figures`); exact copies and leaks are looked up in the whole tables (`whole`).
     """
     checks = spec.checks
     bf = bounded_figures
@@ -472,18 +602,25 @@ def private_figures(
     numeric = bf.numeric_columns(train, columns)  # from the warehouse types: public
     out: dict[str, tuple[NoisyFigure, str]] = {}
 
-    n_t, n_h, sigma_n = private_decision.noisy_counts(noise, len(train), len(holdout), rho[HOLDOUT_CHECK])
+    rows = (
+        whole.rows
+        if whole is not None
+        else {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)}
+    )
+    n_t, n_h, sigma_n = private_decision.noisy_counts(
+        noise, rows["train"], rows["holdout"], rho[HOLDOUT_CHECK]
+    )
     enough = (
         private_decision.passes_if_surely_at_least(n_h, sigma_n, checks.min_holdout_rows)
         and private_decision.passes_if_surely_at_least(n_t, sigma_n, checks.min_evaluation_rows)
-        and len(synthetic) >= checks.min_evaluation_rows
+        and rows["synthetic"] >= checks.min_evaluation_rows
     )
     size = NoisyFigure(n_h, sigma_n, 1.0, rho[HOLDOUT_CHECK], sigma_n, enough, {"noisy_train_rows": n_t})
     out[HOLDOUT_CHECK] = (size, _verdict(size, "holdout row count", checks.min_holdout_rows, "at_least"))
 
     key = private_decision.sample_key(noise.key)
-    m_t = private_decision.public_size(n_t, sigma_n)
-    m_h = private_decision.public_size(n_h, sigma_n)
+    m_t = private_decision.public_size(n_t, sigma_n, GATE_SAMPLE_ROWS)
+    m_h = private_decision.public_size(n_h, sigma_n, GATE_SAMPLE_ROWS)
 
     def sample(frame: pd.DataFrame, m: int) -> pd.DataFrame:
         return bf.keyed_sample(frame, m, key)
@@ -519,7 +656,11 @@ def private_figures(
     noisy = private_decision.noisy_share(
         noise,
         "exact_copies",
-        bf.exact_copy_hits(people_t, synthetic_model, columns),
+        (
+            int(whole.copied.loc[people_t.index].sum())
+            if whole is not None
+            else bf.exact_copy_hits(people_t, synthetic_model, columns)
+        ),
         m_t,
         rho["exact_copies"],
         checks.max_exact_copy_share,
@@ -598,7 +739,7 @@ def private_figures(
         noise, train, holdout, synthetic_model, columns, numeric, n_t + n_h, sigma_n, rho, checks
     )
 
-    leaking = bf.leaking_people(synthetic, raw_identifiers)
+    leaking = whole.leaking_people if whole is not None else bf.leaking_people(synthetic, raw_identifiers)
     noisy = private_decision.noisy_scalar(
         noise, "no_identifier_leak", float(leaking), 1.0, rho["no_identifier_leak"], 0.0, "above"
     )
@@ -846,3 +987,98 @@ def _utility_task(spec: DatasetSpec, target: str):
     if kind in ("category", "string", "boolean"):
         return "classification"
     return None  # numbers: lib.utility decides (few distinct integers are classes)
+
+
+# --- How many rows each check used, and why that is enough --------------------------------------
+
+#: checks computed over the whole warehouse tables in SQL (no sample decides them)
+WHOLE_TABLE_CHECKS = (HOLDOUT_CHECK, "exact_copies", "no_identifier_leak")
+Z95 = 1.959963984540054
+
+
+def _sufficiency(half_width: float | None, figure: float | None, threshold: float) -> dict:
+    """The 95 % half-width against the margin between the figure and its threshold: a half-width
+    under the margin means more rows could not turn the verdict (at 95 %)."""
+    if half_width is None or figure is None or not (math.isfinite(half_width) and math.isfinite(figure)):
+        return {
+            "ci95_half_width": None,
+            "margin_to_threshold": None,
+            "enough": "no figure: no evidence, no pass",
+        }
+    margin = abs(float(threshold) - float(figure))
+    enough = half_width < margin
+    return {
+        "ci95_half_width": float(f"{half_width:.4g}"),
+        "margin_to_threshold": float(f"{margin:.4g}"),
+        "enough": (
+            "yes: the 95 % half-width is below the margin to the threshold"
+            if enough
+            else "undecided at 95 %: the figure is within its half-width of the threshold (the rule "
+            "blocks only a figure surely beyond it)"
+        ),
+    }
+
+
+def _exact_half_width(outcome: CheckOutcome, people: int) -> float | None:
+    if outcome.ci is not None and all(v is not None and math.isfinite(v) for v in outcome.ci):
+        return (outcome.ci[1] - outcome.ci[0]) / 2.0
+    if outcome.name == "exact_copies" or outcome.name == "quality_score":
+        p = (
+            min(1.0, max(float(outcome.figure), 1.0 / max(people, 1)))
+            if math.isfinite(outcome.figure)
+            else 0.5
+        )
+        return Z95 * math.sqrt(p * (1 - p) / max(people, 1))
+    return None
+
+
+def with_sample_sizes(report: GateReport, whole: WholeTables, spec: DatasetSpec) -> GateReport:
+    """Each check says how many rows it used and why that is enough.
+
+    Restricted (details, for the evidence pack): the exact rows read per table, whole-table counts
+    and the exact figure's 95 % half-width against its margin. Public (a noisy figure's parts, so
+    the check's metadata): the sample cap (a constant), the public people counts the figure
+    already shows, and the half-width from its noisy uncertainty (post-processing, free) against
+    the noisy figure's margin. No cell value, and no exact count, leaves through the public part.
+    """
+    outcomes = []
+    for outcome in report.outcomes:
+        if outcome.name in WHOLE_TABLE_CHECKS:
+            scope = "whole tables (SQL scans over every row)"
+            used = dict(whole.rows)
+            half = 0.0  # an exact count of the whole table: no sampling error
+        elif outcome.public:
+            scope = f"the synthetic table's keyed sample (at most {GATE_SAMPLE_ROWS:,} rows)"
+            used = {"synthetic": whole.sample_rows["synthetic"]}
+            half = 3.0 / max(used["synthetic"], 1)  # rule of three: a defect share the sample would show
+        else:
+            scope = f"keyed samples of at most {GATE_SAMPLE_ROWS:,} rows per table, checks' own sizes inside"
+            used = dict(whole.sample_rows)
+            half = _exact_half_width(outcome, min(whole.sample_rows["train"], whole.sample_rows["holdout"]))
+        sampling = {
+            "scope": scope,
+            "rows_used": used,
+            "whole_table_rows": dict(whole.rows),
+            **_sufficiency(half, outcome.figure, outcome.threshold),
+        }
+        if outcome.public:  # shown in the UI as is: the synthetic table's figures only (public)
+            sampling.pop("whole_table_rows")
+            sampling["synthetic_rows"] = whole.rows["synthetic"]
+            sampling["enough"] = (
+                f"a defect in {half:.2%} of the synthetic rows or more shows in the sample at 95 % "
+                "(rule of three)"
+            )
+        details = {**outcome.details, "sample": sampling}
+        noisy = outcome.noisy
+        if noisy is not None:
+            public = {
+                "rows_read_per_table_at_most": GATE_SAMPLE_ROWS,
+                "rows_basis": "whole tables (SQL)" if outcome.name in WHOLE_TABLE_CHECKS else "keyed samples",
+                **{
+                    f"sample_{k}": v
+                    for k, v in _sufficiency(Z95 * noisy.uncertainty, noisy.value, outcome.threshold).items()
+                },
+            }
+            noisy = replace(noisy, parts={**noisy.parts, **public})
+        outcomes.append(replace(outcome, details=details, noisy=noisy))
+    return GateReport(outcomes)

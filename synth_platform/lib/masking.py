@@ -12,9 +12,7 @@ the synthesizer's own DP domain compression does the rest.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,17 +84,28 @@ def plan_masking(spec: DatasetSpec, classes: Mapping[str, tuple[str, str | None]
 
 def pseudonymize(values: pd.Series, key: bytes) -> pd.Series:
     """Keyed pseudonyms: HMAC-SHA256 of the value, so equal inputs map to equal outputs and
-    nobody without the key can recompute or dictionary-attack them."""
+    nobody without the key can recompute or dictionary-attack them. Computed by the warehouse's SQL
+    (`masking_sql.pseudonym`) on an in-memory DuckDB, as `apply_masking` does."""
+    import duckdb
 
-    def one(value: object) -> object:
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-            return None
-        return "ps_" + hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:24]
+    from synth_platform.lib import masking_sql
+    from synth_platform.lib.sql_dialect import DUCKDB, bind_duckdb, hmac_pads
 
-    return values.map(one).astype(object)
+    con = duckdb.connect()
+    try:
+        kinds = register_frame(con, "values_to_hash", values.to_frame("v"))
+        ipad, opad = hmac_pads(bytes(key))
+        sql = f"SELECT {masking_sql.pseudonym(DUCKDB.quote('v'), kinds['v'], DUCKDB)} FROM values_to_hash"
+        with bind_duckdb(con, {"ps_ipad": ipad, "ps_opad": opad}):
+            hashed = [row[0] for row in con.execute(sql).fetchall()]
+    finally:
+        con.close()
+    return pd.Series(hashed, index=values.index, dtype=object)
 
 
 def generalize(values: pd.Series, rule: str) -> pd.Series:
+    """One generalisation rule on a series in pandas: the rule `masking_sql` writes in SQL (the test
+    suite checks both agree); the chain and `apply_masking` use the SQL."""
     if rule == "zip3":
         text = values.astype("string").str.strip()
         return text.str.slice(0, 3).where(text.str.len() >= 3).astype(object)
@@ -151,31 +160,111 @@ def _is_categorical(series: pd.Series) -> bool:
     return series.dtype == object or str(series.dtype) in ("string", "category")
 
 
+def frame_kind(series: pd.Series, duckdb_type: str) -> str:
+    """A frame column's kind for the SQL (`masking_sql`): DuckDB's type, and pandas' nullable
+    integers (which stay integers where numpy's turn float)."""
+    from synth_platform.lib.masking_sql import kind_of_type
+
+    if pd.api.types.is_integer_dtype(series.dtype) and pd.api.types.is_extension_array_dtype(series.dtype):
+        return "nullable_int"
+    return kind_of_type(duckdb_type)
+
+
+def _as_duckdb_input(series: pd.Series) -> pd.Series:
+    """An object column DuckDB can scan: mixed Python values become their `str` (what pandas'
+    pseudonyms and ZIP3 read anyway); NULLs stay NULL."""
+    if series.dtype != object:
+        return series
+    values = series.dropna()
+    if values.map(lambda v: isinstance(v, str)).all():
+        return series
+    return series.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
+def register_frame(con, name: str, frame: pd.DataFrame) -> dict[str, str]:
+    """Register a frame in an in-memory DuckDB; returns each column's kind."""
+    names = [str(c) for c in frame.columns]
+    if len({n.lower() for n in names}) < len(names):
+        raise ValueError("column names must differ in more than upper/lower case (SQL names ignore case)")
+    source = pd.DataFrame({str(c): _as_duckdb_input(frame[c]) for c in frame.columns}).reset_index(drop=True)
+    con.register(name, source)
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {name})").fetchall())
+    return {column: frame_kind(source[column], types[column]) for column in source.columns}
+
+
+def _restore_dtype(result: pd.Series, kind: str, original: pd.Series) -> pd.Series:
+    """The dtype pandas' masking gave the column (DuckDB hands integers with NULLs back as floats)."""
+    if kind == "text":
+        return result.astype(object).where(result.notna(), None)
+    if kind == "nullable_int":
+        return result.astype("Int64")
+    if kind == "int":
+        return result.astype(original.dtype) if result.notna().all() else result
+    if kind == "float":
+        return result.astype("float64")
+    return result
+
+
 def apply_masking(
     frame: pd.DataFrame, plan: list[ColumnTreatment], spec: DatasetSpec, key: bytes
 ) -> tuple[pd.DataFrame, MaskingReport]:
+    """Mask a frame with the warehouse's SQL (`masking_sql`) on an in-memory DuckDB: one
+    implementation for a test's ten rows and the warehouse's ten million."""
+    import duckdb
+
+    from synth_platform.lib import masking_sql
+    from synth_platform.lib.sql_dialect import DUCKDB, bind_duckdb
+
+    columns = [t.column for t in plan]
+    con = duckdb.connect()
+    try:
+        kinds = register_frame(con, "frame_to_mask", frame[columns])
+        source = DUCKDB.quote("frame_to_mask")
+        sql, params = masking_sql.masking_select(plan, spec, source, kinds, key, DUCKDB)
+        with bind_duckdb(con, params):
+            result = con.execute(sql).df()
+        counts_sql, fields = masking_sql.masking_counts_select(plan, spec, source, kinds, DUCKDB)
+        row = con.execute(counts_sql).fetchone()
+        out_kinds = masking_sql.output_kinds(plan, spec, kinds)
+    finally:
+        con.close()
     out: dict[str, pd.Series] = {}
-    rare: dict[str, int] = {}
-    clipped: dict[str, int] = {}
-    private = spec.synthesizer.kind == "dp_mst"
     for treatment in plan:
-        column = frame[treatment.column]
-        if treatment.action == "drop":
+        name = treatment.column
+        if name not in out_kinds:
             continue
-        if treatment.action == "pseudonymize":
-            out[treatment.column] = pseudonymize(column, key)
+        if masking_sql.unchanged(treatment, spec, kinds[name]):
+            out[name] = frame[name]  # kept as it is: the very column
             continue
-        bounds = spec.columns[treatment.column].bounds
-        if private and bounds is not None and pd.api.types.is_numeric_dtype(column):
-            column, clipped[treatment.column] = clip_to_bounds(column, bounds)
-        if treatment.action == "generalize":
-            column = generalize(column, treatment.generalize or "")
-        if private:
-            pass  # no rare merge, no quantile clipping: see the module docstring
-        elif _is_categorical(column):
-            column, rare[treatment.column] = suppress_rare(column, spec.masking.rare_category_min_count)
-        elif pd.api.types.is_numeric_dtype(column) and spec.masking.outlier_quantiles:
-            column, clipped[treatment.column] = clip_outliers(column, spec.masking.outlier_quantiles)
-        out[treatment.column] = column
+        series = result[name]
+        series.index = frame.index
+        out[name] = _restore_dtype(series, out_kinds[name], frame[name])
     masked = pd.DataFrame(out, index=frame.index)
-    return masked, MaskingReport(plan, rare, clipped)
+    return masked, masking_sql.masking_report(plan, fields, row)
+
+
+def mask_table(
+    con,
+    plan: list[ColumnTreatment],
+    spec: DatasetSpec,
+    key: bytes,
+    source: tuple[str, str],
+    target: tuple[str, str],
+    before_commit: Callable[[object], None] | None = None,
+) -> MaskingReport:
+    """Write `target` as the masked `source`, inside the warehouse (`masking_sql`): no row passes
+    through Python. `before_commit(con)` runs in the write's transaction (the run-lease check);
+    if it raises, the previous table stays. The key reaches DuckDB only as session variables."""
+    from synth_platform.lib import masking_sql
+    from synth_platform.lib.sql_dialect import DUCKDB, bind_duckdb
+    from synth_platform.lib.warehouse import SqlQuery, replacing_tables
+
+    relation = DUCKDB.relation(*source)
+    kinds = masking_sql.duckdb_column_kinds(con, relation)
+    counts_sql, fields = masking_sql.masking_counts_select(plan, spec, relation, kinds, DUCKDB)
+    report = masking_sql.masking_report(plan, fields, con.execute(counts_sql).fetchone())
+    sql, params = masking_sql.masking_select(plan, spec, relation, kinds, key, DUCKDB)
+    with bind_duckdb(con, params), replacing_tables(con, {target: SqlQuery(sql)}):
+        if before_commit is not None:
+            before_commit(con)
+    return report

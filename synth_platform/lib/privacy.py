@@ -100,3 +100,292 @@ def identifier_leaks(synthetic: pd.DataFrame, raw_identifiers: Iterable[pd.Serie
         columns_with_coincidences=by_chance,
         rule=LEAK_RULE,
     )
+
+
+# --- Whole-table figures inside the warehouse (the gate never holds a large table in pandas) ------
+#
+# Exact copies and identifier leaks must stay exact: a copy or a leaked value is one row among
+# millions, which no sample would find. Both run as DuckDB scans over the whole tables; only
+# counts (and, for leaks, the few candidate cells the Python rule then judges) come back.
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def table_columns(con, schema: str, table: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a warehouse table (from the catalogue: no row read)."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return dict(rows)
+
+
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+_UNSIGNED = ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
+
+
+def _kind(data_type: str) -> str:
+    """numeric | temporal | text: how `_canonical` renders a column of this DuckDB type."""
+    upper = data_type.upper()
+    if upper.startswith(_NUMERIC_TYPES) or upper.startswith(_UNSIGNED):
+        return "numeric"
+    if upper.startswith(("DATE", "TIMESTAMP")):
+        return "temporal"
+    return "text"
+
+
+def _generalized_sql(expression: str, rule: str) -> tuple[str, str]:
+    """(SQL, kind) of `masking.generalize(values, rule)`, for the synthetic table in model space."""
+    if rule == "zip3":
+        text = f"trim(CAST({expression} AS VARCHAR))"
+        return f"CASE WHEN length({text}) >= 3 THEN substr({text}, 1, 3) END", "text"
+    if rule == "year":
+        return f"year(TRY_CAST({expression} AS TIMESTAMP))", "numeric"
+    if rule == "month":
+        return f"strftime(TRY_CAST({expression} AS TIMESTAMP), '%Y-%m')", "text"
+    if rule.startswith("bin:"):
+        width = int(rule.split(":", 1)[1])
+        return f"floor(TRY_CAST({expression} AS DOUBLE) / {width}) * {width}", "numeric"
+    raise ValueError(f"unknown generalisation {rule!r}")
+
+
+def _canonical_sql(expression: str, kind: str) -> str:
+    """A column as comparable text, like `_canonical`: numbers as doubles rounded to 9 places
+    (1 == 1.0), dates as timestamps; NULL stays NULL (compared NULL-safe)."""
+    if kind == "numeric":
+        return f"CAST(round(TRY_CAST({expression} AS DOUBLE), 9) AS VARCHAR)"
+    if kind == "temporal":
+        return f"CAST(TRY_CAST({expression} AS TIMESTAMP) AS VARCHAR)"
+    return f"CAST({expression} AS VARCHAR)"
+
+
+def model_space_select(
+    plan, like_types: dict[str, str], source_types: dict[str, str], real: bool
+) -> list[str]:
+    """Per model column, the SQL of its canonical model-space value (`c0`, `c1`, ...).
+
+    `real`: a masked train / holdout table (a generalised value suppressed as rare is missing,
+    as `evaluation.withhold_rare_generalized`); otherwise the synthetic table in source shape,
+    generalised again (`evaluation.to_model_space`). The comparison kind of each column is the
+    training table's type (`like_types`), as `to_model_space` casts to it.
+    """
+    out = []
+    for i, treatment in enumerate(t for t in plan if t.reaches_model):
+        column = _ident(treatment.column)
+        kind = _kind(like_types.get(treatment.column, "VARCHAR"))
+        generalised = treatment.action == "generalize" and treatment.generalize
+        if real:
+            expression = column
+            if generalised and _kind(source_types.get(treatment.column, "VARCHAR")) == "text":
+                expression = f"CASE WHEN {column} = '(rare)' THEN NULL ELSE {column} END"
+        elif generalised:
+            expression, _ = _generalized_sql(column, treatment.generalize)
+        else:
+            expression = column
+        out.append(f"{_canonical_sql(expression, kind)} AS c{i}")
+    return out
+
+
+def _model_space_relation(con, plan, schema: str, table: str, like_types: dict, real: bool) -> str:
+    types = table_columns(con, schema, table)
+    select = ", ".join(model_space_select(plan, like_types, types, real))
+    return f"(SELECT {select} FROM {_ident(schema)}.{_ident(table)})"
+
+
+def _null_safe_on(count: int, left: str = "a", right: str = "b") -> str:
+    return " AND ".join(f"{left}.c{i} IS NOT DISTINCT FROM {right}.c{i}" for i in range(count)) or "TRUE"
+
+
+def exact_copies_sql(con, plan, synthetic: tuple[str, str], train: tuple[str, str], holdout: tuple[str, str]):
+    """`exact_copies` over the whole warehouse tables: a NULL-safe semi-join of the synthetic
+    table (generalised again) and of the holdout against the training split, on the model columns.
+    Returns the same `ExactCopyResult` as the pandas version (only counts leave DuckDB)."""
+    like = table_columns(con, *train)
+    n = sum(1 for t in plan if t.reaches_model)
+    syn = _model_space_relation(con, plan, *synthetic, like, real=False)
+    trn = _model_space_relation(con, plan, *train, like, real=True)
+    hol = _model_space_relation(con, plan, *holdout, like, real=True)
+
+    def copies(left: str) -> tuple[int, int]:
+        row = con.execute(
+            f"SELECT (SELECT count(*) FROM {left} a SEMI JOIN (SELECT DISTINCT * FROM {trn}) b "
+            f"ON {_null_safe_on(n)}), (SELECT count(*) FROM {left})"
+        ).fetchall()[0]
+        return int(row[0]), int(row[1])
+
+    copied, n_synthetic = copies(syn)
+    baseline, n_holdout = copies(hol)
+    return ExactCopyResult(
+        copies=copied,
+        share=copied / n_synthetic if n_synthetic else 0.0,
+        holdout_baseline_share=baseline / n_holdout if n_holdout else 0.0,
+    )
+
+
+# Identifier leaks: candidate cells by a SQL semi-join on coarse keys, judged by the Python rule.
+#
+# Every written form the Python rule compares (`identifier_match._forms`: trimmed lower text; the
+# text without separators; a phone's national digits; a name's sorted words) has a key: a form
+# with a digit, with its separators (whitespace, `,.-/()`) deleted; a form without digits, its
+# words sorted and joined. Two equal forms have equal keys, and each value is keyed under every
+# form it has, so the semi-join on keys finds a superset of the cells the rule flags; the rule,
+# run on those candidates only, gives exactly the counts it gives on the whole tables.
+
+_SEPARATORS = r"[\s\p{Z},.\-/()]+"
+#: `identifier_match._EXTENSION`, the same RE2 syntax
+_EXTENSION_SQL = r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$"
+
+
+def _keys_sql(low: str) -> str:
+    """SQL list of the keys of a trimmed lower-case text `low` (see above). A national-digits key
+    only for a digit-rich value (`identifier_match.is_digit_identifier`), as the rule forms it."""
+    squeezed = f"regexp_replace({low}, '{_SEPARATORS}', '', 'g')"
+    split = f"regexp_split_to_array(regexp_replace({low}, '[,.]', ' ', 'g'), '[\\s\\p{{Z}}]+')"
+    words = f"list_sort(list_filter({split}, lambda w: w <> ''))"
+    sorted_words = f"regexp_replace(array_to_string({words}, ''), '{_SEPARATORS}', '', 'g')"
+    bare = f"regexp_replace({low}, '{_EXTENSION_SQL}', '')"
+    digits = f"regexp_replace({bare}, '\\D+', '', 'g')"
+    national = f"CASE WHEN {digits} LIKE '00%' THEN substr({digits}, 3) ELSE {digits} END"
+    national = (
+        f"CASE WHEN length({digits}) >= 7 AND length({digits}) * 10 >= length({bare}) * 6 THEN "
+        f"CASE WHEN length({national}) = 11 AND {national} LIKE '1%' "
+        f"THEN substr({national}, 2) ELSE {national} END END"
+    )
+    return (
+        f"CASE WHEN regexp_matches({low}, '\\d') THEN list_filter([{squeezed}, {national}], "
+        f"lambda k: k IS NOT NULL) ELSE [{sorted_words}] END"
+    )
+
+
+def _value_texts(column: str, data_type: str) -> list[str]:
+    """The texts under which pandas writes a cell of this type (`str(value)`)."""
+    if _kind(data_type) == "temporal":
+        return [f"CAST({column} AS VARCHAR)", f"CAST(CAST({column} AS TIMESTAMP) AS VARCHAR)"]
+    return [f"CAST({column} AS VARCHAR)"]
+
+
+def _keys_select(column: str, data_type: str, source: str) -> str:
+    """(col, v, k): every distinct non-null value of one column as text, with each of its keys."""
+    name = "'" + str(column).replace("'", "''") + "'"
+    distinct = f"(SELECT DISTINCT {_ident(column)} AS x FROM {source} WHERE {_ident(column)} IS NOT NULL)"
+    texts = " UNION ".join(f"SELECT {text} AS v FROM {distinct}" for text in _value_texts("x", data_type))
+    low = r"lower(regexp_replace(v, '^[\s\p{Z}]+|[\s\p{Z}]+$', '', 'g'))"
+    return f"SELECT {name} AS col, v, unnest({_keys_sql(low)}) AS k FROM ({texts})"
+
+
+@dataclass(frozen=True)
+class LeakCandidates:
+    """What the SQL scan hands the Python rule: no more than the cells that might be leaks."""
+
+    #: per synthetic column, its candidate distinct values (`v`) and how many cells hold each (`n`)
+    synthetic: dict[str, pd.DataFrame]
+    #: per raw identifier column, its candidate distinct values (a Series named after the column)
+    raw: dict[str, pd.Series]
+
+
+def leak_candidates(
+    con, synthetic: tuple[str, str], raw: tuple[str, str], identifier_columns: list[str]
+) -> LeakCandidates:
+    """Synthetic cells and raw identifier values whose keys meet (see above), by SQL semi-joins
+    over the whole tables. Raw values of every length are keyed: the rule itself drops the short
+    ones (as a forbidden value) and still classifies them (as a source person's value)."""
+    syn_types = table_columns(con, *synthetic)
+    raw_types = table_columns(con, *raw)
+    syn_source = f"{_ident(synthetic[0])}.{_ident(synthetic[1])}"
+    raw_source = f"{_ident(raw[0])}.{_ident(raw[1])}"
+    if not identifier_columns:
+        return LeakCandidates({}, {})
+    raw_keys = " UNION ALL ".join(_keys_select(c, raw_types[c], raw_source) for c in identifier_columns)
+    syn_keys = " UNION ALL ".join(_keys_select(c, t, syn_source) for c, t in syn_types.items())
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __raw_keys AS {raw_keys}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __syn_hits AS SELECT DISTINCT s.col, s.v, s.k FROM ({syn_keys}) s "
+            "SEMI JOIN (SELECT DISTINCT k FROM __raw_keys WHERE k <> '') r ON s.k = r.k"
+        )
+        out_syn: dict[str, pd.DataFrame] = {}
+        for column, data_type in syn_types.items():
+            texts = " OR ".join(
+                f"{t} IN (SELECT v FROM __syn_hits WHERE col = ?)"
+                for t in _value_texts(_ident(column), data_type)
+            )
+            params = [str(column)] * len(_value_texts("x", data_type))
+            counted = con.execute(
+                f"SELECT {_ident(column)} AS v, count(*) AS n FROM {syn_source} WHERE {texts} GROUP BY 1",
+                params,
+            ).df()
+            if not counted.empty:
+                out_syn[str(column)] = counted
+        out_raw: dict[str, pd.Series] = {}
+        for column in identifier_columns:
+            texts = " OR ".join(
+                f"{t} IN (SELECT r.v FROM __raw_keys r SEMI JOIN __syn_hits s ON r.k = s.k WHERE r.col = ?)"
+                for t in _value_texts(_ident(column), raw_types[column])
+            )
+            params = [column] * len(_value_texts("x", raw_types[column]))
+            values = con.execute(
+                f"SELECT DISTINCT {_ident(column)} AS v FROM {raw_source} WHERE {texts}", params
+            ).df()["v"]
+            out_raw[column] = values.rename(column)
+    finally:
+        con.execute("DROP TABLE IF EXISTS __raw_keys")
+        con.execute("DROP TABLE IF EXISTS __syn_hits")
+    return LeakCandidates(out_syn, out_raw)
+
+
+def identifier_leaks_of_candidates(candidates: LeakCandidates, synthetic_columns: list[str]) -> LeakResult:
+    """`identifier_leaks` judged on the SQL scan's candidates: the same rule, the same counts."""
+    forbidden = forbidden_values(candidates.raw.values())
+    per_column: dict[str, int] = {}
+    by_chance: dict[str, int] = {}
+    for column in synthetic_columns:
+        counted = candidates.synthetic.get(str(column))
+        if counted is None or counted.empty:
+            continue
+        identifying, common = forbidden.classify(counted["v"].reset_index(drop=True))
+        weights = counted["n"].to_numpy()
+        if identifying.any():
+            per_column[str(column)] = int(weights[identifying].sum())
+        if common.any():
+            by_chance[str(column)] = int(weights[common].sum())
+    return LeakResult(
+        leaked_cells=sum(per_column.values()),
+        columns_with_leaks=per_column,
+        coincidences=sum(by_chance.values()),
+        columns_with_coincidences=by_chance,
+        rule=LEAK_RULE,
+    )
+
+
+def leaking_people_sql(con, candidates: LeakCandidates, raw: tuple[str, str]) -> int:
+    """`bounded_figures.leaking_people` over the whole raw table: source people (rows) with an
+    identifying direct identifier equal to a synthetic cell, judged by the Python rule on the
+    candidates and counted by SQL (a person counts once whatever the number of cells)."""
+    found = forbidden_values(
+        [frame["v"].astype("string") for frame in candidates.synthetic.values() if not frame.empty]
+    )
+    conditions, registered = [], []
+    try:
+        for i, (column, values) in enumerate(candidates.raw.items()):
+            if values.empty:
+                continue
+            identifying, _ = found.classify(pd.Series(values.to_numpy(), dtype=object))
+            hit = values[identifying]
+            if hit.empty:
+                continue
+            name = f"__leaking_{i}"
+            con.register(name, pd.DataFrame({"v": hit.to_numpy()}))
+            registered.append(name)
+            conditions.append(f"{_ident(column)} IN (SELECT v FROM {name})")
+        if not conditions:
+            return 0
+        source = f"{_ident(raw[0])}.{_ident(raw[1])}"
+        return int(
+            con.execute(f"SELECT count(*) FROM {source} WHERE {' OR '.join(conditions)}").fetchall()[0][0]
+        )
+    finally:
+        for name in registered:
+            con.unregister(name)

@@ -14,6 +14,7 @@ quality step needs them.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,21 @@ if TYPE_CHECKING:
 
 # GX must never phone home; it reads this when a context is created.
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
+
+
+def _hide_spark_connect_from_gx() -> None:
+    """GX probes `pyspark.sql.connect` when pyspark is installed (the Spark engine test needs it).
+    In a process whose `__main__` has neither a file nor a spec (a Dagster step subprocess),
+    that module's import calls `sys.exit(0)`, believing it runs doctests, and kills the step.
+    GX is never handed a Spark frame here, so in such a process Spark Connect is made
+    unimportable for GX (an ImportError it expects) instead."""
+    main = sys.modules.get("__main__")
+    bare = main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
+    if bare and not hasattr(sys, "ps1"):
+        sys.modules.setdefault("pyspark.sql.connect", None)
+
+
+_hide_spark_connect_from_gx()
 
 SUITE_NAME = "synth_platform_quality"
 _META_KEY = "synth_platform"

@@ -43,6 +43,9 @@ the fictional ranges; ids as a prefix + '#' digits), and `check_formats(plan, sp
 clear ValueError naming the column and the accepted formats for anything else. Uniqueness
 within the table is kept where the space allows (ids, the key, e-mails, SSNs, cards, IBANs,
 IPv6, wallets, URLs), by redrawing repeats among the fakes themselves -- never against data.
+A table refilled in chunks (`SourceShape`, the synthetic stage) stays unique across ALL its
+chunks: each unique column keeps 64-bit hashes of the fakes earlier chunks drew (`TakenValues`)
+and redraws a match; e-mails carry the row's number in the whole table.
 
 Everything is vectorised with numpy / pandas: a million rows take seconds, not minutes. Each
 column draws from its own random stream (seed + column name), so one column's refill does not
@@ -113,6 +116,14 @@ UK_DRAMA_RANGES = (
 IBAN_LENGTHS = {"DE": 22, "AT": 20, "CH": 21, "PL": 28, "PT": 25, "SE": 24, "DK": 18, "FI": 18}
 IBAN_LENGTHS |= {"CZ": 24, "SK": 24, "SI": 19, "HR": 21, "EE": 20}
 DEFAULT_ID_FORMAT = "SYN-##########"
+#: At most this many expected chance equalities between the digits of a fake id and the digits of
+#: a real identifier (a phone's national digits, say) of a source as large as the synthetic table:
+#: the gate's leak check compares digit forms across columns, and a million 10-digit fakes meet a
+#: million 10-digit phones about a hundred times by chance. Ids get digits until rows**2 / space
+#: is below this (13 digits at 50,000 rows, 17 at ten million).
+CHANCE_DIGIT_MATCHES = 0.001
+#: Whole-number ids are negative int64s: at most this many digits.
+MAX_INTEGER_ID_DIGITS = 18
 DEFAULT_INTEGER_ID_FORMAT = "-##########"
 
 #: Why each kind of fake cannot be a real value (for the run's metadata and the evidence pack).
@@ -341,8 +352,51 @@ def format_regex(detected_type: str | None, fmt: str | None, column_type: str = 
 # --------------------------------------------------------------------------------------------
 
 
-def _column_seed(seed: int, column: str) -> np.random.Generator:
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(str(column).encode())])
+def _chunk_rng(entropy: int | list[int], chunk: int = 0) -> np.random.Generator:
+    """The random stream of one chunk of a table: chunk 0 uses `entropy` itself (a table that fits
+    in one chunk is refilled exactly as a whole frame is), chunk i > 0 a child stream spawned from
+    it with key i (`SeedSequence` spawn keys: independent of chunk 0 and of each other)."""
+    if chunk == 0:
+        return np.random.default_rng(entropy)
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(int(chunk),)))
+
+
+def _column_seed(seed: int, column: str, chunk: int = 0) -> np.random.Generator:
+    return _chunk_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(str(column).encode())], chunk)
+
+
+class TakenValues:
+    """The fakes a column already holds in earlier chunks of the same table, as 64-bit hashes.
+
+    A table written in chunks must keep its unique identifiers unique across chunks, not just
+    within one: each chunk's fakes are checked against these and redrawn on a match. Only fakes
+    are ever stored or compared (never a real value). Eight bytes a row, kept sorted so a check
+    is a binary search; a hash collision between two different fakes only costs a needless redraw.
+    """
+
+    def __init__(self) -> None:
+        self._sorted = np.empty(0, dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    @staticmethod
+    def _hashes(values: np.ndarray) -> np.ndarray:
+        return pd.util.hash_array(np.asarray(values, dtype=object))  # fakes are text
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        """Which of `values` an earlier chunk already drew."""
+        if not len(self._sorted) or not len(values):
+            return np.zeros(len(values), dtype=bool)
+        hashes = self._hashes(values)
+        at = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
+        return self._sorted[at] == hashes
+
+    def add(self, values: np.ndarray) -> None:
+        """Remember a chunk's fakes (two sorted runs merged: linear time with a stable sort)."""
+        merged = np.concatenate([self._sorted, np.sort(self._hashes(values))])
+        merged.sort(kind="stable")
+        self._sorted = merged
 
 
 def _fill(pattern: str, digits: np.ndarray) -> np.ndarray:
@@ -362,8 +416,24 @@ class ReservedFaker:
     """Draws fake identifiers of a kind from reserved spaces, vectorised, from its own seeded
     stream. It holds no real value and takes none: its output depends only on its arguments."""
 
-    def __init__(self, rng: np.random.Generator):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        *,
+        total: int | None = None,
+        start: int = 0,
+        taken: TakenValues | None = None,
+    ):
+        """`total`: the rows of the whole table (spaces are sized for it, not for one chunk);
+        `start`: the table row this draw begins at (running numbers continue across chunks);
+        `taken`: the fakes earlier chunks drew (kept distinct from across the whole table)."""
         self.rng = rng
+        self.total = total
+        self.start = int(start)
+        self.taken = taken
+
+    def _table_rows(self, n: int) -> int:
+        return max(n, self.total or 0, 1)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -381,13 +451,16 @@ class ReservedFaker:
         """n fakes, repeats among them redrawn while the space is roomy enough (never a check
         against any real value: only the fakes are compared with each other)."""
         values = make(n)
-        if capacity < _UNIQUE_HEADROOM * n:
+        if capacity < _UNIQUE_HEADROOM * self._table_rows(n):
             return values
+        taken = self.taken if self.taken is not None else TakenValues()
         for _ in range(_UNIQUE_ROUNDS):
-            repeated = pd.Series(values).duplicated().to_numpy()
+            repeated = pd.Series(values).duplicated().to_numpy() | taken.contains(values)
             if not repeated.any():
                 break
             values[repeated] = make(int(repeated.sum()))
+        if self.taken is not None:
+            self.taken.add(values)
         return values
 
     # -- names and addresses: drawn independently of the data -----------------------------
@@ -460,13 +533,13 @@ class ReservedFaker:
     # -- unique identifiers: reserved spaces -----------------------------------------------
 
     def emails(self, given: np.ndarray, family: np.ndarray, fmt: str | None) -> np.ndarray:
-        """`given.family<row>@example.(com|net|org)`: the running number makes each distinct."""
+        """`given.family<row>@example.(com|net|org)`: the running number (the row's number in the whole
+        table, so chunks never repeat one) makes each distinct."""
         n = len(given)
         local = pd.Series(given + "." + family).str.lower().str.replace(r"[^a-z.]", "", regex=True)
         local = local.str.strip(".").replace("", "user")
-        out = (local + pd.Series(np.arange(n)).astype(str) + "@" + self._pick(_EMAIL_DOMAINS, n)).to_numpy(
-            dtype=object
-        )
+        number = pd.Series(np.arange(self.start, self.start + n)).astype(str)  # the table's row number
+        out = (local + number + "@" + self._pick(_EMAIL_DOMAINS, n)).to_numpy(dtype=object)
         return pd.Series(out).str.upper().to_numpy(dtype=object) if fmt == "UPPER" else out
 
     def nanp_digits(self, n: int) -> np.ndarray:
@@ -606,14 +679,15 @@ class ReservedFaker:
 
     def ids(self, n: int, fmt: str | None, integer: bool = False) -> tuple[np.ndarray, str]:
         """Generic ids (the key, record ids, national ids, unexplained text): the plan's pattern,
-        `SYN-` + 10 digits by default -- no real id carries the declared prefix. A plan that asks
+        `SYN-` + at least 10 digits by default -- no real id carries the declared prefix. A plan that asks
         for another prefix declares that the source's ids never carry it (the refill cannot check
         that without reading them; the gate's leak check, on the restricted side, would). Whole-
         number columns get negative numbers (the minus sign is the prefix: keys are never negative).
         A pattern too small for the rows gets more digits (it never runs out). Returns the
         fakes and the pattern used."""
         pattern = fmt or (DEFAULT_INTEGER_ID_FORMAT if integer else DEFAULT_ID_FORMAT)
-        while 9 * 10.0 ** (pattern.count("#") - 1) < _UNIQUE_HEADROOM * max(n, 1):
+        rows = self._table_rows(n)
+        while _id_digits_too_few(pattern.count("#"), rows, integer, declared=fmt is not None):
             at = pattern.rindex("#") + 1
             pattern = pattern[:at] + "#" + pattern[at:]
         width = pattern.count("#")
@@ -623,6 +697,19 @@ class ReservedFaker:
 
         digits = self._distinct(make, n, 9 * 10.0 ** (width - 1))
         return _fill(pattern, digits), pattern
+
+
+def _id_digits_too_few(width: int, rows: int, integer: bool, declared: bool = False) -> bool:
+    """Whether an id pattern of `width` digits is too narrow for `rows` fakes: distinct fakes need
+    headroom; the default patterns also keep chance digit equalities with a real table of the
+    same size rare (`CHANCE_DIGIT_MATCHES`; a declared pattern is the plan's choice, widened only
+    for headroom); whole-number ids stop at what an int64 holds."""
+    if integer and width >= MAX_INTEGER_ID_DIGITS:
+        return False
+    space = 9 * 10.0 ** (width - 1)
+    if space < _UNIQUE_HEADROOM * rows:
+        return True
+    return not declared and float(rows) * rows / space > CHANCE_DIGIT_MATCHES
 
 
 _BASE58 = np.frombuffer(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", dtype=np.uint8)
@@ -700,14 +787,21 @@ def refill_column(
     column_type: str = "string",
     sexes: pd.Series | None = None,
     names: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    chunk: int = 0,
+    start: int = 0,
+    total: int | None = None,
+    taken: TakenValues | None = None,
 ) -> tuple[np.ndarray, dict]:
     """n fakes for one refilled column and a report of how (kind, format, reserved space).
 
     Inputs are public only: the column's treatment (detected type, format), the row count, the
     seed, the synthetic rows' sex (names follow it) and the fake names of this table (e-mails are
-    made from them). Nothing here can see a real value."""
+    made from them). Nothing here can see a real value. For one chunk of a larger table: its
+    index (its own random stream), first row, the table's rows and the fakes earlier chunks drew
+    (`TakenValues`), so unique identifiers stay unique across the whole table."""
     check_format(treatment.column, treatment.detected_type, treatment.format, column_type)
-    faker = ReservedFaker(_column_seed(seed, treatment.column))
+    faker = ReservedFaker(_column_seed(seed, treatment.column, chunk), total=total, start=start, taken=taken)
     kind = refill_kind(treatment.detected_type, column_type)
     fmt, numeric = treatment.format, column_type in NUMERIC_COLUMN_TYPES
     if kind == "name":
@@ -749,6 +843,81 @@ def refill_column(
     return np.asarray(values, dtype=object), report
 
 
+#: Refill kinds whose fakes are kept distinct across the table (`ReservedFaker._distinct`).
+DISTINCT_KINDS = frozenset({"ssn", "credit_card", "iban", "crypto_wallet", "url", "id", "integer_id"})
+
+
+class SourceShape:
+    """Gives a sampled table its source's shape chunk by chunk, as if it were one frame.
+
+    Made once per table (the formats are checked here, before anything is drawn), then called
+    on each sampled chunk in order: chunk i draws from its own streams (seed, column, i), e-mails
+    number rows across the table, and each unique identifier column remembers the fakes earlier
+    chunks drew (`TakenValues`, 8 bytes a row) so no fake repeats anywhere in the table. Memory
+    is one chunk plus those hashes. The same inputs and chunk size give the same table.
+    `report` says, per refilled column, its kind, format and reserved space (no value).
+    """
+
+    def __init__(self, spec: DatasetSpec, plan: list[ColumnTreatment], seed: int, total_rows: int):
+        check_formats(plan, spec)
+        self.spec, self.seed, self.total_rows = spec, seed, int(total_rows)
+        self.by_column = {t.column: t for t in plan}
+        self.report: dict[str, dict] = {}
+        self._chunks = 0
+        self._rows = 0
+        self._taken = {
+            column: TakenValues()
+            for column in spec.columns
+            if not self.by_column[column].reaches_model
+            and refill_kind(self.by_column[column].detected_type, spec.columns[column].type) in DISTINCT_KINDS
+        }
+        # The table's people: e-mails are made from the same fake names, as in a real customer table.
+        self.name_column = next(
+            (
+                c
+                for c in spec.columns
+                if not self.by_column[c].reaches_model and self.by_column[c].detected_type in NAME_TYPES
+            ),
+            None,
+        )
+
+    def chunk(self, sampled: pd.DataFrame) -> pd.DataFrame:
+        """The next chunk of the table in the source's column order and types, identifiers refilled."""
+        index, start, n = self._chunks, self._rows, len(sampled)
+        self._chunks, self._rows = index + 1, start + n
+        rng = _chunk_rng(self.seed, index)
+        sex_column = next((c for c in sampled.columns if str(c).lower() in ("sex", "gender")), None)
+        sexes = sampled[sex_column].reset_index(drop=True) if sex_column else None
+        names = None
+        if self.name_column is not None:
+            people = ReservedFaker(_column_seed(self.seed, "\x00people", index))
+            names = people.given_and_family(sexes, n)
+        out: dict[str, pd.Series] = {}
+        for column in self.spec.columns:
+            treatment = self.by_column[column]
+            column_type = self.spec.columns[column].type
+            if treatment.reaches_model:
+                values = sampled[column].reset_index(drop=True)
+                if treatment.action == "generalize" and treatment.generalize:
+                    values = _degeneralize(values, treatment.generalize, rng)
+            else:
+                fakes, self.report[column] = refill_column(
+                    treatment,
+                    n,
+                    self.seed,
+                    column_type,
+                    sexes,
+                    names,
+                    chunk=index,
+                    start=start,
+                    total=max(self.total_rows, start + n),
+                    taken=self._taken.get(column),
+                )
+                values = pd.Series(fakes, dtype=object)
+            out[column] = _cast(values.reset_index(drop=True), column_type)
+        return pd.DataFrame({c: out[c] for c in self.spec.columns})
+
+
 def restore_source_shape(
     sampled: pd.DataFrame, spec: DatasetSpec, plan: list[ColumnTreatment], seed: int
 ) -> pd.DataFrame:
@@ -758,39 +927,10 @@ def restore_source_shape(
     treatment of each column (detected type, format) and the seed -- never of a raw value (see
     the module docstring). Formats are checked first (`check_formats`): a bad one is a clear
     ValueError before anything is drawn. `frame.attrs["refill"]` says, per refilled column, its
-    kind, format and reserved space (no value).
+    kind, format and reserved space (no value). The frame is one chunk of `SourceShape`: the
+    chunked writer of the synthetic stage runs the same code.
     """
-    check_formats(plan, spec)
-    rng = np.random.default_rng(seed)
-    n = len(sampled)
-    by_column = {t.column: t for t in plan}
-    sex_column = next((c for c in sampled.columns if str(c).lower() in ("sex", "gender")), None)
-    sexes = sampled[sex_column].reset_index(drop=True) if sex_column else None
-    out: dict[str, pd.Series] = {}
-    report: dict[str, dict] = {}
-    # The table's people: e-mails are made from the same fake names, as in a real customer table.
-    name_column = next(
-        (
-            c
-            for c in spec.columns
-            if not by_column[c].reaches_model and by_column[c].detected_type in NAME_TYPES
-        ),
-        None,
-    )
-    names = None
-    if name_column is not None:
-        names = ReservedFaker(_column_seed(seed, "\x00people")).given_and_family(sexes, n)
-    for column in spec.columns:
-        treatment = by_column[column]
-        column_type = spec.columns[column].type
-        if treatment.reaches_model:
-            values = sampled[column].reset_index(drop=True)
-            if treatment.action == "generalize" and treatment.generalize:
-                values = _degeneralize(values, treatment.generalize, rng)
-        else:
-            fakes, report[column] = refill_column(treatment, n, seed, column_type, sexes, names)
-            values = pd.Series(fakes, dtype=object)
-        out[column] = _cast(values.reset_index(drop=True), column_type)
-    frame = pd.DataFrame({c: out[c] for c in spec.columns})
-    frame.attrs["refill"] = report
+    shape = SourceShape(spec, plan, seed, len(sampled))
+    frame = shape.chunk(sampled)
+    frame.attrs["refill"] = shape.report
     return frame

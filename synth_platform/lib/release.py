@@ -11,6 +11,7 @@ either both happen or neither does, and a failure leaves the previous release as
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +21,13 @@ import duckdb
 import pandas as pd
 
 from synth_platform.lib import ledger
-from synth_platform.lib.synthesis import frame_sha256  # the one table hash the gate and release compare
-from synth_platform.lib.warehouse import quote_ident, replacing_table
+from synth_platform.lib.synthesis import frame_sha256  # noqa: F401 - the table hash the gate records
+from synth_platform.lib.warehouse import SqlQuery, quote_ident, replacing_table
 
 RELEASE_SCHEMA = "release"
+#: The prefix of a table hash computed inside DuckDB (`table_sha256`); a recorded hash without it
+#: is a `frame_sha256` of the table read into pandas (gates of earlier versions).
+TABLE_HASH_PREFIX = "duckdb-v1:"
 _ASSESSMENTS = "governance.assessments"
 
 
@@ -132,16 +136,105 @@ def assessment_for_run(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str
     )
 
 
+def table_sha256(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """A content hash of a warehouse table computed inside DuckDB: no row reaches pandas.
+
+    Over the column names and types, the row count and two order-insensitive aggregates of
+    DuckDB's 64-bit `hash()` of each whole row (their sum and their XOR): another writer, a
+    re-sample or a swapped table changes it; a table whose rows were only reordered is the same
+    set of rows and keeps it. Stable within a DuckDB version, which is all the gate -> release
+    comparison of one run needs. Prefixed with `TABLE_HASH_PREFIX`.
+    """
+    columns = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    if not columns:
+        raise duckdb.CatalogException(f"no table {schema}.{table} to hash")
+    row = "hash(" + ", ".join(quote_ident(name) for name, _ in columns) + ")"
+    rows, total, xor = con.execute(
+        f"SELECT count(*), coalesce(sum({row}::HUGEINT), 0), coalesce(bit_xor({row}), 0) "
+        f"FROM {quote_ident(schema)}.{quote_ident(table)}"
+    ).fetchall()[0]
+    content = json.dumps([[list(c) for c in columns], int(rows), str(total), str(xor)])
+    return TABLE_HASH_PREFIX + hashlib.sha256(content.encode()).hexdigest()
+
+
+def _same_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, recorded: str) -> bool:
+    """Whether `schema.table` is the table whose hash the gate recorded: computed in DuckDB for a
+    `table_sha256`; a bare 64-digit hash is a `frame_sha256`, re-computed chunk by chunk."""
+    if recorded.startswith(TABLE_HASH_PREFIX):
+        return table_sha256(con, schema, table) == recorded
+    return streamed_frame_sha256(con, schema, table) == recorded
+
+
+def streamed_frame_sha256(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """`frame_sha256` of a whole warehouse table, read in chunks of a few thousand rows: the same
+    digest (row hashes are per row, SHA-256 is incremental), without the table in pandas."""
+    con.execute(f"SELECT * FROM {quote_ident(schema)}.{quote_ident(table)}")
+    digest = hashlib.sha256(json.dumps([str(c[0]) for c in con.description]).encode())
+    while not (chunk := con.fetch_df_chunk(8)).empty:
+        digest.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 def publish(
-    con: duckdb.DuckDBPyConnection, dataset: str, frame: pd.DataFrame, entry: ledger.LedgerEntry, key=None
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    frame: pd.DataFrame | SqlQuery,
+    entry: ledger.LedgerEntry,
+    key=None,
 ) -> dict:
-    """Replace `release.<dataset>` with the frame and append the `released` ledger row, atomically."""
+    """Replace `release.<dataset>` with the frame (or the result of a `SqlQuery` run in the
+    warehouse: a large table never passes through pandas) and append the `released` ledger row,
+    atomically."""
     key = ledger.resolve_key(key, create=True)
     ledger.ensure_ledger(con, key)
     with replacing_table(con, RELEASE_SCHEMA, dataset, frame):
         row = ledger.append(con, entry, key=key)
     ledger.write_head(con, key)
     return row
+
+
+def publish_assessed_table(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    run_id: str,
+    model_sha256: str,
+    make_entry: Callable[[Assessment], ledger.LedgerEntry],
+    source_schema: str = "synthetic",
+    guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    key=None,
+) -> tuple[dict, Assessment]:
+    """Publish `<source_schema>.<dataset>` only if it is the table this run's gate passed.
+
+    Everything happens in one connection, so under one warehouse lock: read the run's
+    assessment, re-hash the synthetic table (inside DuckDB: `table_sha256`), compare it and the
+    model's hash with what the gate recorded, run `guard` (the run-lease check), then copy the
+    table into the release (`CREATE TABLE AS SELECT`, no pandas) and append the ledger row in
+    one transaction. Raises NotAssessedError (or its subclass ChangedSinceAssessedError) and
+    publishes nothing when anything differs.
+    """
+    assessment = assessment_for_run(con, dataset, run_id)
+    if assessment is None or not assessment.passed:
+        why = "it was not run" if assessment is None else "failed: " + ", ".join(assessment.failed_checks)
+        raise NotAssessedError(f"the release gate did not pass in this run ({why})")
+    if not assessment.synthetic_sha256 or not assessment.model_sha256:
+        raise ChangedSinceAssessedError("the gate recorded no content hash, so nothing can be matched to it")
+    if not _same_table(con, source_schema, dataset, assessment.synthetic_sha256):
+        raise ChangedSinceAssessedError(
+            f"{source_schema}.{dataset} is not the table the gate judged in this run (its content hash "
+            "differs): another writer or a re-sample changed it after the checks"
+        )
+    if model_sha256 != assessment.model_sha256:
+        raise ChangedSinceAssessedError("the current model is not the one the gate judged in this run")
+    if guard is not None:
+        guard(con)
+    source = SqlQuery(f"SELECT * FROM {quote_ident(source_schema)}.{quote_ident(dataset)}")
+    row = publish(con, dataset, source, make_entry(assessment), key)
+    return row, assessment
 
 
 def publish_assessed(
@@ -154,29 +247,10 @@ def publish_assessed(
     guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     key=None,
 ) -> tuple[dict, pd.DataFrame, Assessment]:
-    """Publish `<source_schema>.<dataset>` only if it is the table this run's gate passed.
-
-    Everything happens in one connection, so under one warehouse lock: read the run's
-    assessment, re-read and re-hash the synthetic table, compare it and the model's hash with
-    what the gate recorded, run `guard` (the run-lease check), then replace the release and
-    append the ledger row in one transaction. Raises NotAssessedError (or its subclass
-    ChangedSinceAssessedError) and publishes nothing when anything differs.
-    """
-    assessment = assessment_for_run(con, dataset, run_id)
-    if assessment is None or not assessment.passed:
-        why = "it was not run" if assessment is None else "failed: " + ", ".join(assessment.failed_checks)
-        raise NotAssessedError(f"the release gate did not pass in this run ({why})")
-    if not assessment.synthetic_sha256 or not assessment.model_sha256:
-        raise ChangedSinceAssessedError("the gate recorded no content hash, so nothing can be matched to it")
-    frame = con.execute(f"SELECT * FROM {quote_ident(source_schema)}.{quote_ident(dataset)}").df()
-    if frame_sha256(frame) != assessment.synthetic_sha256:
-        raise ChangedSinceAssessedError(
-            f"{source_schema}.{dataset} is not the table the gate judged in this run (its content hash "
-            "differs): another writer or a re-sample changed it after the checks"
-        )
-    if model_sha256 != assessment.model_sha256:
-        raise ChangedSinceAssessedError("the current model is not the one the gate judged in this run")
-    if guard is not None:
-        guard(con)
-    row = publish(con, dataset, frame, make_entry(assessment), key)
+    """`publish_assessed_table`, then the published table read back as a frame (for callers that
+    want it in pandas; the release stage does not: it reads counts from the warehouse)."""
+    row, assessment = publish_assessed_table(
+        con, dataset, run_id, model_sha256, make_entry, source_schema, guard, key
+    )
+    frame = con.execute(f"SELECT * FROM {quote_ident(RELEASE_SCHEMA)}.{quote_ident(dataset)}").df()
     return row, frame, assessment

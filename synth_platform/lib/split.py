@@ -125,6 +125,35 @@ def _key_missing(series: pd.Series) -> np.ndarray:
     return series.isna().to_numpy()
 
 
+def _in_duckdb(frame: pd.DataFrame, build) -> list[tuple]:
+    """Run a `split_sql` builder's SELECT on the frame, registered in an in-memory DuckDB: the
+    warehouse's SQL is the one implementation, whatever the table's size."""
+    import duckdb
+
+    from synth_platform.lib.masking import register_frame
+    from synth_platform.lib.sql_dialect import DUCKDB, bind_duckdb
+
+    # registered under positional names: a frame's column may be called anything (a hidden tag
+    # such as "\x00person", names differing in case); the canonical row keeps the real names
+    plain = frame.set_axis([f"c{i}" for i in range(frame.shape[1])], axis=1)
+    con = duckdb.connect()
+    try:
+        kinds = register_frame(con, "frame_to_split", plain)
+        columns = [(f"c{i}", kinds[f"c{i}"], str(name)) for i, name in enumerate(frame.columns)]
+        sql, params = build(DUCKDB.quote("frame_to_split"), columns)
+        with bind_duckdb(con, params):
+            return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _key_name(frame: pd.DataFrame, key: str | None) -> str | None:
+    """The key's positional name in the registered frame (`_in_duckdb`), None without a key."""
+    if key is None or key not in frame.columns:
+        return None
+    return f"c{list(frame.columns).index(key)}"
+
+
 def holdout_mask(
     frame: pd.DataFrame,
     fraction: float,
@@ -138,17 +167,18 @@ def holdout_mask(
     `secret` is the platform's pseudonym key (the chain always passes it); without it the split
     is still neighbour-preserving but anyone who knows the seed can recompute it.
     """
+    from synth_platform.lib import split_sql
+    from synth_platform.lib.sql_dialect import DUCKDB
+
     if not 0.0 < fraction < 1.0:
         raise ValueError("holdout fraction must be between 0 and 1")
-    derived = _split_key(secret, seed)
-    if key is None or key not in frame.columns:
-        return _uniform(_digests(derived, b"row|", _canonical_rows(frame))) < fraction
-    missing = _key_missing(frame[key])
-    messages = [b"key|" + _canonical_value(value) for value in frame[key].tolist()]
-    if missing.any():  # a row without a key is told apart by its content, as without a key column
-        for position, row in zip(np.flatnonzero(missing), _canonical_rows(frame[missing]), strict=True):
-            messages[position] = b"row|" + row
-    return _uniform(_digests(derived, b"", messages)) < fraction
+    rows = _in_duckdb(
+        frame,
+        lambda source, columns: split_sql.holdout_flags_select(
+            source, _key_name(frame, key), fraction, seed, secret, DUCKDB, columns
+        ),
+    )
+    return np.array([bool(row[0]) for row in rows], dtype=bool)
 
 
 def one_row_per_key(
@@ -160,29 +190,19 @@ def one_row_per_key(
     choice is the same every run and does not depend on any other person's rows. Rows whose key
     is empty each count as their own person. Row order is kept; the index is reset.
     """
+    from synth_platform.lib import split_sql
+    from synth_platform.lib.sql_dialect import DUCKDB
+
     if key is None or key not in frame.columns or frame.empty:
         return frame.reset_index(drop=True), 0
-    keys = frame[key]
-    missing = _key_missing(keys)
-    if not keys[~missing].duplicated().any():
-        return frame.reset_index(drop=True), 0
-    rank = _digests(_split_key(secret, seed), b"bound|", _canonical_rows(frame))
-    order = pd.DataFrame(
-        {
-            "person": [
-                None if absent else _canonical_value(v).decode()
-                for v, absent in zip(keys, missing, strict=True)
-            ],
-            "rank": [d.hex() for d in rank],
-            "position": np.arange(len(frame)),
-        }
+    rows = _in_duckdb(
+        frame,
+        lambda source, columns: split_sql.kept_positions_select(
+            source, _key_name(frame, key), seed, secret, DUCKDB, columns
+        ),
     )
-    keyed = order[~missing]
-    chosen = keyed.sort_values(["person", "rank", "position"]).drop_duplicates("person", keep="first")
-    keep = np.zeros(len(frame), dtype=bool)
-    keep[missing] = True
-    keep[chosen["position"].to_numpy()] = True
-    return frame[keep].reset_index(drop=True), int((~keep).sum())
+    positions = np.array([int(row[0]) - 1 for row in rows], dtype=np.int64)
+    return frame.iloc[positions].reset_index(drop=True), len(frame) - len(positions)
 
 
 def split_dataset(
@@ -398,3 +418,52 @@ def require_gate_rows(train_rows: int, holdout_rows: int, needed: RowsNeeded) ->
     problem = shortfall(train_rows, holdout_rows, needed)
     if problem:
         raise SplitTooSmallError(problem)
+
+
+@dataclass(frozen=True)
+class SplitCounts:
+    """What a split in the warehouse wrote: rows per side and rows dropped beyond one per key."""
+
+    train: int
+    holdout: int
+    duplicate_rows_dropped: int
+
+
+def split_table(
+    con,
+    source: tuple[str, str],
+    train_target: tuple[str, str],
+    holdout_target: tuple[str, str],
+    fraction: float,
+    seed: int,
+    key: str | None,
+    *,
+    secret: str | bytes | None = None,
+    before_commit=None,
+    replacing=None,
+) -> SplitCounts:
+    """Write train and holdout from `source` inside the warehouse (`split_sql`), in one transaction.
+
+    `before_commit(con, counts)` runs in that transaction once both sides exist (the run-lease check
+    and the gate's row need): if it raises, neither side is replaced. `replacing`: the transaction
+    (`warehouse.replacing_tables` unless the caller names its own, e.g. a test's instrumented one).
+    """
+    from synth_platform.lib import split_sql
+    from synth_platform.lib.masking_sql import duckdb_column_kinds
+    from synth_platform.lib.sql_dialect import DUCKDB, bind_duckdb
+    from synth_platform.lib.warehouse import SqlQuery, replacing_tables
+
+    if not 0.0 < fraction < 1.0:
+        raise ValueError("holdout fraction must be between 0 and 1")
+    relation = DUCKDB.relation(*source)
+    columns = list(duckdb_column_kinds(con, relation).items())
+    selects = split_sql.split_selects(relation, key, fraction, seed, secret, DUCKDB, columns)
+    total = int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
+    tables = {train_target: SqlQuery(selects.train_sql), holdout_target: SqlQuery(selects.holdout_sql)}
+    with bind_duckdb(con, selects.params), (replacing or replacing_tables)(con, tables):
+        train = int(con.execute(f"SELECT count(*) FROM {DUCKDB.relation(*train_target)}").fetchone()[0])
+        holdout = int(con.execute(f"SELECT count(*) FROM {DUCKDB.relation(*holdout_target)}").fetchone()[0])
+        counts = SplitCounts(train, holdout, total - train - holdout)
+        if before_commit is not None:
+            before_commit(con, counts)
+    return counts

@@ -16,7 +16,7 @@ import random
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -596,21 +596,64 @@ def current_model_or_none(
         return None
 
 
-def load_and_sample(model: FittedModel, rows: int, seed: int, key: str | bytes | None = None) -> pd.DataFrame:
-    """Authenticate the stored model file with its HMAC, then load it and sample rows.
+#: Rows sampled (and refilled, and written) at a time by the synthetic stage: memory is one chunk.
+SAMPLE_CHUNK_ROWS = 250_000
 
-    Unpickling runs code, so the file is read once, its MAC (keyed with the platform key) and
-    SHA-256 checked on those bytes, and those same bytes unpickled; a file that fails is refused.
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    """The sampling seed of one chunk of a table: the seed itself for chunk 0 (a table that fits
+    in one chunk is sampled exactly as `load_and_sample` samples it), for chunk i > 0 a 32-bit seed
+    spawned from (seed, i): every chunk draws different rows, and the same seed the same table."""
+    if chunk == 0:
+        return int(seed)
+    sequence = np.random.SeedSequence(int(seed) & 0xFFFFFFFFFFFFFFFF, spawn_key=(int(chunk),))
+    return int(sequence.generate_state(1)[0])
+
+
+def chunk_sizes(rows: int, chunk_rows: int) -> list[int]:
+    """How `rows` splits into chunks of at most `chunk_rows` (one empty chunk for zero rows, so
+    the table still gets its columns)."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
+    return [min(chunk_rows, rows - start) for start in range(0, rows, chunk_rows)] or [0]
+
+
+def load_verified(model: FittedModel, key: str | bytes | None = None):
+    """The stored synthesizer, unpickled from the very bytes whose HMAC (keyed with the platform
+    key) and SHA-256 were checked: unpickling runs code, so a file that fails is refused.
     SDV saves synthesizers with cloudpickle; loading the same way keeps any object with
-    `fit/save/sample` usable (tests plant a leaky one).
-    """
+    `fit/save/sample` usable (tests plant a leaky one)."""
     import cloudpickle
 
-    synth = cloudpickle.loads(verify_model_file(model.path, key, model.sha256))  # the verified bytes
-    _seed_everything(seed)
-    sampled = synth.sample(rows)
-    frame = sampled[TABLE] if isinstance(sampled, dict) else sampled
-    return frame.reset_index(drop=True)
+    return cloudpickle.loads(verify_model_file(model.path, key, model.sha256))
+
+
+def sample_chunks(
+    model: FittedModel,
+    rows: int,
+    seed: int,
+    key: str | bytes | None = None,
+    chunk_rows: int = SAMPLE_CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """Authenticate and load the model once, then yield `rows` sampled rows chunk by chunk.
+
+    Chunk i is sampled after seeding every generator with `chunk_seed(seed, i)`, so the chunks
+    together are a deterministic function of (model, seed, chunk_rows), and only one chunk is
+    in memory at a time. Sampling reads no data: the model is a DP output.
+    """
+    synth = load_verified(model, key)
+    for index, size in enumerate(chunk_sizes(int(rows), int(chunk_rows))):
+        _seed_everything(chunk_seed(seed, index))
+        sampled = synth.sample(size)
+        frame = sampled[TABLE] if isinstance(sampled, dict) else sampled
+        yield frame.reset_index(drop=True)
+
+
+def load_and_sample(model: FittedModel, rows: int, seed: int, key: str | bytes | None = None) -> pd.DataFrame:
+    """Authenticate the stored model file with its HMAC, then load it and sample rows, in one frame
+    (benchmarks, small tables; the synthetic stage streams `sample_chunks` instead). The same rows
+    as the first chunk of `sample_chunks` with `chunk_rows >= rows`."""
+    return next(sample_chunks(model, rows, seed, key, chunk_rows=max(int(rows), 1)))
 
 
 def fit_dp_from_warehouse(con, spec, plan, relation: str | None = None) -> Fitted:

@@ -15,9 +15,11 @@ runs under a 077 umask and the file is tightened if an older version left it loo
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -46,6 +48,17 @@ def quote_ident(name: str) -> str:
     if not isinstance(name, str) or not name or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise ValueError(f"not a usable SQL identifier: {name!r} (empty, or holds a control character)")
     return '"' + name.replace('"', '""') + '"'
+
+
+#: DuckDB's memory cap per warehouse connection (DuckDB's default is 80 % of the machine). Large
+#: joins, sorts and GROUP BYs spill to `<warehouse>.tmp/` beyond it, so a 10-million-row split or
+#: gate scan stays within a small machine's memory next to the Python side of the step.
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+
+def connection_config() -> dict[str, str]:
+    """Settings of every warehouse connection: the memory cap (`SYNTH_DUCKDB_MEMORY_LIMIT` to change it)."""
+    return {"memory_limit": os.environ.get("SYNTH_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)}
 
 
 @contextmanager
@@ -80,7 +93,7 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         if read_only and not db_path.exists():
             raise FileNotFoundError(f"the warehouse {db_path} does not exist yet: run the ingest step first")
         if read_only:
-            con = duckdb.connect(str(db_path), read_only=True)
+            con = duckdb.connect(str(db_path), read_only=True, config=connection_config())
             try:
                 yield con
             finally:
@@ -105,13 +118,24 @@ def private_connection(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """
     db_path = Path(db_path)
     with private_umask():
-        con = duckdb.connect(str(db_path))
+        con = duckdb.connect(str(db_path), config=connection_config())
         try:
             make_private(db_path)
             make_private(wal_path(db_path))
             yield con
         finally:
             con.close()
+
+
+@dataclass(frozen=True)
+class SqlQuery:
+    """A SELECT run inside the warehouse, for `replacing_tables` in place of a frame.
+
+    Large tables never pass through pandas: the new table is computed by DuckDB from tables
+    already in the warehouse, in the same transaction as the rest of the write.
+    """
+
+    sql: str
 
 
 @contextmanager
@@ -129,7 +153,7 @@ def replacing_table(
 
 @contextmanager
 def replacing_tables(
-    con: duckdb.DuckDBPyConnection, tables: Mapping[tuple[str, str], pd.DataFrame]
+    con: duckdb.DuckDBPyConnection, tables: Mapping[tuple[str, str], pd.DataFrame | SqlQuery]
 ) -> Iterator[None]:
     """Replace several `(schema, table)`s with their frames in one transaction that covers the body.
 
@@ -140,20 +164,24 @@ def replacing_tables(
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     names = {key: f"_frame_{i}" for i, key in enumerate(tables)}
     for key, frame in tables.items():
-        con.register(names[key], frame)
+        if not isinstance(frame, SqlQuery):
+            con.register(names[key], frame)
     con.execute("BEGIN TRANSACTION")
     try:
         for (schema, table), name in names.items():
             target = f"{quote_ident(schema)}.{quote_ident(table)}"
-            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {name}")
+            source = tables[(schema, table)]
+            select = source.sql if isinstance(source, SqlQuery) else f"SELECT * FROM {name}"
+            con.execute(f"CREATE OR REPLACE TABLE {target} AS {select}")
         yield
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in names.values():
-            con.unregister(name)
+        for key, name in names.items():
+            if not isinstance(tables[key], SqlQuery):
+                con.unregister(name)
 
 
 def write_table(db_path: Path, schema: str, table: str, frame: pd.DataFrame) -> None:

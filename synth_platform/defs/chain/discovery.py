@@ -1,5 +1,7 @@
 """Stage `pii_report`: every column classified with evidence in governance.pii_<ds> (lib.discovery),
-then checked against the masking plan a person approved (lib.approved_plan).
+then checked against the masking plan a person approved (lib.approved_plan). Discovery reads a
+seeded sample of raw.<ds> in SQL, with each column's null share and distinct count and the
+quasi-identifier groups counted over the whole table in SQL: the table never reaches pandas.
 
 Discovery's verdict depends on the current rows, so it does not shape the model by itself: the
 approved plan `<specs_dir>/<ds>.plan.yaml` does. No approved plan, or a column discovery now calls a
@@ -90,8 +92,10 @@ def build_pii_report_asset(chain: ChainContext):
     def pii_report(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, storage: StorageResource
     ) -> dg.MaterializeResult:
-        frame = warehouse.read_table("raw", ds)
-        findings = discovery.discover(frame, hints=spec_hints(spec))
+        generalized = {name: c.generalize for name, c in spec.columns.items() if c.generalize}
+        with warehouse.connect(read_only=True) as con:  # a seeded SQL sample and whole-table counts
+            findings, _ = discovery.discover_table(con, "raw", ds, hints=spec_hints(spec))
+            qi_risk = discovery.quasi_identifier_risk_table(con, "raw", ds, findings, generalized)
         report = discovery.findings_table(findings)
         guard = lease_guard(ds, context)
         try:
@@ -101,8 +105,6 @@ def build_pii_report_asset(chain: ChainContext):
             raise
         _record(warehouse, ds, report, approved_plan.plan_table(plan), guard)
         counts = report["pii_class"].value_counts().to_dict()
-        generalized = {name: c.generalize for name, c in spec.columns.items() if c.generalize}
-        qi_risk = discovery.quasi_identifier_risk(frame, findings, generalized)
         return dg.MaterializeResult(
             metadata={
                 "findings": records_table(report.to_dict(orient="records")),

@@ -12,7 +12,6 @@ row — holds the noisy figures only; the exact ones go to the restricted eviden
 """
 
 import dagster as dg
-import pandas as pd
 
 from synth_platform import __version__
 from synth_platform.defs.chain.common import (
@@ -179,8 +178,8 @@ def build_release_gate(chain: ChainContext):
         model = authenticated_current_model(
             context.instance, chain.key("synthesizer"), storage.model_dir(ds), key
         )
-        synthetic_frame = warehouse.read_table("synthetic", ds)  # a DP output: public
-        synthetic_sha = release.frame_sha256(synthetic_frame)
+        with warehouse.connect(read_only=True) as con:  # the hash release re-computes (in DuckDB)
+            synthetic_sha = release.table_sha256(con, "synthetic", ds)
         run_id = context.run.run_id
         evaluation_id = private_decision.evaluation_id(
             model.sha256, synthetic_sha, model.train_data_hash, gate_settings(spec)
@@ -216,12 +215,16 @@ def build_release_gate(chain: ChainContext):
             report = refused_report(spec, charge.reason)
             frames = None
         else:
-            train = warehouse.read_table("masked", f"{ds}_train")
-            holdout = warehouse.read_table("masked", f"{ds}_holdout")
             identifier_columns = direct_identifier_columns(plan)
-            identifiers = (
-                warehouse.read_table("raw", ds, identifier_columns) if identifier_columns else pd.DataFrame()
-            )
+            reading = f"release gate inputs of '{ds}' (SQL samples and scans)"
+            with timed(context.log, reading, None), warehouse.connect(read_only=True) as con:
+                synthetic_frame, train, holdout, whole = evaluation.read_gate_inputs(
+                    con,
+                    plan,
+                    gate_tables(ds),
+                    identifier_columns,
+                    private_decision.sample_key(key, "gate-sql-sample"),
+                )
             noise = private_decision.GateNoise(
                 key,
                 model.sha256,
@@ -230,16 +233,11 @@ def build_release_gate(chain: ChainContext):
                 evaluation=evaluation_id,
                 noisy_total=getattr(model, "noisy_total", None),
             )
-            with timed(context.log, f"release gate of '{ds}'", len(synthetic_frame)):
+            with timed(context.log, f"release gate of '{ds}'", whole.rows["synthetic"]):
                 report = evaluation.evaluate(
-                    spec,
-                    plan,
-                    synthetic_frame,
-                    train,
-                    holdout,
-                    [identifiers[c] for c in identifier_columns],
-                    noise=noise,
+                    spec, plan, synthetic_frame, train, holdout, [], noise=noise, whole=whole
                 )
+            report = evaluation.with_sample_sizes(report, whole, spec)
             frames = (synthetic_frame, train, holdout)
         # The verdict names the exact table and model judged (release re-hashes and compares), and
         # is stored with its `blocked` row in one transaction, only while this run owns the dataset.
@@ -284,6 +282,17 @@ def build_release_gate(chain: ChainContext):
             )
 
     return release_gate
+
+
+def gate_tables(ds: str) -> dict[str, tuple[str, str]]:
+    """The warehouse tables the gate reads (schema, table): samples of the first three, SQL scans
+    of all four (`evaluation.read_gate_inputs`)."""
+    return {
+        "synthetic": ("synthetic", ds),
+        "train": ("masked", f"{ds}_train"),
+        "holdout": ("masked", f"{ds}_holdout"),
+        "raw": ("raw", ds),
+    }
 
 
 def _source_id(storage: StorageResource, spec, key: bytes):

@@ -3,11 +3,14 @@
 The run first claims the dataset's lease (lib.run_lease): while another live run of the
 dataset holds it, this one stops before reading anything. A file that is malformed, or holds fewer
 people than the release gate needs after the split (lib.split.rows_needed), is quarantined with
-the reason, before anything is trained or charged. The raw table, its ingest-log row
-and the lease check commit in one transaction.
+the reason, before anything is trained or charged. The file is checked by streamed DuckDB passes
+(lib.ingest.check_landing_file) and then typed straight into the warehouse by DuckDB's reader: the
+table never passes through pandas. The raw table, its ingest-log row and the lease check commit in
+one transaction.
 """
 
 import dagster as dg
+import duckdb
 
 from synth_platform.defs.chain.common import (
     STAGE_VERSIONS,
@@ -17,9 +20,9 @@ from synth_platform.defs.chain.common import (
     run_process,
 )
 from synth_platform.defs.resources import StorageResource, WarehouseResource
-from synth_platform.defs.table_metadata import table_metadata
+from synth_platform.defs.table_metadata import warehouse_table_metadata
 from synth_platform.lib import ingest, ingest_log, run_lease
-from synth_platform.lib.warehouse import replacing_tables
+from synth_platform.lib.warehouse import SqlQuery, replacing_tables
 
 
 class IngestConfig(dg.Config):
@@ -47,6 +50,31 @@ def _quarantine_links(context, landing_dir, pattern: str, quarantine_dir) -> Non
     """
     for note in ingest.quarantine_symlinks(landing_dir, pattern, quarantine_dir):
         context.log.warning(note)
+
+
+def _write_raw(context, con, ds: str, checked: ingest.TypedLanding, described) -> None:
+    """Type the checked file into raw.<ds> with DuckDB's reader, its ingest-log row and the lease
+    check in one transaction; a file replaced since it was checked rolls the write back."""
+    checked.register_lookups(con)
+    try:
+        with replacing_tables(con, {("raw", ds): SqlQuery(checked.select_sql)}):
+            lease_guard(ds, context)(con)
+            if not checked.unchanged():
+                raise dg.Failure(
+                    description=f"Ingest of '{ds}' stopped: {checked.path.name} changed while it was "
+                    "being ingested; nothing was written. Deliver the file again and re-run.",
+                    allow_retries=False,
+                )
+            ingest_log.record_ingest(
+                con, ds, context.run_id, checked.path.name, described.content_hash, checked.rows
+            )
+    except duckdb.Error as error:  # DuckDB's reader quotes the offending line: never repeated
+        raise dg.Failure(
+            description=f"Ingest of '{ds}' stopped: {checked.path.name} could not be written to "
+            f"raw.{ds} ({error.__class__.__name__}); nothing was written. The file may have changed "
+            "after it was checked: deliver it again and re-run.",
+            allow_retries=False,
+        ) from None
 
 
 def build_raw_asset(chain: ChainContext):
@@ -91,8 +119,9 @@ def build_raw_asset(chain: ChainContext):
             )
         claim_dataset(context, warehouse, ds)
         try:
+            checked = ingest.check_landing_file(path, spec)  # streamed: nothing held in pandas
+            ingest.check_enough_rows(checked, spec, path.name)  # refuses too few people for the gate
             described = ingest.describe_landing_file(path)
-            frame = ingest.ingest_landing_file(path, spec)  # refuses too few people for the gate
         except Exception as error:  # any reader error quarantines; a message may quote a cell, so
             # only IngestError's own (value-free) messages are repeated.
             reason = (
@@ -112,12 +141,12 @@ def build_raw_asset(chain: ChainContext):
                 metadata={"file": path.name, "quarantined_to": str(where or ""), "reason": reason},
                 allow_retries=False,
             ) from None
-        with warehouse.connect() as con, replacing_tables(con, {("raw", ds): frame}):
-            lease_guard(ds, context)(con)
-            ingest_log.record_ingest(con, ds, context.run_id, path.name, described.content_hash, len(frame))
+        with warehouse.connect() as con:
+            _write_raw(context, con, ds, checked, described)
+            metadata = warehouse_table_metadata(con, "raw", ds)
         return dg.MaterializeResult(
             metadata={
-                **table_metadata(frame),
+                **metadata,
                 "source_file": path.name,
                 "source_hash": described.content_hash,
                 "source_bytes": described.size_bytes,

@@ -4,9 +4,8 @@ import dagster as dg
 
 from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, lease_guard, masking_plan
 from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
-from synth_platform.defs.table_metadata import column_lineage, records_table, table_metadata
-from synth_platform.lib.masking import apply_masking
-from synth_platform.lib.warehouse import replacing_tables
+from synth_platform.defs.table_metadata import column_lineage, records_table, warehouse_table_metadata
+from synth_platform.lib.masking import mask_table
 
 
 def build_masked_asset(chain: ChainContext):
@@ -27,14 +26,16 @@ def build_masked_asset(chain: ChainContext):
         key = pseudonym_key.resolve()  # the key file is named in logs and metadata, never the key
         context.log.info(f"Pseudonym key from {key.source}")
         plan = masking_plan(spec, warehouse)
-        frame = warehouse.read_table("raw", ds)
-        masked_frame, report = apply_masking(frame, plan, spec, key.value)
-        with warehouse.connect() as con, replacing_tables(con, {("masked", ds): masked_frame}):
-            lease_guard(ds, context)(con)  # this run still owns the dataset, in the write's transaction
-        lineage = column_lineage({c: [(chain.key("raw"), c)] for c in masked_frame.columns})
+        with warehouse.connect() as con:
+            # computed inside the warehouse (lib.masking_sql): the table never passes through pandas
+            guard = lease_guard(ds, context)  # this run still owns the dataset, in the write's transaction
+            report = mask_table(con, plan, spec, key.value, ("raw", ds), ("masked", ds), guard)
+            kept = [t.column for t in plan if t.action != "drop"]
+            lineage = column_lineage({c: [(chain.key("raw"), c)] for c in kept})
+            metadata = warehouse_table_metadata(con, "masked", ds, lineage)
         return dg.MaterializeResult(
             metadata={
-                **table_metadata(masked_frame, lineage),
+                **metadata,
                 "treatments": records_table(report.as_rows()),
                 "columns_dropped": sum(t.action == "drop" for t in plan),
                 "pseudonym_key": key.source,

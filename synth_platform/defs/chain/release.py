@@ -7,6 +7,8 @@ it, under the same lock (lib.run_lease).
 """
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 
 from synth_platform.defs.chain.common import (
     LEDGER_KEY,
@@ -22,8 +24,9 @@ from synth_platform.defs.evidence_pack import metadata_entries, record_release
 from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.release_certificate import write_certificate
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
-from synth_platform.defs.table_metadata import identity_lineage, table_metadata
+from synth_platform.defs.table_metadata import warehouse_identity_lineage, warehouse_table_metadata
 from synth_platform.lib import release, run_lease
+from synth_platform.lib.warehouse import quote_ident
 
 
 def build_release_asset(chain: ChainContext):
@@ -56,9 +59,10 @@ def build_release_asset(chain: ChainContext):
         # One connection, so one warehouse lock: the table published is the table re-hashed here
         # and compared with what this run's gate judged; this run must still own the dataset.
         guard = lease_guard(ds, context)
+        plan = masking_plan(spec, warehouse)  # before the connection: it opens its own
         with warehouse.connect() as con:
             try:
-                row, frame, assessment = release.publish_assessed(
+                row, assessment = release.publish_assessed_table(
                     con, ds, run_id, model.sha256, released_entry, guard=guard
                 )
             except (release.NotAssessedError, run_lease.LeaseHeldError) as error:
@@ -67,16 +71,23 @@ def build_release_asset(chain: ChainContext):
                     "Materialise the synthetic table and the release together so the checks run first.",
                     allow_retries=False,
                 ) from None
-            # The chain's last write: give the dataset back under the same lock, so the next run
-            # (daemon or not) finds it free. dbt after this reads only the published zone.
-            run_lease.release(con, run_id, ds)
+            try:
+                # Under the same lock, the table just published (a DP output): what the certificate
+                # pictures, and the row count and schema from DuckDB's catalogue.
+                frame = certificate_frame(con, ds, [t.column for t in plan if t.reaches_model])
+                lineage = warehouse_identity_lineage(con, release.RELEASE_SCHEMA, ds, chain.key("synthetic"))
+                table_metadata = warehouse_table_metadata(con, release.RELEASE_SCHEMA, ds, lineage)
+            finally:
+                # The chain's last write: give the dataset back under the same lock, so the next run
+                # (daemon or not) finds it free. dbt after this reads only the published zone.
+                run_lease.release(con, run_id, ds)
         figures = assessment.figures
         # after the publish, outside its lock: each read below opens (and locks) the warehouse briefly
         cert = write_certificate(
             root=storage.root_path,
             warehouse=warehouse,
             spec=spec,
-            plan=masking_plan(spec, warehouse),
+            plan=plan,
             model=model,
             run_id=run_id,
             released_row=row,
@@ -90,7 +101,7 @@ def build_release_asset(chain: ChainContext):
         context.log_event(dg.AssetMaterialization(asset_key=LEDGER_KEY, metadata=ledger_event_metadata))
         return dg.MaterializeResult(
             metadata={
-                **table_metadata(frame, identity_lineage(frame, chain.key("synthetic"))),
+                **table_metadata,
                 "ledger_entry": row["entry_id"],
                 "decision": "released",
                 "privacy_guarantee": spec.synthesizer.label,
@@ -103,3 +114,31 @@ def build_release_asset(chain: ChainContext):
         )
 
     return release_asset
+
+
+def certificate_frame(con, ds: str, pictured: list[str]) -> pd.DataFrame:
+    """The released table as the certificate reads it, one column at a time and without the
+    columns it does not picture: a pictured text column arrives as a pandas categorical (its
+    distinct values once, a small code per row), a column it does not picture as an all-missing
+    placeholder of one byte a row (the certificate takes only its name; its type comes from the
+    spec). So a release of millions of rows costs the certificate a few bytes a row, not the table.
+    """
+    table = f"{quote_ident(release.RELEASE_SCHEMA)}.{quote_ident(ds)}"
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [release.RELEASE_SCHEMA, ds],
+        ).fetchall()
+    ]
+    rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    columns: dict[str, pd.Series] = {}
+    for name in names:
+        if name in pictured:
+            arrow = con.sql(f"SELECT {quote_ident(name)} FROM {table}").to_arrow_table()
+            columns[name] = arrow.to_pandas(strings_to_categorical=True)[name]
+        else:
+            codes = np.full(rows, -1, dtype=np.int8)
+            columns[name] = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index([], dtype=object)))
+    return pd.DataFrame(columns)

@@ -18,8 +18,8 @@ import dagster as dg
 
 from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, lease_guard, masking_plan
 from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
-from synth_platform.defs.table_metadata import identity_lineage, table_metadata
-from synth_platform.lib.split import SplitTooSmallError, require_gate_rows, rows_needed, split_dataset
+from synth_platform.defs.table_metadata import warehouse_identity_lineage, warehouse_table_metadata
+from synth_platform.lib.split import SplitTooSmallError, require_gate_rows, rows_needed, split_table
 from synth_platform.lib.warehouse import replacing_tables
 
 
@@ -63,26 +63,43 @@ def build_split_asset(chain: ChainContext):
     ):
         key = pseudonym_key.resolve()  # the key file is named in logs, never the key
         context.log.info(f"Split keyed with the pseudonym key from {key.source}")
-        frame = warehouse.read_table("masked", ds)
-        result = split_dataset(
-            frame, spec.split.holdout_fraction, spec.split.seed, spec.key, secret=key.value
-        )
-        train, holdout = result.train, result.holdout
-        _stop_if_short(ds, len(train), len(holdout), rows_needed(spec, masking_plan(spec, warehouse)))
-        tables = {("masked", f"{ds}_train"): train, ("masked", f"{ds}_holdout"): holdout}
-        with warehouse.connect() as con, replacing_tables(con, tables):
-            lease_guard(ds, context)(con)
+        needed = rows_needed(spec, masking_plan(spec, warehouse))
+        guard = lease_guard(ds, context)
+
+        def before_commit(con, counts) -> None:
+            guard(con)  # this run still owns the dataset, in the write's transaction
+            _stop_if_short(ds, counts.train, counts.holdout, needed)
+
+        train_table, holdout_table = f"{ds}_train", f"{ds}_holdout"
+        with warehouse.connect() as con:
+            # computed inside the warehouse (lib.split_sql): the table never passes through pandas
+            counts = split_table(
+                con,
+                ("masked", ds),
+                ("masked", train_table),
+                ("masked", holdout_table),
+                spec.split.holdout_fraction,
+                spec.split.seed,
+                spec.key,
+                secret=key.value,
+                before_commit=before_commit,
+                replacing=replacing_tables,  # this module's name: the kill tests hang in it before COMMIT
+            )
+            upstream = chain.key("masked")
+            train_metadata, holdout_metadata = (
+                warehouse_table_metadata(
+                    con, "masked", table, warehouse_identity_lineage(con, "masked", table, upstream)
+                )
+                for table in (train_table, holdout_table)
+            )
         yield dg.MaterializeResult(
             asset_key=chain.key("train"),
             metadata={
-                **table_metadata(train, identity_lineage(train, chain.key("masked"))),
+                **train_metadata,
                 # contribution bounding (one row per key value): a count only, governed side
-                "rows_dropped_beyond_one_per_person": result.duplicate_rows_dropped,
+                "rows_dropped_beyond_one_per_person": counts.duplicate_rows_dropped,
             },
         )
-        yield dg.MaterializeResult(
-            asset_key=chain.key("holdout"),
-            metadata=table_metadata(holdout, identity_lineage(holdout, chain.key("masked"))),
-        )
+        yield dg.MaterializeResult(asset_key=chain.key("holdout"), metadata=holdout_metadata)
 
     return split

@@ -17,10 +17,10 @@ from synth_platform.defs.chain.common import (
 )
 from synth_platform.defs.chain.current_model import authenticated_current_model
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
-from synth_platform.defs.table_metadata import column_lineage, table_metadata
-from synth_platform.lib import refill, synthesis
+from synth_platform.defs.table_metadata import column_lineage, warehouse_table_metadata
+from synth_platform.lib import refill, synthesis, synthetic_table
 from synth_platform.lib.progress import timed
-from synth_platform.lib.warehouse import replacing_tables
+from synth_platform.lib.synthesis import SAMPLE_CHUNK_ROWS
 
 
 def build_synthetic_asset(chain: ChainContext):
@@ -47,26 +47,34 @@ def build_synthetic_asset(chain: ChainContext):
             context.instance, chain.key("synthesizer"), storage.model_dir(ds), key
         )
         rows = synthesis.release_rows(model, spec.sample.rows, key)  # DP: the noisy total, never n
-        with timed(context.log, f"sampling from the {model.kind} model of '{ds}'", rows):
-            sampled = synthesis.load_and_sample(model, rows, seed=spec.synthesizer.seed, key=key)
+        seed = spec.synthesizer.seed
+        shape = refill.SourceShape(spec, plan, seed, rows)  # checks the plan's formats before drawing
+        chunks = (
+            shape.chunk(sampled)
+            for sampled in synthesis.sample_chunks(model, rows, seed, key, chunk_rows=SAMPLE_CHUNK_ROWS)
+        )
+        # Memory holds one chunk: sampled, refilled, staged; then one transaction checks that this
+        # run still owns the dataset and swaps the new table in (or leaves the previous one).
+        with timed(context.log, f"sampling, refilling and writing '{ds}' from its {model.kind} model", rows):
+            synthetic_table.write_chunks(
+                warehouse.db_path, "synthetic", ds, chunks, guard=lease_guard(ds, context)
+            )
         identifier_columns = direct_identifier_columns(plan)
-        with timed(context.log, f"refilling identifiers of '{ds}'", len(sampled)):
-            shaped = refill.restore_source_shape(sampled, spec, plan, seed=spec.synthesizer.seed)
-        with warehouse.connect() as con, replacing_tables(con, {("synthetic", ds): shaped}):
-            lease_guard(ds, context)(con)  # this run still owns the dataset, in the write's transaction
         lineage = column_lineage(
             {t.column: [(chain.key("synthesizer"), t.column)] if t.reaches_model else [] for t in plan}
         )
-        refilled = shaped.attrs.get("refill", {})
+        refilled = shape.report
         descriptions = {
             c: f"fake value drawn without reading the source: {refilled[c]['space']}"
             if c in refilled
             else "fake value"
             for c in identifier_columns
         }
+        with warehouse.connect(read_only=True) as con:
+            table_metadata = warehouse_table_metadata(con, "synthetic", ds, lineage, descriptions)
         return dg.MaterializeResult(
             metadata={
-                **table_metadata(shaped, lineage, descriptions),
+                **table_metadata,
                 "model_sha256": model.sha256,
                 "refilled_columns": len(identifier_columns),
                 # per refilled column: kind, display format, reserved space (no value)
