@@ -73,6 +73,17 @@ LEAK_RULE = (
 )
 
 
+def _leak_result(per_column: dict[str, int], by_chance: dict[str, int]) -> LeakResult:
+    """Leaked and coincidental cells per column as the gate reports them (counts only)."""
+    return LeakResult(
+        leaked_cells=sum(per_column.values()),
+        columns_with_leaks=per_column,
+        coincidences=sum(by_chance.values()),
+        columns_with_coincidences=by_chance,
+        rule=LEAK_RULE,
+    )
+
+
 def identifier_leaks(synthetic: pd.DataFrame, raw_identifiers: Iterable[pd.Series]) -> LeakResult:
     """Count synthetic cells (in any column) equal to a raw direct identifier of the source.
 
@@ -93,13 +104,7 @@ def identifier_leaks(synthetic: pd.DataFrame, raw_identifiers: Iterable[pd.Serie
             per_column[str(column)] = int(identifying.sum())
         if common.any():
             by_chance[str(column)] = int(common.sum())
-    return LeakResult(
-        leaked_cells=sum(per_column.values()),
-        columns_with_leaks=per_column,
-        coincidences=sum(by_chance.values()),
-        columns_with_coincidences=by_chance,
-        rule=LEAK_RULE,
-    )
+    return _leak_result(per_column, by_chance)
 
 
 # --- Whole-table figures inside the warehouse (the gate never holds a large table in pandas) ------
@@ -351,13 +356,7 @@ def identifier_leaks_of_candidates(candidates: LeakCandidates, synthetic_columns
             per_column[str(column)] = int(weights[identifying].sum())
         if common.any():
             by_chance[str(column)] = int(weights[common].sum())
-    return LeakResult(
-        leaked_cells=sum(per_column.values()),
-        columns_with_leaks=per_column,
-        coincidences=sum(by_chance.values()),
-        columns_with_coincidences=by_chance,
-        rule=LEAK_RULE,
-    )
+    return _leak_result(per_column, by_chance)
 
 
 def leaking_people_sql(con, candidates: LeakCandidates, raw: tuple[str, str]) -> int:

@@ -36,11 +36,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -67,58 +65,6 @@ class SplitResult:
 def _split_key(secret: str | bytes | None, seed: int) -> bytes:
     raw = _PUBLIC if secret is None else (secret.encode() if isinstance(secret, str) else bytes(secret))
     return hmac.new(raw, _CONTEXT + b"|seed=" + str(int(seed)).encode(), hashlib.sha256).digest()
-
-
-def _cell(value: object) -> object:
-    """One cell in a canonical JSON-able form: the same value reads the same whatever its dtype."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        if math.isnan(number):
-            return None
-        if math.isfinite(number) and number.is_integer():
-            return int(number)
-        return repr(number)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
-def _canonical_rows(frame: pd.DataFrame) -> list[bytes]:
-    """Each row as canonical bytes: its cells keyed by column name (column order does not matter)."""
-    names = [str(c) for c in frame.columns]
-    order = sorted(range(len(names)), key=lambda i: names[i])
-    header = [names[i] for i in order]
-    rows = []
-    for values in frame.itertuples(index=False, name=None):
-        cells = [_cell(values[i]) for i in order]
-        rows.append(json.dumps([header, cells], ensure_ascii=False, separators=(",", ":")).encode())
-    return rows
-
-
-def _digests(key: bytes, label: bytes, messages: list[bytes]) -> list[bytes]:
-    return [hmac.new(key, label + m, hashlib.sha256).digest() for m in messages]
-
-
-def _uniform(digests: list[bytes]) -> np.ndarray:
-    """The first 8 bytes of each digest as a number in [0, 1)."""
-    if not digests:
-        return np.zeros(0)
-    head = np.frombuffer(b"".join(d[:8] for d in digests), dtype=">u8")
-    return head.astype(np.float64) / np.float64(2**64)
-
-
-def _canonical_value(value: object) -> bytes:
-    return json.dumps(_cell(value), ensure_ascii=False).encode()
 
 
 def _key_missing(series: pd.Series) -> np.ndarray:

@@ -3,9 +3,10 @@
 The same keyed digests as the frame functions always used, built in SQL: HMAC-SHA256 under the
 split key (`split._split_key`: platform key, domain separation, seed) of
 
-- ``key|`` + the key value's canonical JSON (`split._canonical_value`), with a key column;
-- ``row|`` + the row's canonical JSON (`split._canonical_rows`: column names sorted, each cell in
-  `split._cell`'s form), without one or for a row whose key is empty;
+- ``key|`` + the key value's canonical JSON (its cell form, below), with a key column;
+- ``row|`` + the row's canonical JSON (column names sorted, each cell in its canonical form: NULL
+  and NaN as null, whole floats as integers, other floats as Python's repr, dates in ISO form, text
+  as is), without a key column or for a row whose key is empty;
 - ``bound|`` + the row's canonical JSON, to choose the one row kept per key value.
 
 A row goes to the holdout when the first 8 bytes of its digest, read as a number in [0, 1), are
@@ -13,7 +14,7 @@ below the fraction: compared here as 16 hex digits against an exact integer thre
 engine needs unsigned 64-bit arithmetic. Pure functions returning SQL text for a `Dialect`; the
 split key reaches the engine only as HMAC pads in parameters.
 
-Column kinds are those of `masking_sql` (how pandas saw the column, which decides `_cell`).
+Column kinds are those of `masking_sql` (how pandas saw the column, which decides the cell form).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def split_params(secret: str | bytes | None, seed: int) -> dict[str, str]:
 
 
 def cell_json(expr: str, kind: str, dialect: Dialect) -> str:
-    """`json.dumps(split._cell(value), ensure_ascii=False)` of a cell, as SQL text (never NULL)."""
+    """The canonical JSON of a cell (`json.dumps` of its cell form), as SQL text (never NULL)."""
     if kind == "text" or kind == "other":
         body = dialect.json_string(dialect.to_text(expr))
     elif kind in ("int", "nullable_int"):
@@ -109,7 +110,7 @@ def _named(columns: Sequence[tuple[str, ...]]) -> list[tuple[str, str, str]]:
 
 
 def row_json(columns: Sequence[tuple[str, ...]], dialect: Dialect, table: str | None = None) -> str:
-    """`split._canonical_rows` of a row: '[[names sorted],[cells in that order]]' (no spaces)."""
+    """The canonical JSON of a row: '[[names sorted],[cells in that order]]' (no spaces)."""
     import json
 
     ordered = sorted(_named(columns), key=lambda c: c[2])
@@ -196,7 +197,7 @@ def split_selects(
     row; the source's columns, rows in source order. Rows dropped = source - train - holdout.
 
     `columns`: (name, kind) of every source column, in order; a third element, when given, is the
-    column's name in the canonical row (`split._canonical_rows`) if the SQL name differs."""
+    column's name in the canonical row if the SQL name differs."""
     with_ = _ctes(source_relation, key_column, fraction, columns, dialect, bound=True)
     names = _select_columns(columns, dialect)
     train = f"{with_}\nSELECT {names} FROM sided WHERE NOT {_HOLDOUT} ORDER BY {_POS}"
