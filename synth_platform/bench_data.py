@@ -12,8 +12,11 @@ row, which name, which SSN), since two identifiers must be unique over the whole
 * `email`: first.last@domain, with a counter suffix on every local part that occurs more than once
   in the file (as `enrich_with_identifiers` does within its frame).
 
-Files are cached under data/bench/landing/ (gitignored), named by rows and seed: same arguments,
-same bytes, so a bench reuses a file instead of spending minutes rebuilding it.
+Files are cached under data/bench/landing/ (gitignored), named by rows, seed and `GENERATOR`: same
+arguments, same bytes, so a bench reuses a file instead of spending minutes rebuilding it. A change
+to how identifiers are drawn must bump `GENERATOR`, or a bench keeps measuring files of the old
+kind: a 10M-row bench once blocked on files cached before the demo's phones left the fictional
+555-01xx range the refill draws from.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from synth_platform.settings import PROJECT_ROOT
 
 BENCH_LANDING = PROJECT_ROOT / "data" / "bench" / "landing"
 CHUNK_ROWS = 250_000
+#: bump when the generated identifiers change (2: phones outside NANP 555-0100..0199)
+GENERATOR = 2
 NAME_POOL = 3000  # as enrich_with_identifiers at >= 3000 rows: few unused name pairs at 10M rows
 
 # Valid SSNs: area 001-899 without 666, group 01-99, serial 0001-9999 (as lib.demo_data._unique_ssns).
@@ -50,7 +55,8 @@ _SSN_SPACE = len(_AREAS) * 99 * 9999
 
 
 def landing_path(rows: int, seed: int, dest_dir: Path = BENCH_LANDING) -> Path:
-    return dest_dir / f"customers_{rows}_seed{seed}.csv"
+    """The cached landing file of these arguments and of this `GENERATOR`."""
+    return dest_dir / f"customers_{rows}_seed{seed}_g{GENERATOR}.csv"
 
 
 def unique_ssn_numbers(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from synth_platform.defs import alerts, automation
+from synth_platform.defs import alerts, automation, catalog
 from synth_platform.defs.analytics import analytics_dbt_assets, dbt_resource
 from synth_platform.defs.chain import LEDGER_KEY, build_dataset_assets
 from synth_platform.defs.resources import (
@@ -25,6 +25,7 @@ LEDGER_SPEC = dg.AssetSpec(
     "synthesizer fit (epsilon spent) and per release decision (released / blocked).",
     group_name="governance",
     kinds={"duckdb"},
+    **catalog.ledger_attributes(),
 )
 
 

@@ -36,10 +36,11 @@ def test_graph_checks_and_code_versions():
     assert dg.AssetKey(["adult_customers", "synthetic"]) in release.parent_keys
     assert defs.get_schedule_def("nightly_refresh")
     assert defs.get_sensor_def("adult_customers_landing_sensor")
-    alerts = ("run_failure_alert", "privacy_budget_alert", "stale_release_alert", "release_freshness_checks")
+    alerts = ("run_failure_alert", "privacy_budget_alert", "stale_release_alert")
     assert all(defs.get_sensor_def(name) for name in alerts)
-    freshness = dg.AssetCheckKey(dg.AssetKey(["adult_customers", "release"]), "freshness_check")
-    assert freshness in graph.asset_check_keys
+    # a release's freshness is its policy (evaluated by the daemon, shown in the UI), not a check
+    assert isinstance(release.freshness_policy, dg.FreshnessPolicy)
+    assert not [k for k in graph.asset_check_keys if "freshness" in k.name]
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path):

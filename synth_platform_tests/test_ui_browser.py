@@ -51,7 +51,6 @@ SENSORS_AND_SCHEDULES = [
     "release_lease_of_failed_run",
     "privacy_budget_alert",
     "stale_release_alert",
-    "release_freshness_checks",
 ]
 
 

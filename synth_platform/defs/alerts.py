@@ -8,14 +8,14 @@
 - `privacy_budget_alert`: a dataset with an epsilon budget has less than 20 % left. Recorded as
   an `AssetObservation` on `governance/ledger` (visible in the ledger's event history), once
   per new spend, and as the sensor tick's message.
-- Freshness: `dg.build_last_update_freshness_checks` on every `<ds>/release` (26 h by default
-  for a nightly refresh, `SYNTH_RELEASE_MAX_AGE_HOURS`), evaluated by Dagster's freshness
-  sensor; `stale_release_alert` sends the alert for an overdue release (observation on the
-  release asset, once per stale materialisation).
+- Freshness: every `<ds>/release` has a `FreshnessPolicy` (defs.catalog: fails after 26 h by
+  default for a nightly refresh, `SYNTH_RELEASE_MAX_AGE_HOURS`), evaluated by the daemon and shown
+  in the UI. Open-source Dagster sends no alert for a failing policy (alerts on it are Dagster+),
+  so `stale_release_alert` stays: it sends the alert for an overdue release (observation on the
+  release asset, once per stale materialisation) with the same age.
 """
 
 import json
-import warnings
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -151,29 +151,6 @@ def budget_alert_sensor(specs: list[DatasetSpec]) -> dg.SensorDefinition:
     return privacy_budget_alert
 
 
-def release_freshness_checks(specs: list[DatasetSpec]) -> list:
-    if not specs:
-        return []
-    with warnings.catch_warnings():  # superseded by FreshnessPolicy, which needs Dagster+ or a daemon flag
-        warnings.filterwarnings("ignore", message=".*superseded.*")
-        return list(
-            dg.build_last_update_freshness_checks(
-                assets=[release_key(s) for s in specs], lower_bound_delta=alerts.release_max_age()
-            )
-        )
-
-
-def freshness_checks_sensor(checks: list) -> dg.SensorDefinition:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*superseded.*")
-        return dg.build_sensor_for_freshness_checks(
-            freshness_checks=checks,
-            name="release_freshness_checks",
-            minimum_interval_seconds=600,
-            default_status=_status(dg.DefaultSensorStatus),
-        )
-
-
 def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None) -> dg.SensorDefinition:
     @dg.sensor(
         name="stale_release_alert",
@@ -211,12 +188,9 @@ def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None) -> dg.Sen
 
 
 def build_alerts(specs: list[DatasetSpec]) -> tuple[list, list]:
-    """(asset checks, sensors) of the operator alerts."""
-    checks = release_freshness_checks(specs)
+    """(asset checks, sensors) of the operator alerts. No check: a release's freshness is its policy."""
     sensors = [run_failure_alert_sensor(), budget_alert_sensor(specs), stale_release_alert_sensor(specs)]
-    if checks:
-        sensors.append(freshness_checks_sensor(checks))
-    return checks, sensors
+    return [], sensors
 
 
 def quarantine_if_schema_differs(path, spec: DatasetSpec, storage, log) -> str | None:

@@ -12,15 +12,22 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
+from synth_platform.defs import catalog
 from synth_platform.defs.chain.common import LEDGER_KEY, POOL
 from synth_platform.defs.resources import WarehouseResource
 from synth_platform.lib import zones
@@ -57,14 +64,21 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
     """The project's `manifest.json`, (re)generated with `dbt parse` when missing or older than the models.
 
     Parsing needs neither the DuckDB file nor the network (the project has no dbt packages).
-    A file lock keeps concurrently starting processes from parsing over each other.
+    A file lock keeps concurrently starting processes from parsing over each other: the lock file
+    of dagster-dbt's own guard (`<manifest>.concurrent-update-lock`, an flock like this one), so
+    `dagster-dbt project prepare-and-package` and this never parse at the same time either.
+
+    Not `DBT_PROJECT.prepare_if_dev()`: it parses only under `dagster dev` / `dg dev`, so a fresh
+    clone loaded any other way (pytest, `dagster definitions validate`, a code server, the daemon)
+    has no manifest and the code location fails to load; and it runs `dbt` from the PATH, which
+    `make dev` (`.venv/bin/dagster dev`, venv not activated) does not have.
     """
     manifest = Path(project.manifest_path)
     if not _manifest_is_stale(manifest):
         return manifest
     target = manifest.parent
     target.mkdir(parents=True, exist_ok=True)
-    with open(target / ".parse.lock", "a+") as handle:
+    with open(manifest.with_suffix(".concurrent-update-lock"), "a+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             if _manifest_is_stale(manifest):
@@ -125,6 +139,14 @@ class AnalyticsDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return None if dbt_resource_props["resource_type"] == "source" else GROUP
 
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        """The models span datasets: the platform team owns them (defs.catalog)."""
+        return [catalog.PLATFORM_OWNER]
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        """dbt's own tags, plus `zone: published`: dbt reads and writes only the published zone."""
+        return {**super().get_tags(dbt_resource_props), catalog.ZONE_TAG: catalog.PUBLISHED}
+
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
@@ -159,7 +181,8 @@ def _environ(**values: str) -> Iterator[None]:
 @dbt_assets(
     manifest=ensure_manifest(),
     project=DBT_PROJECT,
-    dagster_dbt_translator=AnalyticsDbtTranslator(),
+    # code references: each model links to its .sql file in the UI
+    dagster_dbt_translator=AnalyticsDbtTranslator(DagsterDbtTranslatorSettings(enable_code_references=True)),
     pool=POOL,
 )
 def analytics_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):

@@ -22,7 +22,14 @@ import pandas as pd
 
 from synth_platform.lib.attacks.closest_record import capped_distances
 from synth_platform.lib.attacks.near_match import column_codes, left_out_sets, near_matches
-from synth_platform.lib.attacks.space import MixedEncoder, as_float, as_text, is_numeric, nearest_with_index
+from synth_platform.lib.attacks.space import (
+    MixedEncoder,
+    as_float,
+    as_text,
+    is_numeric,
+    nearest,
+    nearest_with_index,
+)
 from synth_platform.lib.privacy import _row_hashes
 
 #: a share's indicators over this many people per side at most (distance checks); hashing checks take all
@@ -40,18 +47,28 @@ PAIR_BINS = 5
 SCORED_MAX_CATEGORIES = 100
 
 
-def keyed_sample(frame: pd.DataFrame, m: int, hash_key: str) -> pd.DataFrame:
+def keyed_hashes(frame: pd.DataFrame, hash_key: str) -> np.ndarray:
+    """Each row's keyed hash of its content (what `keyed_sample` ranks rows by)."""
+    canonical = frame.astype("string").fillna("\x00<NA>")
+    return pd.util.hash_pandas_object(canonical, index=False, hash_key=hash_key).to_numpy()
+
+
+def keyed_sample(
+    frame: pd.DataFrame, m: int, hash_key: str, hashes: np.ndarray | None = None
+) -> pd.DataFrame:
     """The m rows with the smallest keyed hash of their content (all rows when fewer).
 
     Identical rows hash alike and have identical indicators, so ties do not matter; one person
     added or removed changes the chosen multiset by at most one row in and one row out.
+    `hashes`: `keyed_hashes(frame, hash_key)` when the caller already has them (the gate samples
+    the same frame for several checks: hashing it once is most of the cost).
     """
     if m <= 0 or frame.empty:
         return frame.iloc[:0]
     if len(frame) <= m:
         return frame
-    canonical = frame.astype("string").fillna("\x00<NA>")
-    hashes = pd.util.hash_pandas_object(canonical, index=False, hash_key=hash_key).to_numpy()
+    if hashes is None:
+        hashes = keyed_hashes(frame, hash_key)
     chosen = np.argpartition(hashes, m - 1)[:m]
     return frame.iloc[np.sort(chosen)]
 
@@ -180,8 +197,8 @@ def membership_auc(
     reference = _synthetic_rows(synthetic[columns], seed)
     encoder = MixedEncoder(reference, numeric)
     encoded = encoder.transform(reference)
-    members = -np.sqrt(nearest_with_index(encoder.transform(train[columns]), encoded)[0][:, 0])
-    others = -np.sqrt(nearest_with_index(encoder.transform(holdout[columns]), encoded)[0][:, 0])
+    members = -np.sqrt(nearest(encoder.transform(train[columns]), encoded)[:, 0])
+    others = -np.sqrt(nearest(encoder.transform(holdout[columns]), encoded)[:, 0])
     from scipy.stats import rankdata
 
     ranks = rankdata(np.concatenate([members, others]))
@@ -312,16 +329,17 @@ def bounded_quality(
         return {"score": float("nan"), "column_shapes": float("nan"), "column_pair_trends": float("nan")}
     rng = np.random.default_rng(seed)
     floor_rows = synthetic.iloc[rng.integers(0, len(synthetic), m)] if len(synthetic) else synthetic
+    # a category's codes do not depend on the number of bins: one coding serves shapes and pairs
+    coded = _binned_codes([people, floor_rows, synthetic], columns, numeric, PAIR_BINS)
     shapes = []
-    for column in columns:
+    for j, column in enumerate(columns):
         if column in numeric:
             real = _ks_padded(as_float(people[column]), as_float(synthetic[column]), m)
             floor = _ks_padded(as_float(floor_rows[column]), as_float(synthetic[column]), m)
         else:
-            coded = _binned_codes([people, floor_rows, synthetic], [column], numeric)
-            real, floor = _tv_codes(coded[0], coded[2], m), _tv_codes(coded[1], coded[2], m)
+            real = _tv_codes(coded[0][:, [j]], coded[2][:, [j]], m)
+            floor = _tv_codes(coded[1][:, [j]], coded[2][:, [j]], m)
         shapes.append(1.0 - max(0.0, real - floor))
-    coded = _binned_codes([people, floor_rows, synthetic], columns, numeric, PAIR_BINS)
     pairs = []
     for a, b in combinations(range(len(columns)), 2):
         real = _tv_codes(coded[0][:, [a, b]], coded[2][:, [a, b]], m)
@@ -334,12 +352,45 @@ def bounded_quality(
 
 def _tv_codes(real: np.ndarray, synthetic: np.ndarray, m: int) -> float:
     """TV distance of the code combinations, the real side over m (missing mass on no cell)."""
-    keys_r, keys_s = _combine(real), _combine(synthetic)
-    values, inverse = np.unique(np.concatenate([keys_r, keys_s]), return_inverse=True)
-    p_r = np.bincount(inverse[: len(keys_r)], minlength=len(values)) / m
-    p_s = np.bincount(inverse[len(keys_r) :], minlength=len(values)) / max(len(keys_s), 1)
-    absent = max(0.0, 1.0 - len(keys_r) / m)
+    cells = _cell_counts(real, synthetic)
+    if cells is None:
+        keys_r, keys_s = _combine(real), _combine(synthetic)
+        values, inverse = np.unique(np.concatenate([keys_r, keys_s]), return_inverse=True)
+        count_r = np.bincount(inverse[: len(keys_r)], minlength=len(values))
+        count_s = np.bincount(inverse[len(keys_r) :], minlength=len(values))
+    else:
+        count_r, count_s = cells
+    p_r = count_r / m
+    p_s = count_s / max(len(synthetic), 1)
+    absent = max(0.0, 1.0 - len(real) / m)
     return 0.5 * (float(np.abs(p_r - p_s).sum()) + absent)
+
+
+#: cells of a one- or two-column table counted by `np.bincount` (beyond: the sort in `_tv_codes`)
+MAX_DENSE_CELLS = 1 << 22
+
+
+def _cell_counts(real: np.ndarray, synthetic: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per occupied cell, in `_combine`'s key order, the real and synthetic counts — what the sort
+    in `_tv_codes` finds — counted by `np.bincount` on a dense cell index (None: codes too many or
+    not small non-negative integers). One or two columns of codes below 1_000_003: `_combine`'s
+    key order is then the lexicographic order of the codes, as the dense index's is, so the same
+    cells come out in the same order and the TV sum adds the same numbers in the same order."""
+    if real.shape[1] not in (1, 2) or len(real) == 0 or len(synthetic) == 0:
+        return None
+    low = min(int(real.min()), int(synthetic.min()))
+    high = np.maximum(real.max(axis=0), synthetic.max(axis=0)).astype(np.int64) + 1
+    if low < 0 or int(high.max()) >= 1_000_003 or int(np.prod(high)) > MAX_DENSE_CELLS:
+        return None
+
+    def index(codes: np.ndarray) -> np.ndarray:
+        return codes[:, 0] if codes.shape[1] == 1 else codes[:, 0] * high[1] + codes[:, 1]
+
+    size = int(np.prod(high))
+    count_r = np.bincount(index(real), minlength=size)
+    count_s = np.bincount(index(synthetic), minlength=size)
+    occupied = (count_r > 0) | (count_s > 0)
+    return count_r[occupied], count_s[occupied]
 
 
 def _ks_padded(real: pd.Series, synthetic: pd.Series, m: int) -> float:
@@ -402,18 +453,29 @@ def tstr_scores(synthetic: pd.DataFrame, holdout: pd.DataFrame, target: str, tas
 # --- identifier leaks ---------------------------------------------------------------------------
 
 
-def leaking_people(synthetic: pd.DataFrame, raw_identifiers: list[pd.Series]) -> int:
+def leaking_people(synthetic: pd.DataFrame, raw_identifiers: list[pd.Series], reserved=None) -> int:
     """Source people with an identifying direct identifier equal (in any written form) to a synthetic
-    cell; a person counts once whatever the number of cells."""
+    cell; a person counts once whatever the number of cells. With `reserved`
+    (`privacy.ReservedSpaces`), refilled cells inside their reserved space and raw values inside a
+    public reserved space are not compared (`privacy.RESERVED_RULE`), as in the SQL scan."""
+    from synth_platform.lib.privacy import in_raw_space, in_synthetic_space
     from synth_platform.lib.refill import forbidden_values
 
     if not raw_identifiers:
         return 0
-    found = forbidden_values([synthetic[c].astype("string") for c in synthetic.columns])
+    spaces = reserved.synthetic if reserved is not None else {}
+    found = forbidden_values(
+        [
+            synthetic[c][~in_synthetic_space(synthetic[c], spaces.get(str(c)))].astype("string")
+            for c in synthetic.columns
+        ]
+    )
     leaking = np.zeros(len(raw_identifiers[0]), dtype=bool)
     for series in raw_identifiers:
         codes, uniques = pd.factorize(series.reset_index(drop=True))
         identifying, _ = found.classify(pd.Series(uniques, dtype=object))
+        if reserved is not None:
+            identifying &= ~in_raw_space(pd.Series(uniques, dtype=object), reserved.raw.get(str(series.name)))
         hit = np.zeros(len(series), dtype=bool)
         present = codes >= 0
         hit[present] = identifying[codes[present]]

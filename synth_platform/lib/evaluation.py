@@ -126,6 +126,20 @@ class GateReport:
         """Was the decision taken from noisy figures (a charged, private gate)?"""
         return any(o.noisy is not None for o in self.outcomes)
 
+    def decision_rule(self) -> dict | None:
+        """How sure a noisy check had to be to block (public): the spec's family-wise false-block
+        rate, the figures it is shared over and the z each was decided at; None when no noisy
+        figure decided (an exact report, or a gate refused before it read data)."""
+        for o in self.outcomes:
+            if o.noisy is not None and o.noisy.false_block_rate is not None:
+                return {
+                    "false_block_rate": o.noisy.false_block_rate,
+                    "figures": o.noisy.family_figures,
+                    "z": o.noisy.z,
+                    "z_minimum": private_decision.Z,
+                }
+        return None
+
 
 #: Above this many categories, SDMetrics' pair trends on an evaluation sample measure sampling noise
 #: (a ZIP3 column has ~900 categories): such columns are left out of the score, and said so.
@@ -289,6 +303,11 @@ def _copied_flags(con, plan, synthetic: tuple[str, str], train: tuple[str, str],
     return pd.Series(flags, index=sample.index)
 
 
+def _reserved_spaces(spec: DatasetSpec, plan: list[ColumnTreatment]) -> privacy.ReservedSpaces:
+    """The plan's declared reserved spaces for the leak check (as the SQL scan derives them)."""
+    return privacy.reserved_spaces(plan, {c: col.type for c, col in spec.columns.items()})
+
+
 def read_gate_inputs(
     con,
     plan: list[ColumnTreatment],
@@ -307,7 +326,9 @@ def read_gate_inputs(
         frames[name], rows[name] = _sample(con, *tables[name], sample_rows, hash_key)
     copies = privacy.exact_copies_sql(con, plan, tables["synthetic"], tables["train"], tables["holdout"])
     if identifier_columns:
-        candidates = privacy.leak_candidates(con, tables["synthetic"], tables["raw"], identifier_columns)
+        candidates = privacy.leak_candidates(
+            con, tables["synthetic"], tables["raw"], identifier_columns, plan
+        )
         leaks = privacy.identifier_leaks_of_candidates(candidates, list(frames["synthetic"].columns))
         leaking = privacy.leaking_people_sql(con, candidates, tables["raw"])
     else:
@@ -453,7 +474,11 @@ def evaluate(
 
     attack_checks = privacy_attacks(checks, plan, synthetic_model, train, holdout)
 
-    leaks = whole.leaks if whole is not None else privacy.identifier_leaks(synthetic, raw_identifiers)
+    leaks = (
+        whole.leaks
+        if whole is not None
+        else privacy.identifier_leaks(synthetic, raw_identifiers, _reserved_spaces(spec, plan))
+    )
     leak_check = CheckOutcome(
         "no_identifier_leak",
         leaks.leaked_cells == 0,
@@ -524,6 +549,57 @@ def real_data_checks(spec: DatasetSpec, plan: list[ColumnTreatment]) -> list[str
     return names
 
 
+def decided_figures(spec: DatasetSpec, plan: list[ColumnTreatment], numeric: list[str]) -> dict[str, int]:
+    """Per noisy check that can falsely block an honest release, how many figures it decides: the
+    family the gate's false-block rate is shared over (`private_decision.family_z`). Public: from the
+    spec, the plan and the warehouse types (`numeric`), never from data.
+
+    Every real-data check but the holdout minimum, whose error is the other way (a false pass: it
+    passes only when surely at least the minimum, at `private_decision.Z`). Close copies decide one
+    excess per public cut, absolute exposure one per public criterion, attribute inference one per
+    sensitive column (the worst decides, so each may block); the others one figure each.
+    """
+    reaching = [t for t in plan if t.reaches_model]
+    columns = [t.column for t in reaching]
+    secrets = [t.column for t in reaching if t.pii_class == "sensitive"]
+    many = {
+        "close_copies": len(bounded_figures.CLOSE_CUTS),
+        "absolute_exposure": len(bounded_figures.exposure_criteria(columns, numeric)),
+        "attribute_inference": len(secrets),
+    }
+    return {name: max(1, many.get(name, 1)) for name in real_data_checks(spec, plan) if name != HOLDOUT_CHECK}
+
+
+def gate_decision_rule(spec: DatasetSpec, plan: list[ColumnTreatment], numeric: list[str]) -> dict:
+    """The gate's decision rule as stated to a user (public): the family-wise false-block rate alpha,
+    how many figures share it, and the z each one is decided at."""
+    figures = decided_figures(spec, plan, numeric)
+    alpha = spec.checks.false_block_rate
+    total = sum(figures.values())
+    return {
+        "false_block_rate": alpha,
+        "figures": total,
+        "figures_per_check": figures,
+        "z": private_decision.family_z(alpha, total),
+        "z_minimum": private_decision.Z,  # the holdout minimum's "surely at least"
+    }
+
+
+def _in_family(name: str, released: tuple[NoisyFigure, str], rule: dict) -> tuple[NoisyFigure, str]:
+    """A released figure stamped with the family it was decided in (alpha and its size): public.
+    A check that decided more figures than the family counted would break the stated rate: an
+    error (the gate then fails, never passes), not a silent drift."""
+    noisy, verdict = released
+    per_figure = noisy.parts.get("noisy_excess_per_cut") or noisy.parts.get("noisy_excess_per_criterion")
+    if per_figure is not None and len(per_figure) > rule["figures_per_check"][name]:
+        raise RuntimeError(
+            f"{name} decided {len(per_figure)} figures but the gate's false-block rate was shared over "
+            f"{rule['figures_per_check'][name]} of them (evaluation.decided_figures is out of date)"
+        )
+    noisy = replace(noisy, false_block_rate=rule["false_block_rate"], family_figures=rule["figures"])
+    return noisy, verdict
+
+
 def _privatised(outcome: CheckOutcome, released: tuple[NoisyFigure, str] | None) -> CheckOutcome:
     if outcome.public:
         return outcome
@@ -558,7 +634,7 @@ def _verdict(noisy: NoisyFigure, what: str, threshold: float, direction: str = "
         is_word = ("not " + word) if noisy.passed else word
     return (
         f"{state}: noisy {what} is {noisy.value:.4f} (DP noise sd {noisy.sigma:.4g}, total uncertainty "
-        f"{noisy.uncertainty:.4g}), {is_word} {threshold:g}"
+        f"{noisy.uncertainty:.4g}), {is_word} {threshold:g} (sure: z {noisy.z:.3f})"
     )
 
 
@@ -600,6 +676,10 @@ def private_figures(
     secrets = [t.column for t in reaching if t.pii_class == "sensitive"]
     generalised = [t.column for t in reaching if t.action == "generalize"]
     numeric = bf.numeric_columns(train, columns)  # from the warehouse types: public
+    # one z for every "sure of a problem" figure: the spec's family-wise false-block rate, shared
+    # (Bonferroni) over every figure this evaluation decides (public: spec, plan, types)
+    rule = gate_decision_rule(spec, plan, numeric)
+    z = rule["z"]
     out: dict[str, tuple[NoisyFigure, str]] = {}
 
     rows = (
@@ -622,14 +702,18 @@ def private_figures(
     m_t = private_decision.public_size(n_t, sigma_n, GATE_SAMPLE_ROWS)
     m_h = private_decision.public_size(n_h, sigma_n, GATE_SAMPLE_ROWS)
 
+    hashes: dict[int, np.ndarray] = {}  # per frame (train, holdout): hashed once for every check
+
     def sample(frame: pd.DataFrame, m: int) -> pd.DataFrame:
-        return bf.keyed_sample(frame, m, key)
+        if 0 < m < len(frame) and id(frame) not in hashes:
+            hashes[id(frame)] = bf.keyed_hashes(frame, key)
+        return bf.keyed_sample(frame, m, key, hashes.get(id(frame)))
 
     people_t, people_h = sample(train, m_t), sample(holdout, m_h)
 
     def shares(name: str, hits: tuple[int, int], sizes: tuple[int, int], threshold: float, what: str):
         noisy = private_decision.noisy_share_difference(
-            noise, name, hits[0], sizes[0], hits[1], sizes[1], rho[name], threshold
+            noise, name, hits[0], sizes[0], hits[1], sizes[1], rho[name], threshold, z
         )
         out[name] = (noisy, _verdict(noisy, what, threshold))
 
@@ -647,6 +731,7 @@ def private_figures(
         checks.min_quality_score,
         "below",
         clip=(0.0, 1.0),
+        z=z,
     )
     out["quality_score"] = (
         noisy,
@@ -664,6 +749,7 @@ def private_figures(
         m_t,
         rho["exact_copies"],
         checks.max_exact_copy_share,
+        z,
     )
     out["exact_copies"] = (
         noisy,
@@ -675,7 +761,15 @@ def private_figures(
         sample(train, m_td), sample(holdout, m_hd), synthetic_model, columns, numeric
     )
     noisy = private_decision.noisy_share_differences(
-        noise, "close_copies", close_t, m_td, close_h, m_hd, rho["close_copies"], checks.max_close_copy_excess
+        noise,
+        "close_copies",
+        close_t,
+        m_td,
+        close_h,
+        m_hd,
+        rho["close_copies"],
+        checks.max_close_copy_excess,
+        z,
     )
     what = "largest excess share of training people close to a synthetic row (public cuts)"
     out["close_copies"] = (noisy, _verdict(noisy, what, checks.max_close_copy_excess))
@@ -700,6 +794,7 @@ def private_figures(
         checks.max_membership_auc,
         "above",
         sampling_sd=_auc_sd(max(m_n, 1)),
+        z=z,
     )
     out["membership_inference"] = (
         noisy,
@@ -723,7 +818,7 @@ def private_figures(
         )
     if "attribute_inference" in rho:
         found = bf.inference_hits(near_t, near_h, synthetic_model, columns, secrets, numeric, checks.seed)
-        out["attribute_inference"] = _inference(noise, found, m_n, rho["attribute_inference"], checks)
+        out["attribute_inference"] = _inference(noise, found, m_n, rho["attribute_inference"], checks, z)
     if "unique_people" in rho:
         kept = [c for c in columns if c not in generalised]
         profile = kept if len(kept) >= 2 else columns
@@ -736,25 +831,32 @@ def private_figures(
         )
 
     out["absolute_exposure"] = _private_exposure(
-        noise, train, holdout, synthetic_model, columns, numeric, n_t + n_h, sigma_n, rho, checks
+        noise, train, holdout, synthetic_model, columns, numeric, n_t + n_h, sigma_n, rho, checks, z
     )
 
-    leaking = whole.leaking_people if whole is not None else bf.leaking_people(synthetic, raw_identifiers)
+    leaking = (
+        whole.leaking_people
+        if whole is not None
+        else bf.leaking_people(synthetic, raw_identifiers, _reserved_spaces(spec, plan))
+    )
     noisy = private_decision.noisy_scalar(
-        noise, "no_identifier_leak", float(leaking), 1.0, rho["no_identifier_leak"], 0.0, "above"
+        noise, "no_identifier_leak", float(leaking), 1.0, rho["no_identifier_leak"], 0.0, "above", z=z
     )
     out["no_identifier_leak"] = (noisy, _verdict(noisy, "count of people with a leaked identifier", 0.0))
 
     if UTILITY_CHECK in rho:
         m_u = min(m_h, spec.utility.max_rows)
         out[UTILITY_CHECK] = _private_utility(
-            spec, synthetic_model, sample(holdout, m_u), m_u, noise, rho[UTILITY_CHECK]
+            spec, synthetic_model, sample(holdout, m_u), m_u, noise, rho[UTILITY_CHECK], z
         )
-    return out
+    return {
+        name: _in_family(name, pair, rule) if name in rule["figures_per_check"] else pair
+        for name, pair in out.items()
+    }
 
 
 def _private_exposure(
-    noise, train, holdout, synthetic_model, columns, numeric, noisy_total, sigma_n, rho, checks
+    noise, train, holdout, synthetic_model, columns, numeric, noisy_total, sigma_n, rho, checks, z=None
 ):
     """Absolute exposure's bounded figure: matchings of one keyed half's people to the synthetic
     table and to the other half (`bounded_figures.exposure_matchings`), released as a vector of
@@ -776,7 +878,7 @@ def _private_exposure(
     )
     threshold = checks.max_absolute_exposure_excess
     noisy = private_decision.noisy_share_differences(
-        noise, "absolute_exposure", found, m, chance, m, rho["absolute_exposure"] / 2.0, threshold
+        noise, "absolute_exposure", found, m, chance, m, rho["absolute_exposure"] / 2.0, threshold, z
     )
     parts = {
         "noisy_excess_per_criterion": noisy.parts.get("noisy_excess_per_cut"),
@@ -789,12 +891,15 @@ def _private_exposure(
     return noisy, _verdict(noisy, what, threshold)
 
 
-def _inference(noise: GateNoise, found: dict, m: int, rho: float, checks) -> tuple[NoisyFigure, str]:
+def _inference(
+    noise: GateNoise, found: dict, m: int, rho: float, checks, z: float = private_decision.Z
+) -> tuple[NoisyFigure, str]:
     """Per secret, the train and holdout shares (2 S noisy figures; one person moves S of them, one
-    side: L2 sensitivity sqrt(S)/m); the figure is the largest noisy excess."""
+    side: L2 sensitivity sqrt(S)/m); the figure is the largest noisy excess, decided at `z` (the
+    gate's family z counts the S excesses: the worst of them decides)."""
     threshold = checks.max_inference_risk
     if m < 1 or not found:
-        noisy = NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {})
+        noisy = NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {}, z)
         return noisy, _verdict(noisy, "attribute-inference excess", threshold)
     secrets = sorted(found)
     sigma = private_decision.gaussian_sigma(math.sqrt(len(secrets)) / m, rho)
@@ -813,13 +918,16 @@ def _inference(noise: GateNoise, found: dict, m: int, rho: float, checks) -> tup
         math.sqrt(len(secrets)) / m,
         rho,
         uncertainty,
-        private_decision.passes_unless_surely_above(value, uncertainty, threshold),
+        private_decision.passes_unless_surely_above(value, uncertainty, threshold, z),
         {"worst_secret_column": worst, "people_per_side": m},
+        z,
     )
     return noisy, _verdict(noisy, "attribute-inference excess (worst sensitive column)", threshold)
 
 
-def _private_utility(spec, synthetic_model, holdout_people, m, noise, rho) -> tuple[NoisyFigure, str]:
+def _private_utility(
+    spec, synthetic_model, holdout_people, m, noise, rho, z: float = private_decision.Z
+) -> tuple[NoisyFigure, str]:
     """The largest public-reference gap: score of the synthetic-trained model on held-out synthetic
     rows minus its score summed over m holdout people, over m (each person's score in [0, 1]:
     Δ = 1/m)."""
@@ -848,6 +956,7 @@ def _private_utility(spec, synthetic_model, holdout_people, m, noise, rho) -> tu
         settings.max_gap,
         "above",
         sampling_sd=lambda _v: math.sqrt(0.25 / max(m, 1)),
+        z=z,
     )
     what = "utility gap (synthetic-trained model: public reference score minus holdout score)"
     return noisy, _verdict(noisy, what, settings.max_gap)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from synth_platform.lib import private_decision
 from synth_platform.lib.private_files import DIR_MODE, write_private
 
 PICTURES = {
@@ -135,6 +136,34 @@ def outcome_dict(outcome: Any) -> dict:
     )
 
 
+def decision_rule(checks: list[dict]) -> dict | None:
+    """How sure a noisy check had to be to block, read from the checks' released figures (public):
+    the spec's family-wise false-block rate alpha, how many figures share it, and the z each one
+    was decided at. None when no noisy figure decided (exact figures, or a refused gate)."""
+    for check in checks:
+        released = (check.get("details") or {}).get("released") or {}
+        if isinstance(released, dict) and released.get("false_block_rate") is not None:
+            return {
+                "false_block_rate": released["false_block_rate"],
+                "figures": released.get("family_figures"),
+                "z_per_figure": released.get("z"),
+                "meaning": "an honest release (every true figure at or inside its threshold) is blocked "
+                "by the gate's noise with probability at most false_block_rate: each of the figures is "
+                "decided at z = Phi^-1(1 - false_block_rate / figures) (Bonferroni); the holdout "
+                f"minimum passes only when surely met, at z {private_decision.Z:.3f}",
+            }
+    return None
+
+
+def _decision_rule_text(rule: dict | None) -> str:
+    if not rule:
+        return "exact figures (no noisy decision)"
+    return (
+        f"family-wise false-block rate {_num(rule.get('false_block_rate'))} over {rule.get('figures')} "
+        f"noisy figures: each blocks only beyond z {_num(rule.get('z_per_figure'))} x its uncertainty"
+    )
+
+
 def assemble(
     *,
     dataset: str,
@@ -172,6 +201,7 @@ def assemble(
             "synthesizer": synthesizer,
             "privacy_budget": budget,
             "gate_checks": checks,
+            "release_decision_rule": decision_rule(checks),
             "great_expectations": {
                 "success": None if gx is None else gx["passed"],
                 "failed_expectations": None if gx is None else gx["figure"],
@@ -359,6 +389,10 @@ def render_html(report: dict, pictures: dict[str, bytes]) -> str:
             [
                 {"item": "decision", "value": decision},
                 {"item": "failed checks", "value": ", ".join(report.get("failed_checks") or []) or "none"},
+                {
+                    "item": "how sure a block is",
+                    "value": _decision_rule_text(report.get("release_decision_rule")),
+                },
                 {"item": "source file SHA-256", "value": source.get("source_hash")},
                 {
                     "item": "synthesizer",

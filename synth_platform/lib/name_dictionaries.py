@@ -13,6 +13,7 @@ population of spellings the detector knows.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import unicodedata
 from functools import lru_cache
 
@@ -120,6 +121,30 @@ def pools() -> tuple[np.ndarray, np.ndarray]:
     return clean(first_raw), clean(last_raw)
 
 
+@lru_cache(maxsize=1)
+def every_faker_name() -> frozenset[str]:
+    """Every first- and last-name word of EVERY Faker locale (folded), not only the pooled ones.
+
+    The detection dictionaries pool 25 Latin-script locales; an invented family name checked only
+    against those can still be a real surname elsewhere (the 6,000 names once held 'Simard', a
+    common Quebec surname, and 'Morard', listed by fr_CA / fr_CH). A fake 'Marie Simard' then
+    meets every real Marie Simard of a large table by chance: the pair space (given x family)
+    is small enough that ten million fakes cover most of it. Public lists only, no data.
+    """
+    import faker.providers.person as person
+
+    out: set[str] = set()
+    for module in pkgutil.iter_modules(person.__path__):
+        try:
+            provider = importlib.import_module(f"{person.__name__}.{module.name}").Provider
+        except (ImportError, AttributeError):
+            continue
+        for kind in ("first_name", "last_name"):
+            for value in _names(provider, kind):
+                out.update(fold(word).strip(".'") for word in value.replace("-", " ").split())
+    return frozenset(out)
+
+
 #: Syllables of the fictional family names: pronounceable, Latin letters only.
 _ONSETS = (
     "b",
@@ -154,28 +179,35 @@ _CODAS = ("", "n", "r", "l", "s", "th", "nd", "rk", "lt", "m", "v", "x")
 _ENDINGS = ("ane", "ell", "ick", "owe", "ard", "ine", "ost", "urn", "ix", "ay", "um", "ev")
 
 
+#: Syllables of an invented family name (before its ending). One syllable and an ending make
+#: real surnames too often ('Simard', 'Morard': 4 of 6,000 such words are names in Faker locales
+#: the dictionaries do not pool, so real surnames beyond every list meet them at a similar rate);
+#: two syllables made none of 6,000 meet any of the 35,000 held-out name words.
+FICTIONAL_SYLLABLES = 2
+
+
 @lru_cache(maxsize=1)
 def fictional_family_names(count: int = 6000) -> np.ndarray:
-    """Invented family names that are in none of the shipped name dictionaries (25 locales).
+    """Invented family names that are in none of the shipped name dictionaries (25 locales) and
+    in no name list of any Faker locale (`every_faker_name`).
 
     Refill draws family names and street names from here, never from lists of real names: a
-    fake full name ('Maria Drouvell') or street ('Krostane Avenue') then cannot equal a real
+    fake full name ('Maria Trelshusick') or street ('Bethzoost Avenue') then cannot equal a real
     person's name or street drawn from those dictionaries, so a planted real name can never
     reappear in a synthetic table, and nothing has to be compared with the data to ensure it.
     The list is a fixed function of this code (a seeded generator), the same on every machine.
     """
     rng = np.random.default_rng(20261203)
     first, last = dictionaries()
-    known = first | last
+    known = first | last | every_faker_name()  # every locale's names: no real surname from any list
     out: set[str] = set()
     while len(out) < count:
-        syllables = int(rng.integers(1, 3))
         word = (
             "".join(
                 _ONSETS[rng.integers(len(_ONSETS))]
                 + _NUCLEI[rng.integers(len(_NUCLEI))]
                 + _CODAS[rng.integers(len(_CODAS))]
-                for _ in range(syllables)
+                for _ in range(FICTIONAL_SYLLABLES)
             )
             + _ENDINGS[rng.integers(len(_ENDINGS))]
         )

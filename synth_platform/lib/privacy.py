@@ -16,8 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from synth_platform.lib.refill import forbidden_values
+from synth_platform.lib.refill import (
+    NUMERIC_COLUMN_TYPES,
+    forbidden_values,
+    raw_reserved_regex,
+    reserved_space_regex,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class LeakResult:
     coincidences: int = 0  # cells equal only to a common raw value (a name): chance, reported
     columns_with_coincidences: dict[str, int] = field(default_factory=dict)
     rule: str = ""  # how a leak is told from a coincidence, for the report
+    #: cells of refilled columns inside their refill's reserved space: never compared (see RESERVED_RULE)
+    reserved_cells: int = 0
+    columns_in_reserved_space: dict[str, int] = field(default_factory=dict)
 
 
 def _canonical(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -71,40 +81,134 @@ LEAK_RULE = (
     "many people share it and a fake-name generator produces it by chance, so equality is a "
     "coincidence: counted and reported, not a leak"
 )
+RESERVED_RULE = (
+    "; a cell of a refilled column inside its refill's reserved space (a fictional 555-01xx phone, "
+    "an SSN of group 00, an example.com e-mail, the SYN- id prefix, a documentation IP or MAC, as "
+    "the approved plan's kind and format declare it) is a function of the refill's seed only, never "
+    "of data, so it is not compared (counted apart as reserved); a raw value inside a public reserved "
+    "space (a fictional phone, an example.com e-mail, an SSN of group 00) identifies nobody and is not "
+    "compared either; every other cell -- model columns, refilled cells outside their space, names -- "
+    "keeps the rule above"
+)
 
 
-def _leak_result(per_column: dict[str, int], by_chance: dict[str, int]) -> LeakResult:
-    """Leaked and coincidental cells per column as the gate reports them (counts only)."""
+@dataclass(frozen=True)
+class ReservedSpaces:
+    """Declared, public patterns (never learnt from data) of what cannot be a leak: per refilled
+    column, the reserved space its fakes are drawn from (`refill.reserved_space_regex`, matched on
+    the cell as written); per raw identifier column, the public reserved space of its type
+    (`refill.raw_reserved_regex`, matched on the trimmed lower-case text)."""
+
+    synthetic: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+def reserved_spaces(plan, column_types: dict[str, str]) -> ReservedSpaces:
+    """The reserved spaces of a plan's refilled columns. `column_types`: column -> the spec's type
+    (`string`, `integer`, ...) or a DuckDB type (a whole-number column is refilled with digits)."""
+    synthetic, raw = {}, {}
+    for treatment in plan:
+        if treatment.reaches_model:
+            continue
+        column_type = _spec_type(column_types.get(treatment.column, "string"))
+        fake = reserved_space_regex(treatment.detected_type, treatment.format, column_type)
+        real = raw_reserved_regex(treatment.detected_type, column_type)
+        if fake is not None:
+            synthetic[treatment.column] = fake
+        if real is not None:
+            raw[treatment.column] = real
+    return ReservedSpaces(synthetic, raw)
+
+
+def _spec_type(column_type: str) -> str:
+    """`integer` for a DuckDB numeric type, else the type as given (the refill only asks numeric or not)."""
+    if column_type in NUMERIC_COLUMN_TYPES:
+        return column_type
+    return "integer" if _kind(column_type) == "numeric" else column_type
+
+
+def _full_match(texts: pa.Array, regex: str) -> np.ndarray:
+    """Which texts match `regex` in full, with RE2 (as DuckDB's `regexp_full_match`); null: no."""
+    hit = pc.match_substring_regex(texts, f"^(?:{regex})$")
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+
+
+def in_synthetic_space(values: pd.Series, regex: str | None) -> np.ndarray:
+    """Which cells (non-null, as written: `str` of the value) lie inside a refill's reserved space."""
+    if regex is None or values.empty:
+        return np.zeros(len(values), dtype=bool)
+    text = values.astype(object).where(values.isna(), values.astype(str))
+    return _full_match(pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True), regex)
+
+
+def in_raw_space(values: pd.Series, regex: str | None) -> np.ndarray:
+    """Which raw values (trimmed, lower-case) lie inside a public reserved space: they identify nobody."""
+    if regex is None or values.empty:
+        return np.zeros(len(values), dtype=bool)
+    from synth_platform.lib.identifier_match import _arrow_text
+
+    return _full_match(_arrow_text(values), regex)
+
+
+def outside_raw_spaces(
+    raw_identifiers: Iterable[pd.Series], reserved: ReservedSpaces | None
+) -> list[pd.Series]:
+    """The raw identifiers without their values inside a public reserved space (by series name)."""
+    out = []
+    for series in raw_identifiers:
+        regex = reserved.raw.get(str(series.name)) if reserved is not None else None
+        out.append(series[~in_raw_space(series, regex)] if regex is not None else series)
+    return out
+
+
+def _leak_result(
+    per_column: dict[str, int], by_chance: dict[str, int], reserved: dict[str, int] | None = None
+) -> LeakResult:
+    """Leaked, coincidental and reserved-space cells per column as the gate reports them (counts only)."""
     return LeakResult(
         leaked_cells=sum(per_column.values()),
         columns_with_leaks=per_column,
         coincidences=sum(by_chance.values()),
         columns_with_coincidences=by_chance,
-        rule=LEAK_RULE,
+        rule=LEAK_RULE + RESERVED_RULE,
+        reserved_cells=sum((reserved or {}).values()),
+        columns_in_reserved_space=dict(reserved or {}),
     )
 
 
-def identifier_leaks(synthetic: pd.DataFrame, raw_identifiers: Iterable[pd.Series]) -> LeakResult:
+def identifier_leaks(
+    synthetic: pd.DataFrame, raw_identifiers: Iterable[pd.Series], reserved: ReservedSpaces | None = None
+) -> LeakResult:
     """Count synthetic cells (in any column) equal to a raw direct identifier of the source.
 
     Cells equal to an *identifying* raw value (an e-mail, a number, an address, an id) are
     leaks; cells equal only to a *common* raw value (a name many people share) are chance
     coincidences, counted apart (`LEAK_RULE` says how the two are told apart). Only counts
-    are returned: the leaked values themselves must not travel further.
+    are returned: the leaked values themselves must not travel further. With `reserved` (the
+    plan's `ReservedSpaces`), refilled cells inside their space and raw values inside a public
+    reserved space are not compared (`RESERVED_RULE`); the SQL scan skips the same ones.
     """
-    forbidden = forbidden_values(raw_identifiers)
+    forbidden = forbidden_values(outside_raw_spaces(raw_identifiers, reserved))
     per_column: dict[str, int] = {}
     by_chance: dict[str, int] = {}
+    in_space: dict[str, int] = {}
     for column in synthetic.columns:
         # Each distinct value is looked up once: a category column of a million rows costs a few lookups.
         codes, uniques = pd.factorize(synthetic[column].dropna())
-        distinct_identifying, distinct_common = forbidden.classify(pd.Series(uniques))
+        uniques = pd.Series(uniques)
+        regex = reserved.synthetic.get(str(column)) if reserved is not None else None
+        skipped = in_synthetic_space(uniques, regex)
+        distinct_identifying, distinct_common = forbidden.classify(uniques)
+        distinct_identifying &= ~skipped
+        distinct_common &= ~skipped
         identifying, common = distinct_identifying[codes], distinct_common[codes]
         if identifying.any():
             per_column[str(column)] = int(identifying.sum())
         if common.any():
             by_chance[str(column)] = int(common.sum())
-    return _leak_result(per_column, by_chance)
+        if skipped.any():
+            in_space[str(column)] = int(skipped[codes].sum())
+    return _leak_result(per_column, by_chance, in_space)
 
 
 # --- Whole-table figures inside the warehouse (the gate never holds a large table in pandas) ------
@@ -272,13 +376,37 @@ def _value_texts(column: str, data_type: str) -> list[str]:
     return [f"CAST({column} AS VARCHAR)"]
 
 
-def _keys_select(column: str, data_type: str, source: str) -> str:
-    """(col, v, k): every distinct non-null value of one column as text, with each of its keys."""
-    name = "'" + str(column).replace("'", "''") + "'"
-    distinct = f"(SELECT DISTINCT {_ident(column)} AS x FROM {source} WHERE {_ident(column)} IS NOT NULL)"
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _keys_select(
+    column: str, data_type: str, source: str, skip_written: str | None = None, skip_low: str | None = None
+) -> str:
+    """(col, v, k): every distinct non-null value of one column as text, with each of its keys.
+    Values inside a reserved space are skipped before keying: `skip_written` matched on the cell as
+    written (a refilled column's fakes), `skip_low` on its trimmed lower-case text (raw values)."""
+    name = _literal(column)
+    where = f"{_ident(column)} IS NOT NULL"
+    if skip_written is not None:
+        where += f" AND NOT regexp_full_match(CAST({_ident(column)} AS VARCHAR), {_literal(skip_written)})"
+    distinct = f"(SELECT DISTINCT {_ident(column)} AS x FROM {source} WHERE {where})"
     texts = " UNION ".join(f"SELECT {text} AS v FROM {distinct}" for text in _value_texts("x", data_type))
     low = r"lower(regexp_replace(v, '^[\s\p{Z}]+|[\s\p{Z}]+$', '', 'g'))"
-    return f"SELECT {name} AS col, v, unnest({_keys_sql(low)}) AS k FROM ({texts})"
+    outer = f" WHERE NOT regexp_full_match({low}, {_literal(skip_low)})" if skip_low is not None else ""
+    return f"SELECT {name} AS col, v, unnest({_keys_sql(low)}) AS k FROM ({texts}){outer}"
+
+
+def _reserved_counts(con, source: str, columns: dict[str, str]) -> dict[str, int]:
+    """Per refilled column, its cells inside its reserved space (one pass over the table)."""
+    if not columns:
+        return {}
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE regexp_full_match(CAST({_ident(c)} AS VARCHAR), {_literal(r)}))"
+        for c, r in columns.items()
+    )
+    row = con.execute(f"SELECT {counts} FROM {source}").fetchall()[0]
+    return {c: int(n) for c, n in zip(columns, row, strict=True) if n}
 
 
 @dataclass(frozen=True)
@@ -289,22 +417,38 @@ class LeakCandidates:
     synthetic: dict[str, pd.DataFrame]
     #: per raw identifier column, its candidate distinct values (a Series named after the column)
     raw: dict[str, pd.Series]
+    #: per refilled column, its cells inside its reserved space (None: no reserved spaces given)
+    reserved: dict[str, int] | None = None
 
 
 def leak_candidates(
-    con, synthetic: tuple[str, str], raw: tuple[str, str], identifier_columns: list[str]
+    con,
+    synthetic: tuple[str, str],
+    raw: tuple[str, str],
+    identifier_columns: list[str],
+    plan=None,
 ) -> LeakCandidates:
     """Synthetic cells and raw identifier values whose keys meet (see above), by SQL semi-joins
     over the whole tables. Raw values of every length are keyed: the rule itself drops the short
-    ones (as a forbidden value) and still classifies them (as a source person's value)."""
+    ones (as a forbidden value) and still classifies them (as a source person's value). With the
+    approved `plan`, refilled cells inside their reserved space and raw values inside a public
+    reserved space are skipped before keying (`ReservedSpaces`, `RESERVED_RULE`): most of the
+    synthetic identifier text, which cannot leak."""
     syn_types = table_columns(con, *synthetic)
     raw_types = table_columns(con, *raw)
     syn_source = f"{_ident(synthetic[0])}.{_ident(synthetic[1])}"
     raw_source = f"{_ident(raw[0])}.{_ident(raw[1])}"
     if not identifier_columns:
-        return LeakCandidates({}, {})
-    raw_keys = " UNION ALL ".join(_keys_select(c, raw_types[c], raw_source) for c in identifier_columns)
-    syn_keys = " UNION ALL ".join(_keys_select(c, t, syn_source) for c, t in syn_types.items())
+        return LeakCandidates({}, {}, {} if plan is not None else None)
+    fakes = reserved_spaces(plan, syn_types) if plan is not None else ReservedSpaces()
+    reals = reserved_spaces(plan, raw_types) if plan is not None else ReservedSpaces()
+    raw_keys = " UNION ALL ".join(
+        _keys_select(c, raw_types[c], raw_source, skip_low=reals.raw.get(c)) for c in identifier_columns
+    )
+    syn_keys = " UNION ALL ".join(
+        _keys_select(c, t, syn_source, skip_written=fakes.synthetic.get(c)) for c, t in syn_types.items()
+    )
+    in_space = _reserved_counts(con, syn_source, fakes.synthetic) if plan is not None else None
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE __raw_keys AS {raw_keys}")
         con.execute(
@@ -338,7 +482,7 @@ def leak_candidates(
     finally:
         con.execute("DROP TABLE IF EXISTS __raw_keys")
         con.execute("DROP TABLE IF EXISTS __syn_hits")
-    return LeakCandidates(out_syn, out_raw)
+    return LeakCandidates(out_syn, out_raw, in_space)
 
 
 def identifier_leaks_of_candidates(candidates: LeakCandidates, synthetic_columns: list[str]) -> LeakResult:
@@ -356,7 +500,7 @@ def identifier_leaks_of_candidates(candidates: LeakCandidates, synthetic_columns
             per_column[str(column)] = int(weights[identifying].sum())
         if common.any():
             by_chance[str(column)] = int(weights[common].sum())
-    return _leak_result(per_column, by_chance)
+    return _leak_result(per_column, by_chance, candidates.reserved)
 
 
 def leaking_people_sql(con, candidates: LeakCandidates, raw: tuple[str, str]) -> int:

@@ -23,10 +23,18 @@ figures shown outside the restricted evidence pack) differentially private:
   gives the same noisy figures, so repeating the gate cannot average the noise away, and the
   charge is not repeated. A new pair is a new evaluation, charged again.
 * **Decision.** "Sure of a problem": a check blocks when its noisy figure is beyond the
-  threshold by more than `Z` times its total uncertainty — the DP noise and the sampling error
+  threshold by more than z times its total uncertainty — the DP noise and the sampling error
   estimated *from the noisy figures* (post-processing, free). A minimum (the holdout's size) is
   the other way round: it passes only when the noisy count is surely at least the minimum.
   Only noisy figures decide; the exact figures stay in the restricted evidence pack.
+* **Family-wise false-block rate.** One honest figure sitting exactly at its threshold (an honest
+  table has 0 leaking people, and the leak threshold is 0) is blocked with probability Φ(-z); a
+  gate deciding F such figures at once blocks an honest release with probability up to F Φ(-z).
+  The spec states the rate a user accepts, `checks.false_block_rate` (alpha), and every "sure of a
+  problem" figure of one evaluation is decided at `family_z(alpha, F)` = Φ⁻¹(1 - alpha / F) (Bonferroni
+  over every figure of every noisy check: a union bound, so it holds whatever the figures'
+  dependence). F comes from the spec and the plan only (public), never from data. The minimum
+  (holdout size) is not in the family: its error is a false *pass*, kept at `Z`'s 0.5 %.
 """
 
 from __future__ import annotations
@@ -38,18 +46,46 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: "sure": a check blocks when its noisy figure minus Z times its total uncertainty is beyond the
+#: "sure" for one check alone: its noisy figure minus Z times its total uncertainty is beyond the
 #: threshold (one-sided 99.5 %). A check that decides several figures (close copies' cuts, absolute
 #: exposure's criteria) widens Z over them (`z_for`, Bonferroni): one such check blocked an honest
-#: 2,500-row dp_mst table on a 2.7-sigma draw of one of its four cuts' noise.
+#: 2,500-row dp_mst table on a 2.7-sigma draw of one of its four cuts' noise. The gate itself decides
+#: its "sure of a problem" figures at the family-wise `family_z` (Z per check let ~13 checks block an
+#: honest release ~6 % of the time: the demo was blocked once on a noisy leak count of 146 ± 54, exact
+#: 0); Z stays the minimum's (holdout size) rule, which `lib/split.py` sizes the holdout for.
 Z = 2.5758293035489004
 
+#: one-sided error of one figure decided at Z (0.5 %)
+Z_ERROR = 0.005
 
-def z_for(count: int) -> float:
-    """Z for a check deciding `count` figures: the same one-sided error for the check as a whole."""
+
+def z_for(count: int, error: float = Z_ERROR) -> float:
+    """z for a check deciding `count` figures with one-sided `error` for the check as a whole
+    (Bonferroni: error / count per figure). z_for(1) is Z; z_for(3) is 2.94."""
     from scipy.stats import norm
 
-    return float(norm.ppf(1.0 - (1.0 - norm.cdf(Z)) / max(int(count), 1)))
+    return float(norm.isf(float(error) / max(int(count), 1)))
+
+
+def check_false_block_rate(rate: float) -> float:
+    """The family-wise false-block rate alpha, validated: a probability strictly between 0 and 0.5
+    (0 would never block anything; at 0.5 a figure at its threshold blocks on a coin flip)."""
+    if not (isinstance(rate, int | float) and math.isfinite(rate) and 0.0 < rate < 0.5):
+        raise ValueError(
+            f"false_block_rate must be a probability strictly between 0 and 0.5 (the chance that an "
+            f"honest release is blocked by the gate's noise; default 0.01), not {rate!r}"
+        )
+    return float(rate)
+
+
+def family_z(false_block_rate: float, figures: int) -> float:
+    """Per-figure z for a gate deciding `figures` "sure of a problem" figures in one evaluation at
+    family-wise false-block rate alpha: one-sided alpha / figures each (Bonferroni). Public: alpha comes from
+    the spec, `figures` from the spec and the plan (`evaluation.decided_figures`)."""
+    rate = check_false_block_rate(false_block_rate)
+    if int(figures) < 1:
+        raise ValueError("a gate decides at least one figure")
+    return z_for(int(figures), rate)
 
 
 #: public weights of the gate's rho, per real-data check: more to the tight privacy checks whose
@@ -167,16 +203,27 @@ class NoisyFigure:
     uncertainty: float  # sqrt(sigma^2 + sampling variance estimated from noisy figures)
     passed: bool
     parts: dict  # further noisy (public) figures, e.g. the train and holdout shares
+    #: the z each of its figures was decided at (public: a function of the spec and the plan)
+    z: float = Z
+    #: the gate's family-wise false-block rate alpha that z comes from (None: a check decided alone)
+    false_block_rate: float | None = None
+    #: how many figures that alpha is shared over (Bonferroni: z = Phi^-1(1 - alpha / figures))
+    family_figures: int | None = None
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "noisy_figure": _round(self.value),
             "sigma": _round(self.sigma),
             "sensitivity": _round(self.sensitivity),
             "rho": _round(self.rho),
             "uncertainty": _round(self.uncertainty),
+            "z": _round(self.z),
             **{k: _round(v) if isinstance(v, float) else v for k, v in self.parts.items()},
         }
+        if self.false_block_rate is not None:
+            out["false_block_rate"] = _round(self.false_block_rate)
+            out["family_figures"] = self.family_figures
+        return out
 
 
 def _round(value: float | None) -> float | None:
@@ -211,6 +258,7 @@ def noisy_scalar(
     sampling_sd=None,
     parts: dict | None = None,
     clip: tuple[float, float] | None = None,
+    z: float = Z,
 ) -> NoisyFigure:
     """Release one bounded scalar with Gaussian noise and decide on it.
 
@@ -219,6 +267,7 @@ def noisy_scalar(
     `sampling_sd(noisy)` estimates the figure's sampling error from the noisy value (free).
     `clip`: the figure's possible range; the noisy value is clipped into it (post-processing, free:
     a score of 1.02 is shown as 1).
+    `z`: how sure (`family_z` in the gate; `Z` for a check decided alone).
     """
     sigma = gaussian_sigma(sensitivity, rho)
     value = float(exact + noise.gaussian(check, sigma)) if math.isfinite(exact) else math.nan
@@ -229,12 +278,12 @@ def noisy_scalar(
     if not math.isfinite(value):
         passed = False
     elif direction == "above":
-        passed = passes_unless_surely_above(value, uncertainty, threshold)
+        passed = passes_unless_surely_above(value, uncertainty, threshold, z)
     elif direction == "below":
-        passed = passes_unless_surely_below(value, uncertainty, threshold)
+        passed = passes_unless_surely_below(value, uncertainty, threshold, z)
     else:
-        passed = passes_if_surely_at_least(value, uncertainty, threshold)
-    return NoisyFigure(value, sigma, sensitivity, rho, uncertainty, passed, dict(parts or {}))
+        passed = passes_if_surely_at_least(value, uncertainty, threshold, z)
+    return NoisyFigure(value, sigma, sensitivity, rho, uncertainty, passed, dict(parts or {}), z)
 
 
 def noisy_share_difference(
@@ -246,14 +295,15 @@ def noisy_share_difference(
     m_holdout: int,
     rho: float,
     threshold: float,
+    z: float = Z,
 ) -> NoisyFigure:
     """Release (train share, holdout share) — hits over the public sample sizes — with per-side
-    Gaussian noise (one person moves one side by <= 1/m_side), and decide on their difference.
+    Gaussian noise (one person moves one side by <= 1/m_side), and decide on their difference at `z`.
 
     The sampling error of the difference is Wald's, from the noisy shares clipped to [1/m, 1].
     """
     if m_train < 1 or m_holdout < 1:
-        return NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {"reason": "no sample"})
+        return NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {"reason": "no sample"}, z)
     sigma_t = gaussian_sigma(1.0 / m_train, rho)
     sigma_h = gaussian_sigma(1.0 / m_holdout, rho)
     draws = noise.gaussian(check, 1.0, 2)
@@ -271,29 +321,30 @@ def noisy_share_difference(
         1.0 / min(m_train, m_holdout),
         rho,
         uncertainty,
-        passes_unless_surely_above(value, uncertainty, threshold),
+        passes_unless_surely_above(value, uncertainty, threshold, z),
         {
             "noisy_train_share": float(p_t),
             "noisy_holdout_share": float(p_h),
             "train_people": int(m_train),
             "holdout_people": int(m_holdout),
         },
+        z,
     )
 
 
 def noisy_share(
-    noise: GateNoise, check: str, hits: float, m: int, rho: float, threshold: float
+    noise: GateNoise, check: str, hits: float, m: int, rho: float, threshold: float, z: float = Z
 ) -> NoisyFigure:
     """Release one share `hits / m` of a public-size sample (one person moves it by <= 1/m) and
-    decide on it against an absolute threshold (Wald's sampling error from the noisy share)."""
+    decide on it at `z` against an absolute threshold (Wald's sampling error from the noisy share)."""
     if m < 1:
-        return NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {"reason": "no sample"})
+        return NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {"reason": "no sample"}, z)
     sigma = gaussian_sigma(1.0 / m, rho)
     value = float(hits / m + noise.gaussian(check, sigma))
     clipped = min(1.0, max(value, 1.0 / m))
     uncertainty = math.sqrt(sigma**2 + clipped * (1 - clipped) / m)
-    passed = passes_unless_surely_above(value, uncertainty, threshold)
-    return NoisyFigure(value, sigma, 1.0 / m, rho, uncertainty, passed, {"people": int(m)})
+    passed = passes_unless_surely_above(value, uncertainty, threshold, z)
+    return NoisyFigure(value, sigma, 1.0 / m, rho, uncertainty, passed, {"people": int(m)}, z)
 
 
 def noisy_share_differences(
@@ -305,13 +356,16 @@ def noisy_share_differences(
     m_holdout: int,
     rho: float,
     threshold: float,
+    z: float | None = None,
 ) -> NoisyFigure:
     """Like `noisy_share_difference` for C shares per side that one person all moves (one side):
     L2 sensitivity sqrt(C)/m per side. Blocks when any excess is surely above the threshold; the
-    figure is the largest noisy excess."""
+    figure is the largest noisy excess. `z`: per excess (the gate's `family_z`, which counts these
+    C figures); None decides the check alone at `z_for(C)`, the check's own 0.5 %."""
     count = len(hits_train)
+    z = z_for(count) if z is None else float(z)
     if m_train < 1 or m_holdout < 1 or count == 0:
-        return NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {"reason": "no sample"})
+        return NoisyFigure(math.nan, math.inf, math.inf, rho, math.inf, False, {"reason": "no sample"}, z)
     sigma_t = gaussian_sigma(math.sqrt(count) / m_train, rho)
     sigma_h = gaussian_sigma(math.sqrt(count) / m_holdout, rho)
     draws = noise.gaussian(check, 1.0, 2 * count)
@@ -325,7 +379,7 @@ def noisy_share_differences(
         uncertainty = math.sqrt(sigma_t**2 + sigma_h**2 + sampling)
         excess = float(p_t - p_h)
         excesses.append(excess)
-        passed = passed and passes_unless_surely_above(excess, uncertainty, threshold, z_for(count))
+        passed = passed and passes_unless_surely_above(excess, uncertainty, threshold, z)
         if best is None or excess > best[0]:
             best = (excess, uncertainty)
     return NoisyFigure(
@@ -340,6 +394,7 @@ def noisy_share_differences(
             "train_people": m_train,
             "holdout_people": m_holdout,
         },
+        z,
     )
 
 
@@ -369,7 +424,8 @@ def gate_epsilon(rho: float, delta: float) -> float:
 # --- The charge: one ledger row per (model, synthetic table, settings) evaluation ---------------
 
 #: bump when a bounded figure, the split or the decision rule changes: a new evaluation, charged anew
-CODE_VERSION = "3"
+#: (4: the family-wise false-block rate, `family_z`)
+CODE_VERSION = "4"
 
 
 def evaluation_id(model_sha256: str, synthetic_sha256: str, train_data_hash: str, settings: dict) -> str:

@@ -23,6 +23,20 @@ SynthesizerKind = Literal["gaussian_copula", "ctgan", "tvae", "dp_mst"]
 
 DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 GENERALIZE = re.compile(r"^(zip3|year|month|bin:[1-9][0-9]*)$")
+#: Dagster's owner format: an email address, or a team name after `team:` (as Dagster checks it).
+OWNER_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,7}")
+OWNER_TEAM = re.compile(r"team:\S.*")
+
+
+def owner_problem(owner: str) -> str | None:
+    """Why `owner` is not an owner Dagster accepts, or None: checked here, on load, so a typo is
+    reported with the spec's file and field instead of as a failure to load the whole code location."""
+    if OWNER_EMAIL.fullmatch(owner) or OWNER_TEAM.fullmatch(owner):
+        return None
+    return (
+        f"{owner!r} is not an owner: give an email address (e.g. data-owner@example.com) or a team "
+        "name prefixed with 'team:' (e.g. team:customer-analytics)"
+    )
 
 
 def _number(value: object) -> bool:
@@ -292,6 +306,22 @@ class CheckSpec(_Strict):
     #: zCDP rho one gate evaluation (a new model + synthetic table pair) spends on its noisy figures;
     #: charged to the dataset's budget before the gate reads real data (lib/private_decision.py)
     gate_rho: float = Field(default=0.01, gt=0.0, le=1.0)
+    #: the gate's family-wise false-block rate alpha: an honest release (every true figure at or
+    #: inside its threshold) is blocked by the gate's noise with probability at most alpha per
+    #: evaluation; each noisy figure is decided at z = Phi^-1(1 - alpha / figures) (Bonferroni over
+    #: every figure the gate decides, lib/private_decision.py). Smaller: fewer false blocks, and a
+    #: real leak must be larger to be caught (a larger gate_rho buys that power back).
+    false_block_rate: float = 0.01
+
+    @field_validator("false_block_rate")
+    @classmethod
+    def _false_block_rate_is_a_small_probability(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0.0 < value < 0.5):
+            raise ValueError(
+                f"must be a probability strictly between 0 and 0.5 (the chance that an honest release "
+                f"is blocked by the gate's noise, e.g. 0.01 = 1 in 100 evaluations), not {value!r}"
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -353,6 +383,19 @@ class DatasetSpec(_Strict):
     checks: CheckSpec = CheckSpec()
     privacy: PrivacySpec = PrivacySpec()
     utility: UtilitySpec = UtilitySpec()
+    #: Who owns the data (an email or `team:<name>`), shown as the owner of every asset of the
+    #: dataset's chain. Left out of the spec's digest (`exclude`): a new owner changes who is asked,
+    #: not what the chain computes, so it neither re-runs the newest landing file nor changes a
+    #: certificate's spec digest.
+    owner: str | None = Field(default=None, exclude=True)
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_format(cls, value: str | None) -> str | None:
+        problem = None if value is None else owner_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("name")
     @classmethod

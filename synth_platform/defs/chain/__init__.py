@@ -7,6 +7,7 @@ governance); every step opens it briefly under one lock and the `duckdb_warehous
 pool. Each stage is a small module here, next to the `lib/` module it wires.
 """
 
+from synth_platform.defs.catalog import catalogued_dataset_assets
 from synth_platform.defs.chain.common import LEDGER_KEY, POOL, STAGE_VERSIONS, ChainContext
 from synth_platform.defs.chain.discovery import build_pii_report_asset
 from synth_platform.defs.chain.gate import GATE_CHECKS, build_release_gate
@@ -21,15 +22,19 @@ __all__ = ["GATE_CHECKS", "LEDGER_KEY", "POOL", "STAGE_VERSIONS", "IngestConfig"
 
 
 def build_dataset_assets(spec) -> list:
-    """Every asset and check of one dataset's chain, in chain order."""
+    """Every asset and check of one dataset's chain, in chain order, with what the catalog shows of
+    each (owners, tags, table name, the release's freshness policy, code references: defs.catalog)."""
     chain = ChainContext(spec)
-    return [
-        build_raw_asset(chain),
-        build_pii_report_asset(chain),
-        build_masked_asset(chain),
-        build_split_asset(chain),
-        build_synthesizer_asset(chain),
-        build_synthetic_asset(chain),
-        build_release_gate(chain),
-        build_release_asset(chain),
-    ]
+    return catalogued_dataset_assets(
+        spec,
+        [
+            build_raw_asset(chain),
+            build_pii_report_asset(chain),
+            build_masked_asset(chain),
+            build_split_asset(chain),
+            build_synthesizer_asset(chain),
+            build_synthetic_asset(chain),
+            build_release_gate(chain),
+            build_release_asset(chain),
+        ],
+    )

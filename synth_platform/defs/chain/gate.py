@@ -111,6 +111,8 @@ def gate_entry(
             "synthetic_sha256": synthetic_sha256,
             "gate_rho": rho,
             "rho_weights": private_decision.RHO_WEIGHTS,
+            # the decision's family-wise false-block rate (public; the z it gives is in the figures)
+            "false_block_rate": spec.checks.false_block_rate,
         },
         code_version=f"{__version__}/gate-{private_decision.CODE_VERSION}",
         epsilon_spent=private_decision.gate_epsilon(rho, spec.privacy.delta),
@@ -239,6 +241,7 @@ def build_release_gate(chain: ChainContext):
                 )
             report = evaluation.with_sample_sizes(report, whole, spec)
             frames = (synthetic_frame, train, holdout)
+            _log_decision_rule(context.log, ds, report)
         # The verdict names the exact table and model judged (release re-hashes and compares), and
         # is stored with its `blocked` row in one transaction, only while this run owns the dataset.
         # Only public figures leave: the noisy ones of the real-data checks (report.figures()).
@@ -282,6 +285,17 @@ def build_release_gate(chain: ChainContext):
             )
 
     return release_gate
+
+
+def _log_decision_rule(log, ds: str, report: evaluation.GateReport) -> None:
+    """Say how sure a block had to be (public: the spec's alpha and the figures it is shared over)."""
+    rule = report.decision_rule()
+    if rule:
+        log.info(
+            f"Release gate of '{ds}': family-wise false-block rate {rule['false_block_rate']:g} over "
+            f"{rule['figures']} noisy figures, each decided at z {rule['z']:.3f} (the holdout minimum: "
+            f"{rule['z_minimum']:.3f})."
+        )
 
 
 def gate_tables(ds: str) -> dict[str, tuple[str, str]]:

@@ -130,8 +130,43 @@ MAX_BLOCK_CELLS = 8_000_000
 
 
 def nearest(queries: np.ndarray, reference: np.ndarray, k: int = 1, chunk: int = 1024) -> np.ndarray:
-    """Squared distances from each query row to its k nearest reference rows, ascending."""
-    return nearest_with_index(queries, reference, k, chunk)[0]
+    """Squared distances from each query row to its k nearest reference rows, ascending.
+
+    The values of `nearest_with_index` without its index arrays: the k smallest values of a row
+    are the same whichever of tied rows holds them, so a row minimum (k = 1) or a partition gives
+    them at a fraction of the cost of an index partition.
+    """
+    k = max(1, min(k, len(reference)))
+    chunk = max(1, min(chunk, MAX_BLOCK_CELLS // max(len(reference), 1)))
+    distances_out = np.empty((len(queries), k), dtype=np.float32)
+    if len(queries) == 0 or len(reference) == 0:
+        return distances_out
+    ref_norms = np.einsum("ij,ij->i", reference, reference)
+    for start in range(0, len(queries), chunk):
+        distances = _squared_distances(queries[start : start + chunk], reference, ref_norms)
+        picked = _smallest(distances, k)
+        distances_out[start : start + chunk] = np.maximum(picked, 0.0)
+    return distances_out
+
+
+def _squared_distances(block: np.ndarray, reference: np.ndarray, ref_norms: np.ndarray) -> np.ndarray:
+    """|q|^2 + |r|^2 - 2 q.r for one block of query rows, in `nearest_with_index`'s order of
+    operations (the same float32 values to the last bit)."""
+    distances = block @ reference.T
+    distances *= -2.0
+    distances += ref_norms[None, :]
+    distances += np.einsum("ij,ij->i", block, block)[:, None]
+    return distances
+
+
+def _smallest(distances: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k smallest values, ascending, NaN last (as an index partition and sort give)."""
+    if k == 1:
+        picked = distances.min(axis=1, keepdims=True)
+        if not np.isnan(picked).any():
+            return picked
+    picked = np.partition(distances, k - 1, axis=1)[:, :k] if k < distances.shape[1] else distances
+    return np.sort(picked, axis=1)
 
 
 def nearest_with_index(
@@ -152,11 +187,12 @@ def nearest_with_index(
         return distances_out, index_out
     ref_norms = np.einsum("ij,ij->i", reference, reference)
     for start in range(0, len(queries), chunk):
-        block = queries[start : start + chunk]
-        distances = block @ reference.T
-        distances *= -2.0
-        distances += ref_norms[None, :]
-        distances += np.einsum("ij,ij->i", block, block)[:, None]
+        distances = _squared_distances(queries[start : start + chunk], reference, ref_norms)
+        if k == 1 and _first_minimum(distances, index_out[start : start + chunk]):
+            distances_out[start : start + chunk] = np.maximum(
+                np.take_along_axis(distances, index_out[start : start + chunk], axis=1), 0.0
+            )
+            continue
         if k < distances.shape[1]:
             index = np.argpartition(distances, k - 1, axis=1)[:, :k]
         else:
@@ -166,6 +202,19 @@ def nearest_with_index(
         distances_out[start : start + chunk] = np.maximum(np.take_along_axis(picked, order, axis=1), 0.0)
         index_out[start : start + chunk] = np.take_along_axis(index, order, axis=1)
     return distances_out, index_out
+
+
+def _first_minimum(distances: np.ndarray, out: np.ndarray) -> bool:
+    """Each row's nearest reference row into `out` (rows x 1), as `argpartition(.., 0)` picks it:
+    numpy selects the smallest of a row by a linear scan that keeps the first of tied values,
+    which is what `argmin` returns, in one vectorised pass instead of a partition of an index
+    array per row. False (and `out` not to be used) when a row holds NaN, which the two order
+    differently: the caller then partitions."""
+    first = distances.argmin(axis=1)
+    if np.isnan(distances[np.arange(len(first)), first]).any():
+        return False
+    out[:, 0] = first
+    return True
 
 
 def sample_rows(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
