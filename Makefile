@@ -63,14 +63,14 @@ clean:
 	  exit 1; fi
 	rm -rf $(VENV) $(DAGSTER_HOME) data/*.duckdb* data/landing data/quarantine data/models data/evidence data/bench
 
-# Landing files of the demo's shape for the scale bench, streamed in chunks (synth_platform/bench_data.py),
+# Landing files of the demo's shape for the scale bench, streamed in chunks (synth_platform/bench/data.py),
 # cached under data/bench/landing/: `make bench-data ROWS=10000000` (~2.3 GB; a few minutes on 2 cores).
 ROWS ?= 10000000
 .PHONY: bench-data bench-scale
 bench-data: setup
-	$(BIN)/python -m synth_platform.bench_data --rows $(ROWS)
+	$(BIN)/python -m synth_platform.bench.data --rows $(ROWS)
 
 # Only the scale bench (real Dagster runs per size; SCALE_ROWS=50000 for a quick look). `make bench` runs it too.
 SCALE_ROWS ?= 50000,1000000,10000000
 bench-scale: setup
-	$(BIN)/python -m synth_platform.bench_scale --rows $(SCALE_ROWS)
+	$(BIN)/python -m synth_platform.bench.scale --rows $(SCALE_ROWS)

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from synth_platform import bench_data, bench_scale
+from synth_platform.bench import data as bench_data
+from synth_platform.bench import scale as bench_scale
 from synth_platform.lib.demo_data import IDENTIFIER_COLUMNS, load_adult
 from synth_platform_tests.conftest import PROJECT_ROOT
 

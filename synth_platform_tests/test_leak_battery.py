@@ -178,7 +178,7 @@ def _shape_demo_model() -> dict:
 
 
 def _shape_demo_source() -> dict:
-    from synth_platform.bench_gate import as_ingested
+    from synth_platform.bench.gate import as_ingested
     from synth_platform.lib import refill
 
     spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
@@ -209,13 +209,13 @@ def _shape_plain(frame: pd.DataFrame) -> dict:
 
 
 def _shape_odd_names() -> dict:
-    from synth_platform.bench_gate import odd_names
+    from synth_platform.bench.gate import odd_names
 
     return _shape_plain(odd_names(HARDER_ROWS)[0])
 
 
 def _shape_numeric() -> dict:
-    from synth_platform.bench_gate import numeric_credit
+    from synth_platform.bench.gate import numeric_credit
 
     return _shape_plain(numeric_credit(HARDER_ROWS)[0].drop(columns=["id"]))
 

@@ -32,7 +32,7 @@ import inspect
 import pandas as pd
 import pytest
 
-from synth_platform.bench_gate import as_ingested
+from synth_platform.bench.gate import as_ingested
 from synth_platform.lib import evaluation, leak_battery, refill, synthesis
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
 from synth_platform.lib.spec import load_spec

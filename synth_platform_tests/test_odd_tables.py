@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from synth_platform.bench_gate import notes, opaque_identifiers
+from synth_platform.bench.gate import notes, opaque_identifiers
 from synth_platform.lib.refill import is_common_value
 from synth_platform.lib.spec import SpecError, load_spec
 from synth_platform_tests.pipeline_harness import identifiers_in, run_generated_dataset

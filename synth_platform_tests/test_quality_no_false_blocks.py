@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synth_platform.bench_gate import as_ingested, numeric_credit
+from synth_platform.bench.gate import as_ingested, numeric_credit
 from synth_platform.lib import evaluation, synthesis
 from synth_platform.lib.masking import apply_masking, plan_masking
 from synth_platform.lib.quality import BETWEEN, IN_SET, NOT_NULL, build_suite, numeric_bounds, run_suite

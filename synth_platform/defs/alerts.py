@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from synth_platform.defs.automation import _status
+from synth_platform.defs.automation_status import default_status
 from synth_platform.defs.chain import LEDGER_KEY
 from synth_platform.defs.resources import WarehouseResource
 from synth_platform.lib import alerts
@@ -74,7 +74,7 @@ def run_failure_alert_sensor() -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name="run_failure_alert",
         minimum_interval_seconds=30,
-        default_status=_status(dg.DefaultSensorStatus),
+        default_status=default_status(dg.DefaultSensorStatus),
         description="Records an alert in every failed run's log and posts it to SYNTH_ALERT_WEBHOOK_URL.",
     )
     def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
@@ -114,7 +114,7 @@ def budget_alert_sensor(specs: list[DatasetSpec]) -> dg.SensorDefinition:
     @dg.sensor(
         name="privacy_budget_alert",
         minimum_interval_seconds=300,
-        default_status=_status(dg.DefaultSensorStatus),
+        default_status=default_status(dg.DefaultSensorStatus),
         description=f"Alerts when a dataset has less than {alerts.LOW_BUDGET_SHARE:.0%} of its epsilon "
         "budget left (ledger observation + SYNTH_ALERT_WEBHOOK_URL).",
     )
@@ -155,7 +155,7 @@ def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None) -> dg.Sen
     @dg.sensor(
         name="stale_release_alert",
         minimum_interval_seconds=600,
-        default_status=_status(dg.DefaultSensorStatus),
+        default_status=default_status(dg.DefaultSensorStatus),
         description="Alerts when a release is older than its freshness window (SYNTH_RELEASE_MAX_AGE_HOURS, "
         "default 26 h).",
     )

@@ -14,6 +14,7 @@ import time
 
 import dagster as dg
 
+from synth_platform.defs.automation_status import default_status
 from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.lib import ingest, run_lease
 from synth_platform.lib.spec import DatasetSpec
@@ -49,11 +50,6 @@ def refresh_all_job(specs: list[DatasetSpec]):
     return dg.define_asset_job(REFRESH_ALL_JOB, selection=selection, description="Refresh every dataset.")
 
 
-def _status(kind: type) -> object:
-    wanted = os.environ.get("SYNTH_AUTOMATION_STATUS", "RUNNING").upper()
-    return kind.RUNNING if wanted == "RUNNING" else kind.STOPPED
-
-
 def newest_stable_file(landing_dir, pattern: str, now: float, wait: float = STABLE_AFTER_SECONDS):
     """The newest landing file not modified for `wait` seconds, and how many newer ones still change.
 
@@ -87,7 +83,7 @@ def nightly_schedule(job, specs: list[DatasetSpec]) -> dg.ScheduleDefinition:
         cron_schedule="0 2 * * *",
         execution_timezone=timezone,
         job=job,
-        default_status=_status(dg.DefaultScheduleStatus),
+        default_status=default_status(dg.DefaultScheduleStatus),
         description=f"Every night at 02:00 ({timezone}; set SYNTH_SCHEDULE_TIMEZONE): one run per dataset, "
         f"from its newest landing file unchanged for {STABLE_AFTER_SECONDS} s.",
     )
@@ -129,7 +125,7 @@ def lease_release_sensor() -> dg.SensorDefinition:
 
     @dg.run_failure_sensor(
         name="release_lease_of_failed_run",
-        default_status=_status(dg.DefaultSensorStatus),
+        default_status=default_status(dg.DefaultSensorStatus),
         description="Frees the datasets a failed run held, so their lease names no ended run.",
     )
     def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
@@ -217,7 +213,7 @@ def landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
         name=f"{spec.name}_landing_sensor",
         job=job,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-        default_status=_status(dg.DefaultSensorStatus),
+        default_status=default_status(dg.DefaultSensorStatus),
         description=f"Watches {spec.source.landing_dir} and runs the chain of '{spec.name}' for new files "
         "once they have stopped changing.",
     )

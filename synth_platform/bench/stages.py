@@ -107,25 +107,31 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(all_results, indent=2))
     print(f"\nwritten to {out.relative_to(PROJECT_ROOT)}")
-    from synth_platform import bench_attacks  # the leaky/honest confusion table of the release gate
+    # the leaky/honest confusion table of the release gate
+    from synth_platform.bench import attacks as bench_attacks
 
     bench_attacks.main([])
-    from synth_platform import bench_leaks  # the harder battery (whole-source people) vs the whole gate
+    # the harder battery (whole-source people) vs the whole gate
+    from synth_platform.bench import leaks as bench_leaks
 
     print("\nthe harder planted-leak battery, source shape, by evaluation.evaluate:", flush=True)
     bench_leaks.main([])
-    from synth_platform import bench_discovery, bench_gate  # discovery by values; false blocks
+    # discovery by values; false blocks
+    from synth_platform.bench import discovery as bench_discovery
+    from synth_platform.bench import gate as bench_gate
 
     print("\ndiscovery by values (opaque column names, several locales, malformed values):", flush=True)
     bench_discovery.main([])
     print("\nfalse blocks of an honest generator on tables unlike the demo:", flush=True)
     bench_gate.main([])
     if not args.no_dp:
-        from synth_platform import bench_dp  # dp_mst at three epsilons next to GaussianCopula; 1M rows
+        # dp_mst at three epsilons next to GaussianCopula; 1M rows
+        from synth_platform.bench import dp as bench_dp
 
         bench_dp.main(args.dp_big_rows)
     if args.scale_rows not in ("", "0"):
-        from synth_platform import bench_scale  # the governed chain through Dagster, 50k to 10M rows
+        # the governed chain through Dagster, 50k to 10M rows
+        from synth_platform.bench import scale as bench_scale
 
         print(f"\nthe governed chain through Dagster at {args.scale_rows} rows:", flush=True)
         bench_scale.main(["--rows", args.scale_rows])

@@ -130,7 +130,7 @@ def run_big(rows: int) -> dict:
 
 def _child(args: list[str]) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "synth_platform.bench_dp", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "synth_platform.bench.dp", *args], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]

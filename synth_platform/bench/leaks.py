@@ -16,7 +16,7 @@ Per table: the honest generators GaussianCopula, CTGAN, TVAE (few epochs) and dp
 (expected released) and every leak class planted into the Gaussian copula's output (expected
 blocked). Printed: the confusion table — expected, actual, the deciding checks with figure /
 threshold — counts and figures only, never a cell value. Results go to data/bench/leaks.json.
-`python -m synth_platform.bench_leaks [--quick] [--generators ...] [--tables ...]`.
+`python -m synth_platform.bench.leaks [--quick] [--generators ...] [--tables ...]`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 
 import yaml
 
-from synth_platform.bench_gate import as_ingested, numeric_credit, odd_names
+from synth_platform.bench.gate import as_ingested, numeric_credit, odd_names
 from synth_platform.lib import evaluation, leak_battery, refill
 from synth_platform.lib.spec import DatasetSpec
 

@@ -4,7 +4,7 @@ The refill reads no raw value, so no source table is needed: a synthetic frame w
 column (names follow it) and the demo spec's identifier columns (customer_id, full_name, email,
 phone, ssn, street_address) with their detected types are enough.
 
-`python -m synth_platform.bench_refill [--rows 39073 1000000]`; prints one line per row count.
+`python -m synth_platform.bench.refill [--rows 39073 1000000]`; prints one line per row count.
 """
 
 from __future__ import annotations

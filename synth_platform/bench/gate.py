@@ -13,7 +13,7 @@ rate over them:
 * `notes`: a free-text column with embedded e-mails and phone numbers.
 
 The same generators feed the tests (`synth_platform_tests/test_odd_tables*.py`).
-`python -m synth_platform.bench_gate [--quick]`.
+`python -m synth_platform.bench.gate [--quick]`.
 """
 
 from __future__ import annotations

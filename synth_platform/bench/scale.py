@@ -1,7 +1,7 @@
 """The governed chain through a real Dagster run at 50k, 1M and 10M rows: seconds per stage, peak RSS.
 
 For each size a fresh temporary project (its own DAGSTER_HOME, warehouse, landing folder, key in
-$SYNTH_SECRETS_DIR) gets a landing file of the demo's shape (`synth_platform.bench_data`: Adult
+$SYNTH_SECRETS_DIR) gets a landing file of the demo's shape (`synth_platform.bench.data`: Adult
 resampled with fresh identifiers, cached under data/bench/landing/) and runs the adult_customers
 chain job in a child process, as `make demo` runs it: ingest -> ... -> release -> dbt. Per stage
 seconds come from the run's step events; peak RSS is the child's own (getrusage), so the figure is
@@ -13,7 +13,7 @@ Targets (issue 16): 10M rows <= 10 min and peak RSS <= 8 GB on 2 cores; 1M rows 
 approaching <= 1.5x. Then growth: each stage's exponent in rows (slope of log seconds on log rows),
 and a columns bench (dp_mst fit and the release gate at fixed rows with 10/20/40 model columns).
 
-`python -m synth_platform.bench_scale --rows 50000,1000000,10000000 [--quick] [--columns-rows N]`;
+`python -m synth_platform.bench.scale --rows 50000,1000000,10000000 [--quick] [--columns-rows N]`;
 results in data/bench/scale.json, scale.csv and scale.png.
 """
 
@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from synth_platform.bench_data import landing_path, write_landing_file
+from synth_platform.bench.data import landing_path, write_landing_file
 from synth_platform.settings import PROJECT_ROOT
 
 DATASET = "adult_customers"
@@ -233,13 +233,13 @@ def _tree_rss_bytes(pid: int) -> int:
 
 
 def run_child(args: list[str], env: dict, max_rss_gb: float, timeout_s: float) -> dict:
-    """Run `python -m synth_platform.bench_scale <args>` and return the JSON it writes.
+    """Run `python -m synth_platform.bench.scale <args>` and return the JSON it writes.
 
     A watchdog samples the child's process tree RSS twice a second and kills the tree above
     `max_rss_gb` (the machine is shared; a 10M run of an unscaled stage would take it all), so a
     size that does not fit is reported as such, with the stage it was in, instead of swapping."""
     out = Path(tempfile.mkstemp(prefix="bench_child_", suffix=".json")[1])
-    command = [sys.executable, "-m", "synth_platform.bench_scale", *args, "--child-out", str(out)]
+    command = [sys.executable, "-m", "synth_platform.bench.scale", *args, "--child-out", str(out)]
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     state = {"peak": 0, "killed": None}

@@ -7,7 +7,7 @@ spaces, an e-mail without its `@`), and look-alike negatives (product codes, ZIP
 amounts, counts, free-text categories, dates of events). The UCI Adult table is scored too: none
 of its columns may be called a direct identifier.
 
-`python -m synth_platform.bench_discovery` (and `make bench`) prints precision and recall per type
+`python -m synth_platform.bench.discovery` (and `make bench`) prints precision and recall per type
 and per class, and checks the targets: recall >= 0.98 on direct identifiers without help from
 names, no e-mail, SSN, card, IP, IBAN or phone column missed, no Adult column a direct identifier.
 """
