@@ -4,7 +4,7 @@ Part (a), neighbouring sources (`audit_neighbours.py`): the demo's landing file,
 with one row removed and with one row changed, each through the whole chain; every public output
 is listed with the mechanism that covers it, and the deterministic ones must be identical.
 
-Part (b), the empirical lower bound on epsilon (lib/dp_audit.py): a canary row in or out of a
+Part (b), the empirical lower bound on epsilon (lib/governance/dp_audit.py): a canary row in or out of a
 small table, `fits` dp_mst fits per world with fresh noise, the strongest white-box test we have
 (the model's own count of the canary's cells), and a lower bound on epsilon with its confidence,
 printed next to the claimed epsilon. The bound must stay below the claim; if it does not, the
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from synth_platform.lib.dp_audit import run_lower_bound_audit
+from synth_platform.lib.governance.dp_audit import run_lower_bound_audit
 from synth_platform.settings import Settings
 
 

@@ -4,7 +4,7 @@ The demo's landing file, the same file with one row removed, and with one row ch
 through the real Dagster chain (ingest to dbt) in its own scratch project with the same spec,
 approved plan, key and seeds. What leaves the governed side -- the published zone's schema, row
 counts and ledger view, and the release certificate -- is collected and compared path by path
-(`lib/public_outputs.py`): every output must be covered by a DP mechanism or be a function of
+(`lib/governance/public_outputs.py`): every output must be covered by a DP mechanism or be a function of
 public inputs, and the public ones must be identical across the three sources.
 """
 
@@ -20,7 +20,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from synth_platform.lib import public_outputs, zones
+from synth_platform.lib.governance import public_outputs
+from synth_platform.lib.storage import zones
 
 DATASET = "adult_customers"
 

@@ -15,8 +15,8 @@ from synth_platform.defs.resources import (
     SynthesizerFactory,
     WarehouseResource,
 )
-from synth_platform.lib.private_files import restrict_process_umask
 from synth_platform.lib.spec import load_specs
+from synth_platform.lib.storage.private_files import restrict_process_umask
 from synth_platform.settings import Settings
 
 LEDGER_SPEC = dg.AssetSpec(
@@ -30,8 +30,8 @@ LEDGER_SPEC = dg.AssetSpec(
 
 
 def pseudonym_key_resource(warehouse_path: str = "") -> PseudonymKeyResource:
-    """SYNTH_PSEUDONYM_KEY if set; else the key file outside the checkout (lib.secrets), generated only
-    while the warehouse has no ledger (lib.platform_key)."""
+    """SYNTH_PSEUDONYM_KEY if set; else the key file outside the checkout (storage.secrets), generated only
+    while the warehouse has no ledger (lib.storage.platform_key)."""
     if os.environ.get("SYNTH_PSEUDONYM_KEY"):
         return PseudonymKeyResource(key=dg.EnvVar("SYNTH_PSEUDONYM_KEY"), warehouse_path=warehouse_path)
     return PseudonymKeyResource(warehouse_path=warehouse_path)
@@ -66,6 +66,6 @@ def build_definitions(settings: Settings | None = None, synthesizers: Synthesize
 
 
 # Where the platform runs (code server, run workers): whatever any step, DuckDB, dbt or Dagster
-# creates is owner-only, a second layer under the explicit modes of lib/private_files.py.
+# creates is owner-only, a second layer under the explicit modes of lib/storage/private_files.py.
 restrict_process_umask()
 defs = build_definitions()

@@ -13,7 +13,7 @@ import dagster as dg
 
 from synth_platform.defs.automation import chain_job_name
 from synth_platform.lib.demo_data import write_demo_landing_file
-from synth_platform.lib.private_files import restrict_process_umask
+from synth_platform.lib.storage.private_files import restrict_process_umask
 from synth_platform.run_summary import render
 from synth_platform.settings import Settings
 

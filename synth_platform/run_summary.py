@@ -8,8 +8,9 @@ import math
 import dagster as dg
 import pandas as pd
 
-from synth_platform.lib import ledger, warehouse
+from synth_platform.lib.governance import ledger
 from synth_platform.lib.spec import synthesizer_label
+from synth_platform.lib.storage import warehouse
 
 
 def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
@@ -88,7 +89,7 @@ def _fmt_epsilon(value) -> str:
 
 def budget_line(db_path, dataset: str) -> str:
     """Privacy spend of the dataset: this budget's spent, cumulative and remaining epsilon (zCDP)."""
-    from synth_platform.lib import budget
+    from synth_platform.lib.governance import budget
 
     with warehouse.connect(db_path, read_only=True) as con:
         rows = ledger.read_ledger(con, dataset)

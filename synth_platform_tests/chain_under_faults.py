@@ -96,7 +96,7 @@ def chain_state(project: Project) -> dict:
     """What a kill must never leave half-written: raw + ingest log, split, verdicts, release, ledger."""
     import duckdb
 
-    from synth_platform.lib import ledger, release
+    from synth_platform.lib.governance import ledger, release
 
     if not project.settings.warehouse_path.exists():  # before the first run
         empty = {"chain_problems": [], "events": [], "release": None, "counts": {}}
@@ -161,11 +161,11 @@ def faulted_chain(tmp_path_factory) -> FaultedChain:
     import pandas as pd
 
     from synth_platform.lib.demo_data import write_demo_landing_file
-    from synth_platform.lib.ingest import file_sha256
+    from synth_platform.lib.storage.ingest import file_sha256
     from synth_platform_tests.pipeline_harness import make_project, planted_identifiers
 
     tmp_path = tmp_path_factory.mktemp("faulted_chain")
-    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed). The kills are
+    # 1,500 rows need a 30 % holdout for the gate's size check (synthesize.split.rows_needed). The kills are
     # the subject here, not the gate: a retrain after the `fit` kill may draw another model, whose
     # 1,500-row linkability figure is wide enough to block now and then (seen once in four runs), so
     # the fixture relaxes that one threshold and every run reaches the point it is killed at.

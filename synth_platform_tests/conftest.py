@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-# Generated keys (lib.secrets) go to a throw-away folder, never the tester's home or DAGSTER_HOME.
+# Generated keys (lib.storage.secrets) go to a throw-away folder, never the tester's home or DAGSTER_HOME.
 os.environ.setdefault("SYNTH_SECRETS_DIR", tempfile.mkdtemp(prefix="synth_secrets_"))
 # ... holding one fixed test key, so a sample's train/holdout split (a keyed hash) is the same on
 # every test run: figures near a threshold must not flip between runs.
@@ -22,7 +22,7 @@ if not _TEST_KEY.exists():
     _TEST_KEY.chmod(0o600)
 
 # ... and dp_mst's DP noise seeded, so an end-to-end figure near a threshold is the same on every
-# run. lib.dp_mst honours it only while pytest runs a test (its own PYTEST_CURRENT_TEST, which the
+# run. lib.synthesize.dp_mst honours it only while pytest runs a test (its own PYTEST_CURRENT_TEST, which the
 # dagster subprocesses a test starts inherit); such a model is labelled "seeded test noise, not private".
 os.environ.setdefault("SYNTH_TEST_NOISE_SEED", "19")
 

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.chain import split
-from synth_platform.lib import evaluation, ingest_log, ledger, release, synthesis, synthetic_table
+from synth_platform.lib.gate import evaluation
+from synth_platform.lib.governance import ledger, release
+from synth_platform.lib.storage import ingest_log
+from synth_platform.lib.synthesize import synthesis, synthetic_table
 
 _POINT = os.environ.get("SYNTH_TEST_STALL_AT", "")
 

@@ -14,10 +14,11 @@ import yaml
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.automation import chain_job_name
-from synth_platform.lib import approved_plan, discovery, zones
 from synth_platform.lib.demo_data import write_demo_landing_file
-from synth_platform.lib.ingest import read_landing_file
+from synth_platform.lib.pii import approved_plan, discovery
 from synth_platform.lib.spec import load_spec
+from synth_platform.lib.storage import zones
+from synth_platform.lib.storage.ingest import read_landing_file
 from synth_platform.settings import Settings
 from synth_platform_tests.conftest import PROJECT_ROOT
 
@@ -103,7 +104,7 @@ REVIEWER = "test reviewer"
 
 def approve_plan(specs_dir: Path, name: str, landing_file: Path) -> Path | None:
     """What a person would approve: discovery on the landing file (typed as ingest reads it), proposed
-    and written next to the spec (`lib.approved_plan`). None when the file cannot be read as the spec
+    and written next to the spec (`lib.pii.approved_plan`). None when the file cannot be read as the spec
     says: such a run stops at ingest, before the plan matters."""
     spec = load_spec(specs_dir / f"{name}.yaml")
     try:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from synth_platform.lib import accounting
+from synth_platform.lib.synthesize import accounting
 
 
 def test_rho_for_epsilon_one_delta_1e9_matches_the_published_figure():

@@ -14,8 +14,9 @@ import yaml
 from synth_platform.defs import alerts as alert_defs
 from synth_platform.defs.chain import LEDGER_KEY
 from synth_platform.defs.resources import StorageResource, WarehouseResource
-from synth_platform.lib import alerts, ledger, warehouse
+from synth_platform.lib.governance import alerts, ledger
 from synth_platform.lib.spec import DatasetSpec
+from synth_platform.lib.storage import warehouse
 from synth_platform_tests.conftest import small_spec_dict
 
 

@@ -9,7 +9,9 @@ import pytest
 
 from synth_platform.defs.analytics import analytics_dbt_assets, dbt_resource
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib import accounting, ledger, warehouse, zones
+from synth_platform.lib.governance import ledger
+from synth_platform.lib.storage import warehouse, zones
+from synth_platform.lib.synthesize import accounting
 
 pytestmark = pytest.mark.integration
 

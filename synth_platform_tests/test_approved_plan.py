@@ -1,6 +1,6 @@
 """The approved masking plan: a person's file shapes the model, discovery only checks it.
 
-Unit tests of lib.approved_plan (proposal, strict validation, digest, disagreements), the CLI
+Unit tests of lib.pii.approved_plan (proposal, strict validation, digest, disagreements), the CLI
 `synth-platform pii approve|show`, and the real Dagster chain: no plan stops the run after
 pii_report with nothing charged; the CLI's approval lets the next run through; a landing file
 whose column the plan calls 'other' now holding e-mails stops before training, naming the column.
@@ -18,10 +18,11 @@ import yaml
 
 from synth_platform.cli import main
 from synth_platform.defs.automation import chain_job_name
-from synth_platform.lib import approved_plan, discovery, warehouse
-from synth_platform.lib.approved_plan import PlanError
-from synth_platform.lib.discovery import ColumnFinding
+from synth_platform.lib.pii import approved_plan, discovery
+from synth_platform.lib.pii.approved_plan import PlanError
+from synth_platform.lib.pii.discovery import ColumnFinding
 from synth_platform.lib.spec import DatasetSpec, load_spec, load_specs
+from synth_platform.lib.storage import warehouse
 from synth_platform_tests.conftest import PROJECT_ROOT, small_spec_dict
 from synth_platform_tests.pipeline_harness import (
     DATASET,
@@ -357,7 +358,7 @@ def _trained_rows(project) -> int:
 def test_no_plan_stops_after_discovery_and_the_cli_approval_lets_the_next_run_through(
     tmp_path, monkeypatch, capsys
 ):
-    # 1,500 rows with a 30 % holdout: what the gate's size check needs (lib.split.rows_needed)
+    # 1,500 rows with a 30 % holdout: what the gate's size check needs (lib.synthesize.split.rows_needed)
     holdout = {"split": {"holdout_fraction": 0.3}}
     project = make_project(tmp_path, rows=1500, spec_overrides=holdout, approve=False)
     plan_file = approved_plan.plan_path(project.settings.specs_dir, DATASET)
@@ -432,7 +433,9 @@ def test_a_column_the_plan_calls_other_now_holding_emails_stops_before_training(
         },
         "synthesizer": {"kind": "gaussian_copula", "params": {}},
         "privacy": {"epsilon_budget": None},
-        "split": {"holdout_fraction": 0.3},  # with 1,500 rows: what the gate needs (lib.split.rows_needed)
+        "split": {
+            "holdout_fraction": 0.3
+        },  # with 1,500 rows: what the gate needs (lib.synthesize.split.rows_needed)
     }
     # The reviewer approved the plan on last month's file, where `contact` held a channel name.
     specs = tmp_path / "project" / "config" / "datasets"

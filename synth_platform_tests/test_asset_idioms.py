@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from synth_platform.defs import catalog
-from synth_platform.lib import alerts
+from synth_platform.lib.governance import alerts
 from synth_platform.lib.spec import SpecError, load_spec, spec_sha256
 from synth_platform.settings import Settings
 from synth_platform_tests.conftest import small_spec_dict

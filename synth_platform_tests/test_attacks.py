@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib.attacks import ATTACKS, AttackConfig, run_suite
-from synth_platform.lib.attacks import suite as suite_module
-from synth_platform.lib.leak_battery import build_battery
+from synth_platform.lib.gate.attacks import ATTACKS, AttackConfig, run_suite
+from synth_platform.lib.gate.attacks import suite as suite_module
+from synth_platform.lib.gate.leak_battery import build_battery
 
 QI = ["Patient Age", "ward-code", "postcode area", "admission day"]
 SENSITIVE = ["Diagnosis"]
@@ -149,7 +149,7 @@ def test_results_carry_no_cell_value(honest_results, copy_results):
 def test_a_synthetic_range_resolution_makes_a_match_depend_on_the_two_values_only():
     """The private figures compare numbers at a resolution set by the synthetic table alone: a real
     outlier (one person) must not change whether anyone else matches."""
-    from synth_platform.lib.attacks.near_match import column_codes
+    from synth_platform.lib.gate.attacks.near_match import column_codes
 
     synthetic = pd.DataFrame({"x": [10.0, 20.0, 30.0]})
     real = pd.DataFrame({"x": [20.0, 25.0]})
@@ -166,8 +166,8 @@ def test_a_synthetic_range_resolution_makes_a_match_depend_on_the_two_values_onl
 
 
 def _close_copies(train, holdout, synthetic, seed: int = 0):
-    from synth_platform.lib.attacks import closest_record
-    from synth_platform.lib.attacks.space import AttackData
+    from synth_platform.lib.gate.attacks import closest_record
+    from synth_platform.lib.gate.attacks.space import AttackData
 
     config = AttackConfig(**{**CONFIG.__dict__, "seed": seed})
     return closest_record.run(AttackData(train, holdout, synthetic, list(train.columns)), config)
@@ -199,7 +199,7 @@ def test_close_copies_compares_every_row_up_to_the_pair_cap_then_a_seeded_sample
     """No categorical column: every real row pairs with every synthetic row. 4,000 train and 1,000
     holdout rows against 4,000 synthetic ones are exactly the 20 M-pair cap: every row is compared;
     1,500 holdout rows make 22 M pairs: 20/22 of each side, sampled with the check's seed."""
-    from synth_platform.lib.attacks import closest_record
+    from synth_platform.lib.gate.attacks import closest_record
 
     train, synthetic = _numbers(4000, 1), _numbers(4000, 3)
     at_cap = _close_copies(train, _numbers(1000, 2), synthetic)

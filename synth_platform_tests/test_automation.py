@@ -19,8 +19,8 @@ from synth_platform.defs.automation import (
     chain_version,
     plan_file_digest,
 )
-from synth_platform.lib.ingest import file_sha256
 from synth_platform.lib.spec import load_specs
+from synth_platform.lib.storage.ingest import file_sha256
 from synth_platform.settings import Settings
 from synth_platform_tests.conftest import PROJECT_ROOT
 

@@ -26,7 +26,8 @@ import duckdb
 import pytest
 
 from synth_platform.defs.automation import chain_job_name
-from synth_platform.lib import ingest_log, ledger, release
+from synth_platform.lib.governance import ledger, release
+from synth_platform.lib.storage import ingest_log
 from synth_platform_tests.pipeline_harness import DATASET, identifiers_in
 
 pytestmark = pytest.mark.integration
@@ -136,7 +137,7 @@ CONTENT_CASES: list[tuple[str, Build, str]] = [
     ("blank_lines_only", lambda h, r: b"\n\n\n", r"no header and no rows"),
     ("header_only", lambda h, r: _csv(h, []), r"has a header but no data rows"),
     ("two_rows", lambda h, r: _csv(h, r[:2]), r"2 data rows, fewer than the 200 .*source\.min_rows"),
-    (  # well-formed, but fewer people than the release gate needs after the split (lib.split.rows_needed)
+    (  # well-formed, but fewer people than the release gate needs after the split (split.rows_needed)
         "too_few_for_the_gate",
         lambda h, r: _csv(h, r[:1000]),
         r"1000 data rows, too few for the release gate of 'adult_customers'.*deliver at least \d+ rows",

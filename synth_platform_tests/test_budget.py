@@ -6,7 +6,9 @@ import multiprocessing
 import duckdb
 import pytest
 
-from synth_platform.lib import accounting, budget, ledger, warehouse
+from synth_platform.lib.governance import budget, ledger
+from synth_platform.lib.storage import warehouse
+from synth_platform.lib.synthesize import accounting
 
 DELTA = 1e-9
 
@@ -209,7 +211,7 @@ def test_delta_spent_outside_zcdp_adds_up_and_is_enforced(tmp_path):
 
 
 def _on_source(dataset: str, landing, key: bytes = b"platform-key-for-source-ids-0001") -> ledger.LedgerEntry:
-    from synth_platform.lib.source_identity import source_id
+    from synth_platform.lib.governance.source_identity import source_id
 
     entry = _entry(dataset)
     entry.source_id = source_id(landing, key)

@@ -5,7 +5,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from synth_platform.lib import accounting, budget, ledger, release, warehouse
+from synth_platform.lib.governance import budget, ledger, release
+from synth_platform.lib.storage import warehouse
+from synth_platform.lib.synthesize import accounting
 from synth_platform_tests.pipeline_harness import DATASET, make_project
 
 pytestmark = pytest.mark.integration
@@ -16,7 +18,7 @@ def test_exhausted_budget_stops_the_chain_at_training_and_keeps_the_release(tmp_
     limit = accounting.epsilon_from_rho(2 * spend.rho, 1e-9)  # exactly two trainings at epsilon 1
     project = make_project(
         tmp_path,
-        rows=1500,  # with a 30 % holdout: what the gate's size check needs (lib.split.rows_needed)
+        rows=1500,  # with a 30 % holdout: what the gate's size check needs (lib.synthesize.split.rows_needed)
         spec_overrides={
             "split": {"holdout_fraction": 0.3},
             "synthesizer": {"kind": "dp_mst", "params": {"epsilon": 1.0, "delta": 1e-9}},
@@ -60,13 +62,13 @@ def test_exhausted_budget_stops_the_chain_at_training_and_keeps_the_release(tmp_
 def test_the_budget_is_the_landing_folders_not_the_dataset_names(tmp_path):
     """Two trainings charged under another dataset name on the same landing folder (a renamed
     dataset, or a second spec) use the budget up: the chain's next training is refused."""
-    from synth_platform.lib.source_identity import source_id
+    from synth_platform.lib.governance.source_identity import source_id
 
     spend = budget.spend_for("dp_mst", {"epsilon": 1.0, "delta": 1e-9})
     limit = accounting.epsilon_from_rho(2 * spend.rho, 1e-9)
     project = make_project(
         tmp_path,
-        rows=1500,  # with a 30 % holdout: what the gate's size check needs (lib.split.rows_needed)
+        rows=1500,  # with a 30 % holdout: what the gate's size check needs (lib.synthesize.split.rows_needed)
         spec_overrides={
             "split": {"holdout_fraction": 0.3},
             "synthesizer": {"kind": "dp_mst", "params": {"epsilon": 1.0, "delta": 1e-9}},

@@ -1,11 +1,11 @@
-"""The public certificate (lib/certificate.py) is built from the synthetic table and public inputs only."""
+"""The public certificate (certificate.py) is built from the synthetic table and public inputs only."""
 
 import json
 
 import numpy as np
 import pandas as pd
 
-from synth_platform.lib import certificate
+from synth_platform.lib.governance import certificate
 
 
 def _synthetic(n: int = 500) -> pd.DataFrame:
@@ -95,7 +95,7 @@ def _kwargs() -> dict:
 
 
 def test_the_certificate_stays_world_readable_under_the_platforms_owner_only_umask(tmp_path):
-    """The platform now runs under umask 077 (lib/private_files.py); the public document must not
+    """The platform now runs under umask 077 (lib/storage/private_files.py); the public document must not
     vanish behind it: its files are 0644 and the folders it creates 0755."""
     import os
     import stat

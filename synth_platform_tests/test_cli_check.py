@@ -18,11 +18,15 @@ import pytest
 import yaml
 
 from synth_platform import cli
-from synth_platform.lib import discovery, leak_battery, ledger, refill, warehouse, zones
+from synth_platform.lib.deidentify import refill
+from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
-from synth_platform.lib.masking import apply_masking, plan_masking
+from synth_platform.lib.gate import leak_battery
+from synth_platform.lib.governance import ledger
+from synth_platform.lib.pii import discovery
 from synth_platform.lib.spec import load_spec
-from synth_platform.lib.split import split_train_holdout
+from synth_platform.lib.storage import warehouse, zones
+from synth_platform.lib.synthesize.split import split_train_holdout
 from synth_platform_tests.conftest import PROJECT_ROOT
 from synth_platform_tests.pipeline_harness import planted_identifiers
 

@@ -30,7 +30,7 @@ ROWS = 1500
 
 
 def test_cli_run_leaves_no_identifier_in_logs_events_or_models(tmp_path):
-    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed)
+    # 1,500 rows need a 30 % holdout for the gate's size check (lib.synthesize.split.rows_needed)
     project = make_project(tmp_path, rows=ROWS, spec_overrides={"split": {"holdout_fraction": 0.3}})
     landing_file = next(project.landing.glob("*.csv"))
     planted = planted_identifiers(pd.read_csv(landing_file, dtype=str))

@@ -17,7 +17,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from synth_platform.lib import ledger, liveness, release, run_lease
+from synth_platform.lib.governance import ledger, release
+from synth_platform.lib.storage import liveness, run_lease
 
 
 def _entry(run_id: str, event: str = "released") -> ledger.LedgerEntry:

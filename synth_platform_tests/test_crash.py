@@ -105,7 +105,7 @@ from pathlib import Path
 
 import duckdb
 
-from synth_platform.lib import ledger, release
+from synth_platform.lib.governance import ledger, release
 
 db, run_id, marker = sys.argv[1], sys.argv[2], sys.argv[3:]
 entry = ledger.LedgerEntry(
@@ -131,7 +131,7 @@ def test_a_kill_between_a_blocked_verdict_and_its_ledger_row_leaves_neither(tmp_
     """A real `kill -9` of a process inside `record_verdict`'s transaction, after both writes."""
     import duckdb
 
-    from synth_platform.lib import ledger
+    from synth_platform.lib.governance import ledger
 
     db, marker = tmp_path / "w.duckdb", tmp_path / "stalled"
 

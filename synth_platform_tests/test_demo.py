@@ -18,7 +18,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from synth_platform.lib import ledger, warehouse
+from synth_platform.lib.governance import ledger
+from synth_platform.lib.storage import warehouse
 from synth_platform_tests.conftest import PROJECT_ROOT
 
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from faker import Faker
 
-from synth_platform.lib.discovery import discover, findings_table
+from synth_platform.lib.pii.discovery import discover, findings_table
 
 
 @pytest.fixture(scope="module")

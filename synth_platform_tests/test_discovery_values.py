@@ -7,7 +7,7 @@ from faker import Faker
 
 from synth_platform.bench.discovery import MUST_FIND, NEGATIVE, labelled_table, score
 from synth_platform.lib.demo_data import load_adult
-from synth_platform.lib.discovery import UNEXPLAINED, discover, findings_table, quasi_identifier_risk
+from synth_platform.lib.pii.discovery import UNEXPLAINED, discover, findings_table, quasi_identifier_risk
 from synth_platform_tests.pipeline_harness import identifiers_in
 
 

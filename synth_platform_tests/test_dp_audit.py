@@ -1,4 +1,4 @@
-"""The empirical epsilon audit (lib/dp_audit.py): its bound stays below the claim, and it has power.
+"""The empirical epsilon audit (governance/dp_audit.py): its bound stays below the claim, and it has power.
 
 The slow version is `make audit` (200 fits per world); here a small one. An audit that can never
 find anything proves nothing, so the same test at a large epsilon must find a positive bound.
@@ -7,7 +7,7 @@ find anything proves nothing, so the same test at a large epsilon must find a po
 import numpy as np
 import pytest
 
-from synth_platform.lib import dp_audit
+from synth_platform.lib.governance import dp_audit
 
 
 def test_canary_is_unique_and_its_values_common():

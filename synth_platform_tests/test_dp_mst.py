@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import dp_domain, dp_mst, synthesis
-from synth_platform.lib.accounting import epsilon_from_rho, rho_from_epsilon_delta
-from synth_platform.lib.dp_domain import OTHER_LABEL
-from synth_platform.lib.dp_mst import DPMSTSynthesizer
-from synth_platform.lib.marginal_tvd import all_pairs_tvd, independent_baseline
-from synth_platform.lib.masking import apply_masking, plan_masking
+from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
+from synth_platform.lib.gate.marginal_tvd import all_pairs_tvd, independent_baseline
 from synth_platform.lib.spec import DatasetSpec, SynthesizerSpec
+from synth_platform.lib.synthesize import dp_domain, dp_mst, synthesis
+from synth_platform.lib.synthesize.accounting import epsilon_from_rho, rho_from_epsilon_delta
+from synth_platform.lib.synthesize.dp_domain import OTHER_LABEL
+from synth_platform.lib.synthesize.dp_mst import DPMSTSynthesizer
 
 ROWS = 6000
 ONCE = "only-one-person-has-this"

@@ -1,4 +1,4 @@
-"""Evidence packs (lib.evidence, lib.evidence_plots, `synth-platform evidence`) on a generated table.
+"""Evidence packs (evidence, evidence_plots, `synth-platform evidence`) on a generated table.
 
 The table is unlike the demo: a clinic visit log with a unique visit code (high cardinality, its
 values planted and searched for), a ward, a length of stay and a readmission flag.
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from synth_platform.cli import main as cli_main
-from synth_platform.lib import evidence, evidence_plots
+from synth_platform.lib.governance import evidence, evidence_plots
 
 
 def visits(rows: int, seed: int) -> pd.DataFrame:

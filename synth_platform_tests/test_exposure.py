@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import bounded_figures, private_decision
-from synth_platform.lib.attacks import AttackConfig, exposure
-from synth_platform.lib.attacks.space import AttackData
+from synth_platform.lib.gate import bounded_figures, private_decision
+from synth_platform.lib.gate.attacks import AttackConfig, exposure
+from synth_platform.lib.gate.attacks.space import AttackData
 from synth_platform_tests.test_attacks import COLUMNS, GENERALISED, QI, SENSITIVE, population
 
 NUMERIC = ["Patient Age", "admission day", "Body Mass", "visits.count", "lab value"]

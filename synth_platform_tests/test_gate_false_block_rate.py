@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from synth_platform.lib import evaluation, evidence, ledger, private_decision
-from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.private_decision import GateNoise
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.gate import evaluation, private_decision
+from synth_platform.lib.gate.private_decision import GateNoise
+from synth_platform.lib.governance import evidence, ledger
 from synth_platform.lib.spec import CheckSpec, DatasetSpec, SpecError, load_spec
 
 ALPHA = CheckSpec().false_block_rate

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import bounded_figures, utility
-from synth_platform.lib.attacks import exposure, near_match, space
+from synth_platform.lib.gate import bounded_figures, utility
+from synth_platform.lib.gate.attacks import exposure, near_match, space
 
 
 def _odd_tables(seed: int) -> list[pd.DataFrame]:

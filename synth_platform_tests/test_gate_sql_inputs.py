@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import bounded_figures, evaluation, privacy
-from synth_platform.lib.masking import ColumnTreatment
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.gate import bounded_figures, evaluation, privacy
 
 PLAN = [
     ColumnTreatment("kunde", "direct_identifier", "customer_id", "drop"),
@@ -166,7 +166,7 @@ def test_no_identifier_columns_no_leak_scan():
 
 
 def test_each_check_says_how_many_rows_it_used_and_public_parts_hold_no_exact_count():
-    from synth_platform.lib.private_decision import NoisyFigure
+    from synth_platform.lib.gate.private_decision import NoisyFigure
 
     whole = evaluation.WholeTables(
         rows={"train": 812_345, "holdout": 203_087, "synthetic": 812_000},

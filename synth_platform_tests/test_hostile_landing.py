@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from synth_platform.defs.automation import chain_job_name
-from synth_platform.lib import ingest
 from synth_platform.lib.spec import DatasetSpec
+from synth_platform.lib.storage import ingest
 from synth_platform_tests.conftest import small_spec_dict
 from synth_platform_tests.pipeline_harness import DATASET, make_project
 from synth_platform_tests.test_automation import HEADER, _tick, defs_and_landing  # noqa: F401

@@ -3,7 +3,8 @@ import os
 import pandas as pd
 import pytest
 
-from synth_platform.lib.ingest import (
+from synth_platform.lib.spec import DatasetSpec
+from synth_platform.lib.storage.ingest import (
     IngestError,
     LandingPathError,
     landing_files,
@@ -12,7 +13,6 @@ from synth_platform.lib.ingest import (
     read_landing_file,
     resolve_landing_file,
 )
-from synth_platform.lib.spec import DatasetSpec
 from synth_platform_tests.conftest import small_spec_dict
 
 HEADER = "customer_id,full_name,email,zip_code,date_of_birth,age,sex,income"

@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from synth_platform.lib import ingest, split
 from synth_platform.lib.spec import DatasetSpec
-from synth_platform.lib.warehouse import SqlQuery, connect, replacing_tables
+from synth_platform.lib.storage import ingest
+from synth_platform.lib.storage.warehouse import SqlQuery, connect, replacing_tables
+from synth_platform.lib.synthesize import split
 
 SECRET = "SECRET-CELL-5521"
 
@@ -333,7 +334,7 @@ def _warehouse_with(tmp_path, frame: pd.DataFrame):
 
 
 def test_discovery_on_a_table_smaller_than_the_sample_is_exactly_the_frames(tmp_path):
-    from synth_platform.lib import discovery
+    from synth_platform.lib.pii import discovery
 
     frame = _people_table(3000)
     db = _warehouse_with(tmp_path, frame)
@@ -351,7 +352,7 @@ def test_discovery_on_a_table_smaller_than_the_sample_is_exactly_the_frames(tmp_
 
 
 def test_discovery_on_a_larger_table_samples_in_sql_and_counts_the_whole_table(tmp_path):
-    from synth_platform.lib import discovery
+    from synth_platform.lib.pii import discovery
 
     frame = _people_table(30_000)
     db = _warehouse_with(tmp_path, frame)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import evaluation, leak_battery, privacy, private_decision
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
+from synth_platform.lib.gate import evaluation, leak_battery, privacy, private_decision
 from synth_platform.lib.spec import load_spec
 from synth_platform_tests.conftest import PROJECT_ROOT
 
@@ -179,7 +179,7 @@ def _shape_demo_model() -> dict:
 
 def _shape_demo_source() -> dict:
     from synth_platform.bench.gate import as_ingested
-    from synth_platform.lib import refill
+    from synth_platform.lib.deidentify import refill
 
     spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
     raw = as_ingested(enrich_with_identifiers(load_adult(rows=HARDER_ROWS)), spec)

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import bounded_figures, privacy, refill
-from synth_platform.lib.masking import ColumnTreatment
+from synth_platform.lib.deidentify import refill
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.gate import bounded_figures, privacy
 
 PLAN = [
     ColumnTreatment("nº_membre", "direct_identifier", "account_number", "drop"),

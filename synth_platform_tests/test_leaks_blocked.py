@@ -33,9 +33,11 @@ import pandas as pd
 import pytest
 
 from synth_platform.bench.gate import as_ingested
-from synth_platform.lib import evaluation, leak_battery, refill, synthesis
+from synth_platform.lib.deidentify import refill
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
+from synth_platform.lib.gate import evaluation, leak_battery
 from synth_platform.lib.spec import load_spec
+from synth_platform.lib.synthesize import synthesis
 from synth_platform_tests.conftest import PROJECT_ROOT
 
 ROWS = 6000
@@ -115,7 +117,7 @@ def _generated(demo, kind: str) -> pd.DataFrame:
     """`kind` fitted on the demo's training people and sampled as the chain does (dp_mst: the spec's
     parameters and declared domains, its noisy total of rows; GaussianCopula: the training count),
     in the source's shape."""
-    from synth_platform.lib.dp_mst import DPMSTSynthesizer, declared_domains
+    from synth_platform.lib.synthesize.dp_mst import DPMSTSynthesizer, declared_domains
 
     spec, plan = demo["spec"], demo["plan"]
     train = demo["train"][[t.column for t in plan if t.reaches_model]]

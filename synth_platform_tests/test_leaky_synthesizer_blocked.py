@@ -33,7 +33,7 @@ class LeakyFactory(SynthesizerFactory):
 
 
 def test_replaying_synthesizer_is_blocked_and_ledgered(tmp_path):
-    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed)
+    # 1,500 rows need a 30 % holdout for the gate's size check (lib.synthesize.split.rows_needed)
     project = make_project(tmp_path, rows=1500, spec_overrides={"split": {"holdout_fraction": 0.3}})
     honest = project.run(job_name=f"{DATASET}_governed_chain")
     assert honest.success

@@ -12,7 +12,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from synth_platform.lib import accounting, ledger, release
+from synth_platform.lib.governance import ledger, release
+from synth_platform.lib.synthesize import accounting
 
 
 def _entry(event="trained", epsilon=None, dataset="people", decision="trained", **extra):
@@ -252,7 +253,7 @@ def test_new_rows_and_the_head_are_keyed_and_verify_only_under_the_key(con, db_p
 
 def test_the_default_key_is_the_platform_key():
     ledger_key = ledger.default_platform_key(create=False)
-    from synth_platform.lib import secrets
+    from synth_platform.lib.storage import secrets
 
     assert ledger_key == secrets.pseudonym_key(os.environ.get(secrets.ENV_VAR)).value
 

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from synth_platform.cli import main
-from synth_platform.lib import ledger, warehouse
+from synth_platform.lib.governance import ledger
+from synth_platform.lib.storage import warehouse
 
 
 def _entry(event="trained", epsilon=1.0, dataset="people"):
@@ -195,7 +196,7 @@ def test_check_rows_verify_and_are_shown(db, capsys, monkeypatch):
 def test_check_rows_spend_nothing_and_stay_out_of_the_published_ledger(db, tmp_path):
     import duckdb
 
-    from synth_platform.lib import zones
+    from synth_platform.lib.storage import zones
 
     with warehouse.connect(db, read_only=True) as con:
         spent = ledger.cumulative_spend(con, "people")

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from synth_platform.lib.masking import (
+from synth_platform.lib.deidentify.masking import (
     RARE_CATEGORY,
     apply_masking,
     clip_outliers,

@@ -1,4 +1,4 @@
-"""Masking computed by SQL inside the warehouse (lib.masking_sql) gives exactly what the pandas masking
+"""Masking computed by SQL inside the warehouse (deidentify.masking_sql) gives exactly what the pandas masking
 gave: the same pseudonyms, generalisations, clips, rare merges and report counts, on shapes unlike the
 demo (other names, NULLs, unicode, empty strings, integer and float keys), and never shows the key."""
 
@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import masking_sql, warehouse
-from synth_platform.lib.masking import RARE_CATEGORY, apply_masking, mask_table, plan_masking
+from synth_platform.lib.deidentify import masking_sql
+from synth_platform.lib.deidentify.masking import RARE_CATEGORY, apply_masking, mask_table, plan_masking
 from synth_platform.lib.spec import DatasetSpec
-from synth_platform.lib.sql_dialect import DUCKDB, SPARK, hmac_pads
+from synth_platform.lib.storage import warehouse
+from synth_platform.lib.storage.sql_dialect import DUCKDB, SPARK, hmac_pads
 
 KEY = b"a pseudonym key for tests \x00\xff"
 
@@ -270,7 +271,7 @@ def test_duckdb_runs_the_sql_with_no_python_in_between():
         {"name": "p", "source": {"landing_dir": "x"}, "key": "k", "columns": {"k": {"type": "string"}}}
     )
     sql, params = masking_sql.masking_select(plan_masking(spec, {}), spec, "src", {"k": "text"}, KEY, DUCKDB)
-    from synth_platform.lib.sql_dialect import bind_duckdb
+    from synth_platform.lib.storage.sql_dialect import bind_duckdb
 
     with bind_duckdb(con, params):
         rows = con.execute(sql).fetchall()

@@ -15,7 +15,9 @@ import dagster as dg
 import pytest
 
 from synth_platform.defs.chain.current_model import authenticated_current_model
-from synth_platform.lib import ledger, synthesis, warehouse
+from synth_platform.lib.governance import ledger
+from synth_platform.lib.storage import warehouse
+from synth_platform.lib.synthesize import synthesis
 from synth_platform_tests.test_model_store import KEY, TRAIN, CountingSynthesizer, _Planted
 
 

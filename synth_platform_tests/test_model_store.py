@@ -11,7 +11,9 @@ import cloudpickle
 import pandas as pd
 import pytest
 
-from synth_platform.lib import budget, ledger, synthesis, warehouse
+from synth_platform.lib.governance import budget, ledger
+from synth_platform.lib.storage import warehouse
+from synth_platform.lib.synthesize import synthesis
 
 KEY = "k" * 64
 

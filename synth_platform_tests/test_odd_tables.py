@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from synth_platform.bench.gate import notes, opaque_identifiers
-from synth_platform.lib.refill import is_common_value
+from synth_platform.lib.deidentify.refill import is_common_value
 from synth_platform.lib.spec import SpecError, load_spec
 from synth_platform_tests.pipeline_harness import identifiers_in, run_generated_dataset
 
@@ -122,7 +122,7 @@ def test_a_column_name_no_table_can_hold_is_refused_when_the_spec_loads(tmp_path
 
 
 def test_any_column_name_a_file_can_carry_round_trips_through_the_warehouse(tmp_path):
-    from synth_platform.lib.warehouse import quote_ident, read_table, write_table
+    from synth_platform.lib.storage.warehouse import quote_ident, read_table, write_table
 
     names = ["0-5km", "split time", "Runner.Club", "order", "select", "default", "month", "Età", 'say "hi"']
     frame = pd.DataFrame({name: [i, i + 1] for i, name in enumerate(names)})

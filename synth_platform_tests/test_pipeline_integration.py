@@ -15,16 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from synth_platform.lib import (
-    approved_plan,
-    evaluation,
-    evidence,
-    ledger,
-    private_files,
-    run_lease,
-    warehouse,
-)
+from synth_platform.lib.gate import evaluation
+from synth_platform.lib.governance import evidence, ledger
+from synth_platform.lib.pii import approved_plan
 from synth_platform.lib.spec import load_spec
+from synth_platform.lib.storage import private_files, run_lease, warehouse
 from synth_platform_tests.pipeline_harness import DATASET, identifiers_in, make_project, planted_identifiers
 
 pytestmark = pytest.mark.integration

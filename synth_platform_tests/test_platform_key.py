@@ -11,7 +11,8 @@ import pytest
 from synth_platform.cli import UsageError
 from synth_platform.cli.check import _recording_key
 from synth_platform.defs.resources import PseudonymKeyResource
-from synth_platform.lib import ledger, platform_key, secrets, warehouse
+from synth_platform.lib.governance import ledger
+from synth_platform.lib.storage import platform_key, secrets, warehouse
 from synth_platform_tests.pipeline_harness import DATASET, make_project
 
 RESTORE = "put the backed-up key file back at"

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from synth_platform.lib.privacy import exact_copies, identifier_leaks
+from synth_platform.lib.gate.privacy import exact_copies, identifier_leaks
 
 
 def _real(n, seed):
@@ -62,8 +62,8 @@ def test_raw_identifiers_under_six_characters_are_not_compared_and_common_names_
     trimmed (a 5-digit key, a short code, initials) would equal an age or a category code of some
     column by chance, so it is not compared at all, even when it truly reappears; 6 characters are.
     A value made of dictionary names only ("John Smith") is a coincidence: counted, not a leak."""
-    from synth_platform.lib.bounded_figures import leaking_people
-    from synth_platform.lib.identifier_match import MIN_IDENTIFYING_LENGTH
+    from synth_platform.lib.gate.bounded_figures import leaking_people
+    from synth_platform.lib.gate.identifier_match import MIN_IDENTIFYING_LENGTH
 
     assert MIN_IDENTIFYING_LENGTH == 6
     raw = [pd.Series(["48213", " AB12 ", "JS", "482130", "John Smith"], dtype=object)]

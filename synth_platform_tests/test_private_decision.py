@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import bounded_figures as bf
-from synth_platform.lib import evaluation, ledger, private_decision
-from synth_platform.lib.private_decision import GateNoise, NoisyFigure
+from synth_platform.lib.gate import bounded_figures as bf
+from synth_platform.lib.gate import evaluation, private_decision
+from synth_platform.lib.gate.private_decision import GateNoise, NoisyFigure
+from synth_platform.lib.governance import ledger
 
 KEY = b"fixed-test-only-gate-key"
 

@@ -19,9 +19,11 @@ from pathlib import Path
 import cloudpickle
 import pandas as pd
 
-from synth_platform.lib import ledger, private_files, synthesis, warehouse, zones
 from synth_platform.lib.demo_data import write_demo_landing_file
-from synth_platform.lib.ingest import quarantine
+from synth_platform.lib.governance import ledger
+from synth_platform.lib.storage import private_files, warehouse, zones
+from synth_platform.lib.storage.ingest import quarantine
+from synth_platform.lib.synthesize import synthesis
 from synth_platform_tests.conftest import PROJECT_ROOT
 
 FRAME = pd.DataFrame({"ssn": ["123-45-6789", "987-65-4320"], "age": [40, 51]})

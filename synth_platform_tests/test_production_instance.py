@@ -294,7 +294,7 @@ def deployment(postgres, tmp_path_factory, monkeypatch_module) -> Iterator[Deplo
     the hung run at its maximum run time.
     """
     tmp = tmp_path_factory.mktemp("production")
-    # 1,500 rows need a 30 % holdout for the gate's size check (lib.split.rows_needed)
+    # 1,500 rows need a 30 % holdout for the gate's size check (lib.synthesize.split.rows_needed)
     project = make_project(tmp, rows=ROWS, spec_overrides={"split": {"holdout_fraction": 0.3}})
     home = tmp / "dagster_home"
     home.mkdir()
@@ -439,7 +439,7 @@ def test_daemon_runs_the_chain_with_runs_and_events_in_postgres(deployment, post
 def test_ledger_rows_of_the_run_match_the_head_in_the_postgres_event_log(deployment):
     import duckdb
 
-    from synth_platform.lib import ledger
+    from synth_platform.lib.governance import ledger
 
     project, run_id, env = deployment.project, deployment.run_id, deployment.env
     con = duckdb.connect(str(project.settings.warehouse_path), read_only=True)

@@ -1,6 +1,6 @@
-"""The neighbouring-sources audit's comparison (lib/public_outputs.py): every output classified."""
+"""The neighbouring-sources audit's comparison (lib/governance/public_outputs.py): every output classified."""
 
-from synth_platform.lib import public_outputs
+from synth_platform.lib.governance import public_outputs
 
 
 def _outputs(rows: int, decision: str, digest: str = "abc") -> dict:

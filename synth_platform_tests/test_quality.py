@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib.quality import (
+from synth_platform.lib.gate.quality import (
     BETWEEN,
     EXIST,
     IN_SET,

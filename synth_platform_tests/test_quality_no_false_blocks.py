@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 
 from synth_platform.bench.gate import as_ingested, numeric_credit
-from synth_platform.lib import evaluation, synthesis
-from synth_platform.lib.masking import apply_masking, plan_masking
-from synth_platform.lib.quality import BETWEEN, IN_SET, NOT_NULL, build_suite, numeric_bounds, run_suite
+from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
+from synth_platform.lib.gate import evaluation
+from synth_platform.lib.gate.quality import BETWEEN, IN_SET, NOT_NULL, build_suite, numeric_bounds, run_suite
 from synth_platform.lib.spec import DatasetSpec
-from synth_platform.lib.split import split_train_holdout
+from synth_platform.lib.synthesize import synthesis
+from synth_platform.lib.synthesize.split import split_train_holdout
 
 
 def _failed(result) -> set[tuple[str, str]]:
@@ -75,7 +76,7 @@ def test_gaussian_copula_on_an_all_numeric_table_of_tens_of_thousands_of_rows_is
 
 
 def test_the_public_suite_is_built_from_declared_domains_and_types_only():
-    from synth_platform.lib.quality import _configs, build_public_suite
+    from synth_platform.lib.gate.quality import _configs, build_public_suite
 
     schema = pd.DataFrame(
         {
@@ -118,7 +119,7 @@ def test_the_gate_runs_the_public_suite_on_an_honest_table_without_blocking():
 
 
 def test_public_ranges_admit_values_exactly_at_the_declared_bounds_and_refuse_beyond():
-    from synth_platform.lib.quality import build_public_suite
+    from synth_platform.lib.gate.quality import build_public_suite
 
     schema = pd.DataFrame(
         {"n": pd.array([], dtype="Int64"), "x": pd.Series([], dtype=float), "c": pd.Series([], dtype=object)}
@@ -142,8 +143,8 @@ def test_public_ranges_admit_values_exactly_at_the_declared_bounds_and_refuse_be
 def _dp_gate_suite_outcome(frame: pd.DataFrame, columns: dict, shift: dict | None = None):
     """dp_mst on `frame` (declared domains as in `columns`), sampled, restored to the source's shape
     and checked by the gate's public suite; `shift` adds a constant to a column of the sample first."""
-    from synth_platform.lib import refill
-    from synth_platform.lib.dp_mst import DPMSTSynthesizer, declared_domains
+    from synth_platform.lib.deidentify import refill
+    from synth_platform.lib.synthesize.dp_mst import DPMSTSynthesizer, declared_domains
 
     spec = DatasetSpec.model_validate({"name": "t", "source": {"landing_dir": "x"}, "columns": columns})
     plan = plan_masking(spec, {})
@@ -186,7 +187,7 @@ def test_trimming_keeps_a_column_whose_cells_are_thin_under_noise():
     """Root cause of a quality block on a 5,345-row table: with ~4,000 training rows, eleven
     columns and the default epsilon, a fine cell's noise (sd ~77) exceeds its count (~30), the
     trimming never found the mass and kept one peak cell: the column collapsed to a point."""
-    from synth_platform.lib.dp_domain import _trimmed_ends
+    from synth_platform.lib.synthesize.dp_domain import _trimmed_ends
 
     rng = np.random.default_rng(0)
     thin = np.zeros(256)

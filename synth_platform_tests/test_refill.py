@@ -2,8 +2,8 @@ import re
 
 import pandas as pd
 
-from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.refill import restore_source_shape
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.deidentify.refill import restore_source_shape
 
 PLAN = [
     ColumnTreatment("customer_id", "direct_identifier", "customer_id", "pseudonymize"),

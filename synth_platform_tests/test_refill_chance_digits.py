@@ -9,9 +9,9 @@ the default id pattern now grows with the rows so that such equalities stay rare
 import numpy as np
 import pandas as pd
 
-from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.privacy import identifier_leaks
-from synth_platform.lib.refill import refill_column
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.deidentify.refill import refill_column
+from synth_platform.lib.gate.privacy import identifier_leaks
 
 
 def _real_looking_phones(n: int, seed: int) -> pd.Series:

@@ -13,10 +13,15 @@ import math
 import pandas as pd
 from faker.providers.person.en_US import Provider as EnglishNames
 
-from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.name_dictionaries import dictionaries, every_faker_name, fictional_family_names, fold
-from synth_platform.lib.privacy import identifier_leaks
-from synth_platform.lib.refill import CHANCE_DIGIT_MATCHES, refill_column
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.deidentify.refill import CHANCE_DIGIT_MATCHES, refill_column
+from synth_platform.lib.gate.privacy import identifier_leaks
+from synth_platform.lib.pii.name_dictionaries import (
+    dictionaries,
+    every_faker_name,
+    fictional_family_names,
+    fold,
+)
 
 #: Real surnames outside the pooled dictionaries that a one-syllable invented name once equalled.
 REAL_SURNAMES_BEYOND_THE_DICTIONARIES = ("Simard", "Morard")

@@ -15,10 +15,8 @@ import pytest
 from stdnum import bitcoin, iban, luhn
 from stdnum.us import itin, ssn
 
-from synth_platform.lib import detectors
-from synth_platform.lib.evaluation import FORMAT_PATTERNS
-from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.refill import (
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.deidentify.refill import (
     RESERVED_SPACES,
     accepted_formats,
     check_formats,
@@ -26,6 +24,8 @@ from synth_platform.lib.refill import (
     refill_kind,
     restore_source_shape,
 )
+from synth_platform.lib.gate.evaluation import FORMAT_PATTERNS
+from synth_platform.lib.pii import detectors
 from synth_platform_tests.conftest import typed_spec
 
 N = 3000
@@ -272,7 +272,7 @@ def test_restored_table_keeps_people_consistent_and_formats():
     ],
 )
 def test_format_regex_describes_every_fake(detected_type, fmt):
-    from synth_platform.lib.refill import format_regex
+    from synth_platform.lib.deidentify.refill import format_regex
 
     pattern = format_regex(detected_type, fmt)
     assert pattern is not None
@@ -281,7 +281,7 @@ def test_format_regex_describes_every_fake(detected_type, fmt):
 
 def test_fake_full_names_and_streets_cannot_equal_names_built_from_real_dictionaries():
     """Family and street names are invented, outside every shipped dictionary: real names never return."""
-    from synth_platform.lib.name_dictionaries import dictionaries, fictional_family_names, fold
+    from synth_platform.lib.pii.name_dictionaries import dictionaries, fictional_family_names, fold
 
     invented = fictional_family_names()
     first, last = dictionaries()

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.privacy import identifier_leaks
-from synth_platform.lib.refill import ReservedFaker, restore_source_shape
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.deidentify.refill import ReservedFaker, restore_source_shape
+from synth_platform.lib.gate.privacy import identifier_leaks
 from synth_platform_tests.conftest import typed_spec
 
 

@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 
 from synth_platform.defs.automation import chain_job_name, lease_release_sensor
-from synth_platform.lib import liveness, run_lease, warehouse
+from synth_platform.lib.storage import liveness, run_lease, warehouse
 from synth_platform_tests.pipeline_harness import DATASET, Project, make_project
 
 FOREIGN_RUN = "run-of-another-dagster-instance"

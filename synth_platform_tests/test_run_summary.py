@@ -3,8 +3,9 @@
 import pandas as pd
 
 from synth_platform import run_summary
-from synth_platform.lib import budget, ledger, warehouse
+from synth_platform.lib.governance import budget, ledger
 from synth_platform.lib.spec import NOT_DP_LABEL
+from synth_platform.lib.storage import warehouse
 
 
 def _train(db, run_id: str, kind: str, params: dict, dataset: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synth_platform.defs.resources import PseudonymKeyResource
-from synth_platform.lib import secrets
+from synth_platform.lib.storage import secrets
 from synth_platform_tests.conftest import PROJECT_ROOT
 
 

@@ -3,7 +3,7 @@
 A user's 1,000-row customer table was released or not by the luck of the keyed split: with one key
 its holdout had 185 rows (under `checks.min_holdout_rows`), the run trained, spent budget and could
 only block; with another it had 204 and released. Now the spec alone says how many rows a table
-needs (`lib.split.rows_needed`: the gate's minimum plus its private noise margin, and the binomial
+needs (`lib.synthesize.split.rows_needed`: the gate's minimum plus its private noise margin, and the binomial
 tail of the keyed split), ingest refuses a smaller table naming the settings that would let it
 through, and the split stops before training if a side still falls short.
 """
@@ -18,11 +18,13 @@ import pandas as pd
 import pytest
 from scipy.stats import binom, norm
 
-from synth_platform.lib import evaluation, ingest, private_decision, split
+from synth_platform.lib.deidentify.masking import ColumnTreatment
 from synth_platform.lib.demo_data import write_demo_landing_file
-from synth_platform.lib.ingest import TooFewRowsError, ingest_landing_file
-from synth_platform.lib.masking import ColumnTreatment
+from synth_platform.lib.gate import evaluation, private_decision
 from synth_platform.lib.spec import DatasetSpec, load_spec
+from synth_platform.lib.storage import ingest
+from synth_platform.lib.storage.ingest import TooFewRowsError, ingest_landing_file
+from synth_platform.lib.synthesize import split
 from synth_platform_tests.conftest import PROJECT_ROOT, small_spec_dict
 from synth_platform_tests.pipeline_harness import DATASET, make_project
 

@@ -7,9 +7,9 @@ lists, dates and timestamps with microseconds), identically into DuckDB and into
 writes Parquet, Spark reads it, as a lakehouse would), and check what a user relies on:
 
 - dp_mst's counting: every query `fit_relation` runs on DuckDB is the DuckDB rendering of
-  `lib.dp_counting_sql`, and the Spark rendering of the same queries returns the same rows, to the
+  `lib.synthesize.dp_counting_sql`, and the Spark rendering of the same queries returns the same rows, to the
   last count, so a fit's noisy measurements would be the same on either engine;
-- masking and the split (`lib.masking_sql`, `lib.split_sql`) rendered with `sql_dialect.SPARK`:
+- masking and the split (`deidentify.masking_sql`, `synthesize.split_sql`) rendered with `sql_dialect.SPARK`:
   the same pseudonyms and generalised values, the same rows in train and in holdout.
 
 One local Spark session (two cores, 1 GB driver, no UI, no Hive, no network) serves the module.
@@ -27,12 +27,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import dp_counting_sql, dp_domain, masking_sql, split_sql
-from synth_platform.lib.dp_domain import NumericEncoding
-from synth_platform.lib.dp_mst import DPMSTSynthesizer
-from synth_platform.lib.masking import plan_masking
+from synth_platform.lib.deidentify import masking_sql
+from synth_platform.lib.deidentify.masking import plan_masking
 from synth_platform.lib.spec import DatasetSpec
-from synth_platform.lib.sql_dialect import DUCKDB, SPARK, bind_duckdb
+from synth_platform.lib.storage.sql_dialect import DUCKDB, SPARK, bind_duckdb
+from synth_platform.lib.synthesize import dp_counting_sql, dp_domain, split_sql
+from synth_platform.lib.synthesize.dp_domain import NumericEncoding
+from synth_platform.lib.synthesize.dp_mst import DPMSTSynthesizer
 
 ROWS = 2500
 QUIET_LOG4J = """\

@@ -87,8 +87,8 @@ def test_a_non_private_kind_must_say_so_and_is_labelled(tmp_path):
 
 def test_a_non_private_kind_with_a_declared_budget_loads_and_is_refused_at_training(tmp_path):
     """A budget the author wrote down is theirs: the spec loads, and the training is refused before it
-    reads any data, with a message that says why and what to do (lib.budget)."""
-    from synth_platform.lib import budget
+    reads any data, with a message that says why and what to do (lib.governance.budget)."""
+    from synth_platform.lib.governance import budget
 
     data = {**_bare(), "synthesizer": {"kind": "ctgan"}, "privacy": {"epsilon_budget": 3}}
     spec = load_spec(_write(tmp_path, data))

@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib.split import holdout_mask, one_row_per_key, split_dataset, split_train_holdout
+from synth_platform.lib.synthesize.split import (
+    holdout_mask,
+    one_row_per_key,
+    split_dataset,
+    split_train_holdout,
+)
 
 SECRET = "s" * 64
 

@@ -1,4 +1,4 @@
-"""The split computed by SQL inside the warehouse (lib.split_sql) puts every row on the side the Python
+"""The split computed by SQL inside the warehouse (synthesize.split_sql) puts every row on the side the Python
 split always did (keyed and keyless, NULLs, unicode, floats, timestamps, duplicate people), keeps the one
 row per person the Python split kept, writes train and holdout together or not at all, and keeps the key
 out of the SQL text."""
@@ -13,9 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import split_sql, warehouse
-from synth_platform.lib.split import _split_key, holdout_mask, one_row_per_key, split_dataset, split_table
-from synth_platform.lib.sql_dialect import DUCKDB, SPARK, hmac_pads
+from synth_platform.lib.storage import warehouse
+from synth_platform.lib.storage.sql_dialect import DUCKDB, SPARK, hmac_pads
+from synth_platform.lib.synthesize import split_sql
+from synth_platform.lib.synthesize.split import (
+    _split_key,
+    holdout_mask,
+    one_row_per_key,
+    split_dataset,
+    split_table,
+)
 
 SECRET = "another platform key"
 

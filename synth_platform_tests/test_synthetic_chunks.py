@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import ledger, release, synthesis, synthetic_table, warehouse
-from synth_platform.lib.masking import ColumnTreatment
-from synth_platform.lib.refill import SourceShape, restore_source_shape
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.deidentify.refill import SourceShape, restore_source_shape
+from synth_platform.lib.governance import ledger, release
+from synth_platform.lib.storage import warehouse
+from synth_platform.lib.synthesize import synthesis, synthetic_table
 from synth_platform_tests.conftest import typed_spec
 
 KEY = "k" * 64

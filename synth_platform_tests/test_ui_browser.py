@@ -29,7 +29,7 @@ import dagster as dg
 import pytest
 
 from synth_platform.defs.automation import chain_job_name
-from synth_platform.lib import evidence
+from synth_platform.lib.governance import evidence
 from synth_platform_tests.conftest import PROJECT_ROOT
 from synth_platform_tests.pipeline_harness import DATASET, Project, make_project
 
@@ -110,7 +110,7 @@ def served(tmp_path_factory):
     # few rows, loses the income relationship and blocks.
     copula = {"kind": "gaussian_copula", "params": {"default_distribution": "truncnorm"}}
     overrides = {"synthesizer": copula, "privacy": {"epsilon_budget": None}}
-    overrides["split"] = {"holdout_fraction": 0.3}  # what 1,500 rows need (lib.split.rows_needed)
+    overrides["split"] = {"holdout_fraction": 0.3}  # what 1,500 rows need (lib.synthesize.split.rows_needed)
     sample = make_project(tmp, rows=ROWS, spec_overrides=overrides)
     project = Project(sample.root, sample.settings, dg.DagsterInstance.from_config(str(home)))
 

@@ -1,4 +1,4 @@
-"""TSTR vs TRTR (lib.utility) on generated tables unlike the demo: a sensor log with a fault flag."""
+"""TSTR vs TRTR (lib.gate.utility) on generated tables unlike the demo: a sensor log with a fault flag."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_platform.lib import utility
-from synth_platform.lib.evaluation import UTILITY_CHECK, utility_check
+from synth_platform.lib.gate import utility
+from synth_platform.lib.gate.evaluation import UTILITY_CHECK, utility_check
 from synth_platform.lib.spec import DatasetSpec
 
 

@@ -7,7 +7,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from synth_platform.lib import ledger, release, warehouse, zones
+from synth_platform.lib.governance import ledger, release
+from synth_platform.lib.storage import warehouse, zones
 
 HEX64 = re.compile(r"[0-9a-f]{64}", re.IGNORECASE)
 TRAIN_DATA_HASH = secrets.token_hex(32)

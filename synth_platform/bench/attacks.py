@@ -3,7 +3,7 @@
 On the full demo data (train ~39k, holdout ~9.8k rows, model space as the chain prepares it)
 it fits the honest generators — GaussianCopula, CTGAN and TVAE with a short training, and
 the differentially private `dp_mst` — and builds the planted-leak battery from the Gaussian
-copula's output (`lib/leak_battery.py`), the first battery (training people) and the harder one
+copula's output (`lib/gate/leak_battery.py`), the first battery (training people) and the harder one
 (people of the whole source, issue 14; `bench_leaks` judges it in the source's shape with the
 whole gate). Every table goes through the gate's privacy checks
 (exact copies and the calibrated attacks, `evaluation.privacy_attacks`); the
@@ -18,9 +18,9 @@ import argparse
 import json
 import time
 
-from synth_platform.lib import evaluation, leak_battery, privacy
-from synth_platform.lib.attacks import ATTACKS
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
+from synth_platform.lib.gate import evaluation, leak_battery, privacy
+from synth_platform.lib.gate.attacks import ATTACKS
 from synth_platform.lib.spec import load_spec
 from synth_platform.settings import PROJECT_ROOT
 

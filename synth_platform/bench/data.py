@@ -40,7 +40,7 @@ from synth_platform.lib.demo_data import (
     _street_addresses,
     load_adult,
 )
-from synth_platform.lib.private_files import make_parents_private
+from synth_platform.lib.storage.private_files import make_parents_private
 from synth_platform.settings import PROJECT_ROOT
 
 BENCH_LANDING = PROJECT_ROOT / "data" / "bench" / "landing"

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from synth_platform.lib.detectors import DIRECT_TYPES
-from synth_platform.lib.discovery import discover
+from synth_platform.lib.pii.detectors import DIRECT_TYPES
+from synth_platform.lib.pii.discovery import discover
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE")
 #: Labels that must never be missed (class direct_identifier) in any table.

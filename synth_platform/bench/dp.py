@@ -35,11 +35,11 @@ def _peak_rss_mb() -> float:
 
 def _prepared(kind: str, rows: int | None = None):
     """The demo table through discovery, masking (as the chain does for `kind`) and the split."""
-    from synth_platform.lib import discovery
+    from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
     from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
-    from synth_platform.lib.masking import apply_masking, plan_masking
+    from synth_platform.lib.pii import discovery
     from synth_platform.lib.spec import load_spec
-    from synth_platform.lib.split import split_train_holdout
+    from synth_platform.lib.synthesize.split import split_train_holdout
 
     spec = load_spec(SPEC_PATH)
     synthesizer = spec.synthesizer.model_copy(
@@ -58,9 +58,10 @@ def _prepared(kind: str, rows: int | None = None):
 
 def run_one(kind: str, epsilon: float | None) -> dict:
     """One configuration on the demo data (run in its own process for an honest peak RSS)."""
-    from synth_platform.lib import evaluation, quality, synthesis
-    from synth_platform.lib.dp_mst import DPMSTSynthesizer, declared_domains
-    from synth_platform.lib.marginal_tvd import all_pairs_tvd, independent_baseline
+    from synth_platform.lib.gate import evaluation, quality
+    from synth_platform.lib.gate.marginal_tvd import all_pairs_tvd, independent_baseline
+    from synth_platform.lib.synthesize import synthesis
+    from synth_platform.lib.synthesize.dp_mst import DPMSTSynthesizer, declared_domains
 
     spec, plan, train, columns = _prepared(kind)
     started = time.perf_counter()
@@ -98,7 +99,7 @@ def run_big(rows: int) -> dict:
     import duckdb
     import numpy as np
 
-    from synth_platform.lib.dp_mst import DPMSTSynthesizer, declared_domains
+    from synth_platform.lib.synthesize.dp_mst import DPMSTSynthesizer, declared_domains
 
     spec, plan, train, _ = _prepared("dp_mst")
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,11 +28,14 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from synth_platform.lib import discovery, evaluation, refill, synthesis
-from synth_platform.lib.ingest import coerce_types
-from synth_platform.lib.masking import apply_masking, plan_masking
+from synth_platform.lib.deidentify import refill
+from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
+from synth_platform.lib.gate import evaluation
+from synth_platform.lib.pii import discovery
 from synth_platform.lib.spec import DatasetSpec
-from synth_platform.lib.split import split_train_holdout
+from synth_platform.lib.storage.ingest import coerce_types
+from synth_platform.lib.synthesize import synthesis
+from synth_platform.lib.synthesize.split import split_train_holdout
 
 
 def _spec(name: str, columns: dict[str, str], key: str | None = None, **extra) -> dict:
@@ -105,7 +108,7 @@ def opaque_identifiers(rows: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, d
     types = {c: "string" for c in frame.columns} | {"k": "integer", "bal": "float", "n_tx": "integer"}
     types["seg"] = "category"
     # 1,000 rows: a 45% holdout keeps the 200 rows the privacy attacks need plus the private gate's
-    # noise margin, whatever the key (lib.split.rows_needed; ingest refuses less).
+    # noise margin, whatever the key (lib.synthesize.split.rows_needed; ingest refuses less).
     return frame, _spec("opaque_identifiers", types, key="k", split={"holdout_fraction": 0.45})
 
 

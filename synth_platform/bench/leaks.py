@@ -29,7 +29,8 @@ import time
 import yaml
 
 from synth_platform.bench.gate import as_ingested, numeric_credit, odd_names
-from synth_platform.lib import evaluation, leak_battery, refill
+from synth_platform.lib.deidentify import refill
+from synth_platform.lib.gate import evaluation, leak_battery
 from synth_platform.lib.spec import DatasetSpec
 
 #: short trainings, as the attack bench (`bench_attacks.SHORT`)

@@ -15,8 +15,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from synth_platform.lib.masking import ColumnTreatment, plan_masking
-from synth_platform.lib.refill import restore_source_shape
+from synth_platform.lib.deidentify.masking import ColumnTreatment, plan_masking
+from synth_platform.lib.deidentify.refill import restore_source_shape
 from synth_platform.lib.spec import load_spec
 from synth_platform.settings import PROJECT_ROOT
 

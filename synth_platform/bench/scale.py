@@ -159,7 +159,7 @@ def format_columns_table(results: list[dict]) -> str:
 
 
 def _write_key(secrets_dir: Path) -> None:
-    """A fresh random platform key for this project only (0600 in a 0700 folder, as lib.secrets wants)."""
+    """A fresh random platform key for this project only (0600 in a 0700 folder, as storage.secrets wants)."""
     secrets_dir.mkdir(mode=0o700, parents=True)
     key = secrets_dir / "pseudonym.key"
     key.write_text(secrets.token_hex(32))
@@ -303,7 +303,7 @@ def child_run(landing_file: Path, out: Path) -> None:
     import dagster as dg
 
     from synth_platform.defs.automation import chain_job_name
-    from synth_platform.lib.private_files import restrict_process_umask
+    from synth_platform.lib.storage.private_files import restrict_process_umask
 
     restrict_process_umask()
     from synth_platform.definitions import defs
@@ -379,8 +379,10 @@ def _failures(instance, run_id: str) -> list[str]:
 def child_fit(out: Path) -> None:
     """The bare mechanism on the run's train table: the spec's dp_mst fit (counts in DuckDB, as the
     synthesizer asset does it) and sampling as many rows as the train table has, no Dagster."""
-    from synth_platform.lib import approved_plan, synthesis, warehouse
+    from synth_platform.lib.pii import approved_plan
     from synth_platform.lib.spec import load_spec
+    from synth_platform.lib.storage import warehouse
+    from synth_platform.lib.synthesize import synthesis
     from synth_platform.settings import Settings
 
     settings = Settings.from_env()
@@ -513,9 +515,9 @@ def bench_columns(rows: int, counts: tuple[int, ...], max_rss_gb: float, timeout
     import pandas as pd
     import yaml
 
-    from synth_platform.lib import approved_plan, discovery
-    from synth_platform.lib.ingest import read_landing_file
+    from synth_platform.lib.pii import approved_plan, discovery
     from synth_platform.lib.spec import load_spec
+    from synth_platform.lib.storage.ingest import read_landing_file
 
     base_spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
     base_frame = pd.read_csv(write_landing_file(rows), dtype=str, keep_default_na=False)

@@ -15,11 +15,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from synth_platform.lib import discovery, evaluation, privacy, quality, refill, synthesis
+from synth_platform.lib.deidentify import refill
+from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
-from synth_platform.lib.masking import apply_masking, plan_masking
+from synth_platform.lib.gate import evaluation, privacy, quality
+from synth_platform.lib.pii import discovery
 from synth_platform.lib.spec import load_spec
-from synth_platform.lib.split import split_train_holdout
+from synth_platform.lib.synthesize import synthesis
+from synth_platform.lib.synthesize.split import split_train_holdout
 from synth_platform.settings import PROJECT_ROOT
 
 

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from synth_platform.lib.private_files import restrict_process_umask
+from synth_platform.lib.storage.private_files import restrict_process_umask
 
 #: Subcommand modules under synth_platform.cli, in the order `--help` lists them (a module's
 #: command may be spelt differently: `export_train` registers `export-train`).

@@ -4,7 +4,7 @@ A team that generates a synthetic table with any tool can hold it to the same ga
 platform's own. PATH is a CSV or Parquet file in one of two shapes:
 
 - the dataset's *source* shape (the columns of config/datasets/<DATASET>.yaml), read and typed
-  exactly as a landing file (`lib.ingest`);
+  exactly as a landing file (`lib.storage.ingest`);
 - its *model* shape: exactly the model columns of the approved plan (direct identifiers
   dropped, ZIP3 instead of ZIP, birth year instead of date), which is what a generator fitted on
   `synth-platform export-train` produces. Its columns are typed like the warehouse's masked
@@ -14,7 +14,7 @@ platform's own. PATH is a CSV or Parquet file in one of two shapes:
   output; its identifier-leak check then searches the model columns.
 
 Columns that match neither shape are bad input, named (never a value). Then
-`lib.evaluation.evaluate` — the function the gate asset calls — judges the table against the
+`lib.gate.evaluation.evaluate` — the function the gate asset calls — judges the table against the
 dataset's current train/holdout split in the warehouse (`SYNTH_WAREHOUSE_PATH`, default the
 project's), read with read-only connections.
 
@@ -26,14 +26,14 @@ show their figures, while absolute exposure (real people of the whole source fou
 chance), quality, exact copies and identifier leaks decide. The header says what was assumed
 and which checks decided.
 
-Every judged run is recorded: one `check` row in the dataset's privacy ledger (`lib.ledger`,
+Every judged run is recorded: one `check` row in the dataset's privacy ledger (`lib.governance.ledger`,
 the keyed hash chain), appended on a short write connection under the warehouse lock, holding
 who ran it (the OS user, and `SYNTH_OPERATOR` when set), the file's sha256 and row count,
 `--trained-on`, the verdict and the failed checks' names. It spends no budget (`rho_spent` 0):
 the figures are the gate's *exact* figures, decided without noise, a restricted operator's view
 of the real data like the evidence pack, printed to that operator and never released; the
-published ledger leaves `check` rows out (`lib.zones`). The gate asset itself decides on noisy
-figures charged to the dataset's budget (`lib/private_decision.py`), so the two can differ near
+published ledger leaves `check` rows out (`lib.storage.zones`). The gate asset itself decides on noisy
+figures charged to the dataset's budget (`lib/gate/private_decision.py`), so the two can differ near
 a threshold. No assessment, evidence pack or release is written. Output holds counts, shares
 and column names only, never a cell value.
 
@@ -64,7 +64,7 @@ TRAINED_ON_HELP = (
     "while absolute exposure (real people found beyond chance), quality, exact copies and "
     "identifier leaks do."
 )
-#: A header name safe to repeat in a message (as lib.ingest): never an e-mail, a number, a phrase.
+#: A header name safe to repeat in a message (as lib.storage.ingest): never an e-mail, a number, a phrase.
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -112,7 +112,7 @@ def dataset_spec(name: str, specs_dir: Path):
 def require_tables(spec, warehouse_path: Path, needed: list[tuple[str, str]]) -> None:
     """Refuse, naming what is missing, unless the chain has written these tables: there is nothing
     to judge against (or export) before the dataset's split exists."""
-    from synth_platform.lib import warehouse
+    from synth_platform.lib.storage import warehouse
 
     ds = spec.name
     if not warehouse_path.exists():
@@ -130,8 +130,9 @@ def require_tables(spec, warehouse_path: Path, needed: list[tuple[str, str]]) ->
 def applied_plan(spec, warehouse_path: Path):
     """The approved plan the chain applied (recorded by its pii_report); discovery's classes only
     for a warehouse from before approved plans. Read-only."""
-    from synth_platform.lib import approved_plan, warehouse
-    from synth_platform.lib.masking import plan_masking
+    from synth_platform.lib.deidentify.masking import plan_masking
+    from synth_platform.lib.pii import approved_plan
+    from synth_platform.lib.storage import warehouse
 
     recorded = approved_plan.recorded_plan(warehouse_path, spec)
     if recorded is not None:
@@ -146,7 +147,7 @@ def applied_plan(spec, warehouse_path: Path):
 
 def _split(spec, warehouse_path: Path):
     """(plan, train, holdout, raw identifiers) from the warehouse, each read on a read-only connection."""
-    from synth_platform.lib import warehouse
+    from synth_platform.lib.storage import warehouse
 
     ds = spec.name
     require_tables(
@@ -250,8 +251,8 @@ def _read_model_shape(path: Path, spec, plan, train, file_format: str):
     model columns, each declared with the type the train table holds it in (ZIP3 text, a birth
     year as an integer), so no source typing (full ZIP, ISO date) is applied to model values.
     """
-    from synth_platform.lib import refill
-    from synth_platform.lib.ingest import read_landing_file
+    from synth_platform.lib.deidentify import refill
+    from synth_platform.lib.storage.ingest import read_landing_file
 
     model_columns = [t.column for t in plan if t.reaches_model]
     columns = {c: spec.columns[c].model_copy(update={"type": _kind(train[c].dtype)}) for c in model_columns}
@@ -263,7 +264,7 @@ def _read_model_shape(path: Path, spec, plan, train, file_format: str):
 
 def _read_table(path: Path, spec, plan, train):
     """(the file as a source-shaped frame, 'source' or 'model'); any problem is a usage error."""
-    from synth_platform.lib.ingest import IngestError, read_landing_file
+    from synth_platform.lib.storage.ingest import IngestError, read_landing_file
 
     file_format = _file_format(path)
     model_columns = [t.column for t in plan if t.reaches_model]
@@ -288,7 +289,8 @@ def _recording_key(warehouse_path: Path) -> bytes:
     Checked before anything is judged, so a check that cannot be recorded is refused (exit 2)
     and shows nothing: never generated here, a key that does not verify the chain is refused too.
     """
-    from synth_platform.lib import ledger, platform_key, secrets, warehouse
+    from synth_platform.lib.governance import ledger
+    from synth_platform.lib.storage import platform_key, secrets, warehouse
 
     try:
         if ledger.default_platform_key(create=False) is None:
@@ -325,10 +327,10 @@ def check_entry(spec, file_sha256: str, rows: int, shape: str, trained_on: str, 
     """The `check` ledger row: who, which file, what was assumed, the verdict; no spend.
 
     The verdict rests on exact figures (a restricted operator view, never released), so the row
-    stays on the governed side: the published ledger leaves `check` rows out (`lib.zones`).
+    stays on the governed side: the published ledger leaves `check` rows out (`lib.storage.zones`).
     """
     from synth_platform import __version__
-    from synth_platform.lib import ledger
+    from synth_platform.lib.governance import ledger
 
     verdict = "released" if report.passed else "blocked"
     failed = list(report.failed_checks)
@@ -362,7 +364,8 @@ def check_entry(spec, file_sha256: str, rows: int, shape: str, trained_on: str, 
 def _record(warehouse_path: Path, entry, key: bytes) -> dict:
     """Append the row on a short write connection under the warehouse lock; a chain that broke
     since the pre-check is a usage error (nothing is shown unrecorded)."""
-    from synth_platform.lib import ledger, warehouse
+    from synth_platform.lib.governance import ledger
+    from synth_platform.lib.storage import warehouse
 
     try:
         with warehouse.connect(warehouse_path) as con:
@@ -398,8 +401,8 @@ def assumption(trained_on: str) -> str:
 
 
 def _check(args) -> int:
-    from synth_platform.lib import evaluation
-    from synth_platform.lib.ingest import file_sha256
+    from synth_platform.lib.gate import evaluation
+    from synth_platform.lib.storage.ingest import file_sha256
     from synth_platform.settings import Settings
 
     trained_on = _trained_on(args)

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def _evidence(args) -> int:
-    from synth_platform.lib import evidence
+    from synth_platform.lib.governance import evidence
     from synth_platform.settings import Settings
 
     root = Settings.from_env().root

@@ -11,7 +11,7 @@ produces tables in that shape, which `check` accepts as they are.
 
 The file is governed data (real people, masked): it is written with mode 0600 (atomically: a
 private temporary file beside it, then renamed), never over an existing file unless `--force`,
-and never into the published zone (`lib.zones.is_published`: the zone's DuckDB file, the public
+and never into the published zone (`lib.storage.zones.is_published`: the zone's DuckDB file, the public
 certificates folder) nor over the warehouse's own files. The output names the file and counts
 rows and columns; it never shows a value. The format is `--format`, else the suffix of PATH
 (.csv, .parquet / .pq).
@@ -62,7 +62,7 @@ def _format(path: Path, requested: str | None) -> str:
 
 def _refuse_place(path: Path, settings) -> None:
     """Governed data goes nowhere it would be published or could damage the warehouse."""
-    from synth_platform.lib import zones
+    from synth_platform.lib.storage import zones
 
     if zones.is_published(path, settings.warehouse_path, settings.root):
         places = ", ".join(str(p) for p in zones.published_locations(settings.warehouse_path, settings.root))
@@ -82,7 +82,7 @@ def _refuse_place(path: Path, settings) -> None:
 def training_split(spec, warehouse_path: Path):
     """The current masked train table in model space (the plan's model columns, in plan order)."""
     from synth_platform.cli.check import applied_plan, require_tables
-    from synth_platform.lib import warehouse
+    from synth_platform.lib.storage import warehouse
 
     ds = spec.name
     require_tables(spec, warehouse_path, [("governance", f"pii_{ds}"), ("masked", f"{ds}_train")])
@@ -121,13 +121,13 @@ def write_private(frame, path: Path, file_format: str, force: bool) -> None:
 
 def export_entry(spec, path: Path, file_format: str, rows: int):
     """The `export` ledger row: real (masked) people left the warehouse — who took them, how many,
-    the file's sha256; no spend. Governed side only (`lib.zones.GOVERNED_ONLY_EVENTS`)."""
+    the file's sha256; no spend. Governed side only (`lib.storage.zones.GOVERNED_ONLY_EVENTS`)."""
     import hashlib
     import uuid
 
     from synth_platform import __version__
     from synth_platform.cli.check import who_ran
-    from synth_platform.lib import ledger
+    from synth_platform.lib.governance import ledger
 
     return ledger.LedgerEntry(
         run_id=f"export-{uuid.uuid4()}",

@@ -2,7 +2,7 @@
 
 Both open the warehouse at `SYNTH_WAREHOUSE_PATH` (default: the project's) read-only. `verify`
 checks every row's HMAC under the platform key (`SYNTH_PSEUDONYM_KEY`, or the key file
-`lib.secrets` generated; never generated here) and compares the table with both copies of the
+`lib.storage.secrets` generated; never generated here) and compares the table with both copies of the
 chain head: the keyed head file beside the warehouse (`<warehouse>.ledger_head.json`) and the
 head in Dagster's event log (the newest `governance/ledger` materialisation of the instance at
 `DAGSTER_HOME`, when there is one; `--no-event-log` skips it). So an edited, deleted, truncated,
@@ -60,7 +60,7 @@ def _warehouse_path() -> Path:
 @contextmanager
 def _read_only():
     """A read-only connection under the warehouse lock; a missing warehouse is a usage error."""
-    from synth_platform.lib import warehouse
+    from synth_platform.lib.storage import warehouse
 
     path = _warehouse_path()
     if not path.exists():
@@ -92,7 +92,8 @@ def event_log_heads() -> tuple[list, list[str]]:
 
 
 def _verify(args) -> int:
-    from synth_platform.lib import ledger, secrets
+    from synth_platform.lib.governance import ledger
+    from synth_platform.lib.storage import secrets
 
     heads, problems = ([], []) if getattr(args, "no_event_log", False) else event_log_heads()
     try:
@@ -146,7 +147,7 @@ _SHOWN = [
 
 
 def _show(args) -> int:
-    from synth_platform.lib import ledger
+    from synth_platform.lib.governance import ledger
 
     with _read_only() as con:
         frame = ledger.read_ledger(con, args.dataset)

@@ -1,4 +1,4 @@
-"""`synth-platform pii approve|show DATASET`: the approved masking plan (lib.approved_plan).
+"""`synth-platform pii approve|show DATASET`: the approved masking plan (lib.pii.approved_plan).
 
 `approve` writes `<specs_dir>/<DATASET>.plan.yaml` from discovery's current verdict: the stored
 report `governance.pii_<DATASET>` of the warehouse (`SYNTH_WAREHOUSE_PATH`, opened read-only), or,
@@ -46,7 +46,7 @@ def _usage() -> int:
 
 
 def _spec(name: str, specs_dir: Path):
-    from synth_platform.lib.approved_plan import PLAN_SUFFIX
+    from synth_platform.lib.pii.approved_plan import PLAN_SUFFIX
     from synth_platform.lib.spec import SpecError, load_spec
 
     path = specs_dir / f"{name}.yaml"
@@ -61,7 +61,8 @@ def _spec(name: str, specs_dir: Path):
 
 def _findings(spec, warehouse_path: Path):
     """(findings table, where it came from): the stored report, else discovery on the raw table."""
-    from synth_platform.lib import discovery, warehouse
+    from synth_platform.lib.pii import discovery
+    from synth_platform.lib.storage import warehouse
 
     ds = spec.name
     first = (
@@ -85,7 +86,7 @@ def _findings(spec, warehouse_path: Path):
 
 def _earlier_formats(specs_dir: Path, spec, proposal: dict) -> dict[str, str]:
     """Formats a person set in the previous plan, for columns whose class and type are unchanged."""
-    from synth_platform.lib import approved_plan
+    from synth_platform.lib.pii import approved_plan
 
     try:
         previous = approved_plan.load_plan(specs_dir, spec)
@@ -102,7 +103,7 @@ def _earlier_formats(specs_dir: Path, spec, proposal: dict) -> dict[str, str]:
 
 
 def _print_columns(spec, plan) -> None:
-    from synth_platform.lib import approved_plan
+    from synth_platform.lib.pii import approved_plan
 
     rows = approved_plan.treatments(spec, plan)
     width = max(len(str(t.column)) for t in rows)
@@ -115,7 +116,7 @@ def _print_columns(spec, plan) -> None:
 
 
 def _approve(args) -> int:
-    from synth_platform.lib import approved_plan
+    from synth_platform.lib.pii import approved_plan
     from synth_platform.settings import Settings
 
     settings = Settings.from_env()
@@ -152,7 +153,7 @@ def _os_user() -> str:
 
 
 def _show(args) -> int:
-    from synth_platform.lib import approved_plan
+    from synth_platform.lib.pii import approved_plan
     from synth_platform.settings import Settings
 
     settings = Settings.from_env()

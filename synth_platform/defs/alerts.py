@@ -1,4 +1,4 @@
-"""Operator alerts as Dagster sensors and checks (wording and webhook in lib.alerts).
+"""Operator alerts as Dagster sensors and checks (wording and webhook in lib.governance.alerts).
 
 - `run_failure_alert`: any failed run of this code location. The alert is written into the
   failed run's own event log (an engine event, so it sits next to the error in the UI), logged
@@ -23,7 +23,7 @@ import dagster as dg
 from synth_platform.defs.automation_status import default_status
 from synth_platform.defs.chain import LEDGER_KEY
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib import alerts
+from synth_platform.lib.governance import alerts
 from synth_platform.lib.spec import DatasetSpec
 
 
@@ -44,7 +44,7 @@ def _ledger_rows_of_run(warehouse: WarehouseResource, run_id: str) -> list[alert
     No warehouse file, or no ledger table, means the run committed nothing. Any other error
     leaves the answer unknown, and the alert then claims nothing either way.
     """
-    from synth_platform.lib import ledger
+    from synth_platform.lib.governance import ledger
 
     try:
         with warehouse.connect(read_only=True) as con:
@@ -92,8 +92,8 @@ def run_failure_alert_sensor() -> dg.SensorDefinition:
 
 def _budget_status(warehouse: WarehouseResource, spec: DatasetSpec) -> tuple[float, float, float, str]:
     """(spent, remaining, remaining share, state key) of a dataset's epsilon budget; read-only."""
-    from synth_platform.lib import budget as budget_lib
-    from synth_platform.lib import ledger
+    from synth_platform.lib.governance import budget as budget_lib
+    from synth_platform.lib.governance import ledger
 
     with warehouse.connect(read_only=True) as con:
         delta = getattr(spec.privacy, "delta", None)
@@ -101,7 +101,7 @@ def _budget_status(warehouse: WarehouseResource, spec: DatasetSpec) -> tuple[flo
         last = ledger.read_ledger(con, spec.name)
     # the state is the newest row that can change the budget: a governed-only row (a `check`, an
     # `export`) spends nothing and must not re-send an alert
-    from synth_platform.lib.zones import GOVERNED_ONLY_EVENTS
+    from synth_platform.lib.storage.zones import GOVERNED_ONLY_EVENTS
 
     spending = last[~last["event"].isin(GOVERNED_ONLY_EVENTS)] if len(last) else last
     state = str(int(spending["entry_id"].max())) if len(spending) else "0"
@@ -199,7 +199,7 @@ def quarantine_if_schema_differs(path, spec: DatasetSpec, storage, log) -> str |
     Returns the sentence for the sensor's evaluation (and sends the alert), or None when the
     header matches and the file should run.
     """
-    from synth_platform.lib import ingest
+    from synth_platform.lib.storage import ingest
 
     reason = alerts.schema_mismatch(path, spec)
     if reason is None:

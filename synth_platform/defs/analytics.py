@@ -30,8 +30,8 @@ from dagster_dbt import (
 from synth_platform.defs import catalog
 from synth_platform.defs.chain.common import LEDGER_KEY, POOL
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib import zones
-from synth_platform.lib.private_files import private_umask
+from synth_platform.lib.storage import zones
+from synth_platform.lib.storage.private_files import private_umask
 
 GROUP = "analytics"
 RELEASE_SOURCE = "release"

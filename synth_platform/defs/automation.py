@@ -16,8 +16,8 @@ import dagster as dg
 
 from synth_platform.defs.automation_status import default_status
 from synth_platform.defs.resources import StorageResource, WarehouseResource
-from synth_platform.lib import ingest, run_lease
 from synth_platform.lib.spec import DatasetSpec
+from synth_platform.lib.storage import ingest, run_lease
 
 REFRESH_ALL_JOB = "refresh_all_datasets"
 DATASET_TAG = "synth/dataset"
@@ -116,7 +116,7 @@ def nightly_schedule(job, specs: list[DatasetSpec]) -> dg.ScheduleDefinition:
 
 
 def lease_release_sensor() -> dg.SensorDefinition:
-    """Give back the dataset leases of a failed run (lib.run_lease).
+    """Give back the dataset leases of a failed run (lib.storage.run_lease).
 
     A successful chain frees its lease itself with its last write (`release`); a failed one
     never gets there. Without the daemon (or for a `kill -9`) this never fires, and the lease
@@ -145,7 +145,7 @@ def raw_op_name(dataset: str) -> str:
 
 def plan_file_digest(specs_dir, dataset: str) -> str | None:
     """SHA-256 of the dataset's approved-plan file, or None while there is none."""
-    from synth_platform.lib.approved_plan import plan_path
+    from synth_platform.lib.pii.approved_plan import plan_path
 
     path = plan_path(specs_dir, dataset)
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

@@ -8,7 +8,7 @@ One place decides, per stage of a dataset's chain, what a user filters and reads
 - **tags**: `pii` on every asset that holds real people's data, or something that may reproduce
   it without a formal guarantee (`holds_real_data`); `zone` is `governed` (the warehouse, which
   holds raw identifiers) or `published` (what leaves the governed side: the releases and the dbt
-  models over the published zone, lib.zones). A tag names a class, never a value.
+  models over the published zone, lib.storage.zones). A tag names a class, never a value.
 - **`dagster/table_name`**: `<schema>.<table>` in the DuckDB warehouse for every table asset
   (the model file of `synthesizer` is not a table). dbt's models get theirs from dagster-dbt.
 - **freshness**: a `FreshnessPolicy` on every release: it fails once the release is older than
@@ -25,7 +25,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from synth_platform.lib import alerts
+from synth_platform.lib.governance import alerts
 from synth_platform.lib.spec import DatasetSpec
 
 #: Owner of the platform-wide assets, and of a dataset whose spec names no `owner`.

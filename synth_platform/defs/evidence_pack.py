@@ -1,4 +1,4 @@
-"""Writing the evidence pack of a release decision from the gate and the release step (lib.evidence).
+"""Writing the evidence pack of a release decision from the gate and the release step (governance.evidence).
 
 The gate has every frame in hand, so it writes the whole pack (pictures included) with the
 decision it knows: `blocked`, or `passed the gate` awaiting release. The release step then
@@ -11,8 +11,8 @@ import pandas as pd
 
 from synth_platform import __version__
 from synth_platform.defs.resources import StorageResource, WarehouseResource
-from synth_platform.lib import evidence, evidence_plots, ledger
-from synth_platform.lib.evaluation import to_model_space, withhold_rare_generalized
+from synth_platform.lib.gate.evaluation import to_model_space, withhold_rare_generalized
+from synth_platform.lib.governance import evidence, evidence_plots, ledger
 from synth_platform.lib.progress import timed
 
 PENDING = "passed the gate (awaiting release)"
@@ -40,8 +40,8 @@ def _source(warehouse: WarehouseResource, dataset: str) -> dict:
 
 
 def _budget(warehouse: WarehouseResource, spec) -> dict:
-    """Spent, remaining and the share left, as the budget check computes them (`lib.budget.summary`)."""
-    from synth_platform.lib import budget as budget_lib
+    """Spent, remaining and the share left, as the budget check computes them (`budget.summary`)."""
+    from synth_platform.lib.governance import budget as budget_lib
 
     with warehouse.connect(read_only=True) as con:
         return budget_lib.summary(

@@ -18,7 +18,7 @@ import math
 import dagster as dg
 import pandas as pd
 
-from synth_platform.lib import ledger
+from synth_platform.lib.governance import ledger
 
 RECENT_ROWS = 20
 LEDGER_KEY = dg.AssetKey(["governance", "ledger"])  # = defs.chain.common.LEDGER_KEY (no import cycle)
@@ -54,7 +54,7 @@ def dagster_heads(instance: dg.DagsterInstance) -> tuple[ledger.Head, ...]:
 def recent_ledger(warehouse, limit: int = RECENT_ROWS) -> pd.DataFrame:
     """The newest `limit` ledger rows (all datasets), oldest first; read-only. Governed-only rows
     (`check`, `export`: exact statements about real people, who ran them) never reach the UI."""
-    from synth_platform.lib.zones import GOVERNED_ONLY_EVENTS
+    from synth_platform.lib.storage.zones import GOVERNED_ONLY_EVENTS
 
     with warehouse.connect(read_only=True) as con:
         rows = ledger.read_ledger(con, newest=limit)
@@ -106,7 +106,7 @@ def _remaining(row: dict, budget: float, cumulative: float) -> dict:
     (epsilons do not subtract); plain subtraction for a row without rho."""
     rho, delta = _finite(row.get("cumulative_rho")), _finite(row.get("budget_delta"))
     if rho is not None and delta:
-        from synth_platform.lib import accounting
+        from synth_platform.lib.synthesize import accounting
 
         budget_rho = accounting.rho_from_epsilon_delta(budget, delta)
         left = accounting.remaining_rho(budget_rho, rho)

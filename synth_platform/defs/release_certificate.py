@@ -1,4 +1,4 @@
-"""Write the public release certificate of a release (lib.certificate), from DP outputs and public inputs.
+"""Write the public release certificate of a release (certificate), from DP outputs and public inputs.
 
 Called by the `release` stage after the publish: it reads the released (synthetic) table, the
 gate's public (noisy) figures, the spend recorded in the ledger and the digests of the spec, the
@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from synth_platform import __version__
-from synth_platform.lib import approved_plan, certificate, ledger
-from synth_platform.lib.masking import ColumnTreatment
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.governance import certificate, ledger
+from synth_platform.lib.pii import approved_plan
 from synth_platform.lib.spec import DatasetSpec, spec_sha256
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from synth_platform.lib import platform_key, secrets, warehouse
+from synth_platform.lib.storage import platform_key, secrets, warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -61,7 +61,7 @@ class StorageResource(dg.ConfigurableResource):
 
 
 class PseudonymKeyResource(dg.ConfigurableResource):
-    """The HMAC key for keyed pseudonyms (lib.secrets, lib.platform_key).
+    """The HMAC key for keyed pseudonyms (lib.storage.secrets, lib.storage.platform_key).
 
     Bind `key` with `dg.EnvVar("SYNTH_PSEUDONYM_KEY")` to supply it; left empty, the key file
     `key_file` (default `~/.config/synth_platform/secrets/pseudonym.key`, mode 0600; outside the
@@ -95,14 +95,14 @@ class SynthesizerFactory(dg.ConfigurableResource):
     """
 
     def build(self, kind: str, metadata: dict, params: dict):
-        from synth_platform.lib.synthesis import make_synthesizer
+        from synth_platform.lib.synthesize.synthesis import make_synthesizer
 
         return make_synthesizer(kind, metadata, params)
 
     def spend(self, kind: str, params: dict, column_types: dict | None = None, declared: dict | None = None):
-        """What one fit spends (`lib.budget.Spend`): for `dp_mst` its epsilon/delta from the params,
+        """What one fit spends (`governance.budget.Spend`): for `dp_mst` its epsilon/delta from the params,
         for kinds without a differential-privacy guarantee an unbounded spend (never zero)."""
-        from synth_platform.lib.budget import training_spend
+        from synth_platform.lib.governance.budget import training_spend
 
         return training_spend(kind, params, column_types or {}, declared or {})
 

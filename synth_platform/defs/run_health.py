@@ -14,7 +14,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 
-from synth_platform.lib.liveness import process_alive
+from synth_platform.lib.storage.liveness import process_alive
 
 _EXECUTOR_MESSAGE = "Executing steps"
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from synth_platform.lib.private_files import make_parents_private, write_private
+from synth_platform.lib.storage.private_files import make_parents_private, write_private
 
 DEMO_SOURCE = Path(__file__).resolve().parents[2] / "data" / "demo" / "adult.csv.gz"
 AS_OF = date(2026, 1, 1)

@@ -127,7 +127,7 @@ class SourceSpec(_Strict):
     format: Literal["csv", "parquet"] = "csv"
     #: An explicit floor: fewer data rows than this and ingest refuses the file (a 2-row file once
     #: replaced a release). It is not the only one: ingest also refuses a table with fewer people than
-    #: the release gate needs after the split (`lib.split.rows_needed`: checks.min_holdout_rows and
+    #: the release gate needs after the split (`lib.synthesize.split.rows_needed`: checks.min_holdout_rows and
     #: min_evaluation_rows plus the private gate's noise margin, at split.holdout_fraction; about
     #: 2,000 rows at the defaults, more as checks join the gate and share its rho), and the larger
     #: of the two applies. Raise it to refuse tables smaller than the gate would accept.
@@ -158,7 +158,7 @@ class MaskingSpec(_Strict):
 
 
 class SplitSpec(_Strict):
-    """The train/holdout split (lib.split), keyed with the platform's pseudonym key.
+    """The train/holdout split (lib.synthesize.split), keyed with the platform's pseudonym key.
 
     A row's side is an HMAC of its key value (with `key:`) or of its whole content (without),
     so adding or removing one source row moves no other row between train and holdout, and a
@@ -171,7 +171,7 @@ class SplitSpec(_Strict):
 
     `holdout_fraction` sets how many people the release gate can judge with: a small table needs a
     larger fraction for its holdout to reach `checks.min_holdout_rows` plus the private gate's noise
-    margin (`lib.split.rows_needed`; ingest refuses a table too small for its fraction and names the
+    margin (`synthesize.split.rows_needed`; ingest refuses a table too small for its fraction and names the
     fraction that would do, and the split stops before training if a side still falls short).
     """
 
@@ -274,9 +274,9 @@ class SampleSpec(_Strict):
 
 
 class CheckSpec(_Strict):
-    """Release-gate thresholds. The privacy attacks (`lib/attacks/`) block when the *lower* bound
+    """Release-gate thresholds. The privacy attacks (`lib/gate/attacks/`) block when the *lower* bound
     of their 95 % interval exceeds the threshold; the defaults pass honest generators and block
-    every table of the planted-leak battery (`lib/leak_battery.py`, `make bench`). Seven attacks
+    every table of the planted-leak battery (`lib/gate/leak_battery.py`, `make bench`). Seven attacks
     are relative (training vs holdout people); `max_absolute_exposure_excess` bounds the absolute
     one (real people of the whole source found beyond chance), which holds whatever the generator
     was trained on."""
@@ -297,19 +297,19 @@ class CheckSpec(_Strict):
     #: excess share of quasi-identifier-unique training people whose profile reappears
     max_unique_people_excess: float = Field(default=0.002, ge=0.0, le=1.0)
     #: excess share of rare real people of the whole source found in the table beyond chance
-    #: (lib/attacks/exposure.py): valid whatever the generator was trained on
+    #: (lib/gate/attacks/exposure.py): valid whatever the generator was trained on
     max_absolute_exposure_excess: float = Field(default=0.002, ge=0.0, le=1.0)
     anonymeter_attacks: int = Field(default=300, ge=10)
     #: no evidence is no pass: a smaller holdout / train / synthetic table blocks every attack
     min_holdout_rows: int = Field(default=200, ge=1)
     min_evaluation_rows: int = Field(default=200, ge=1)
     #: zCDP rho one gate evaluation (a new model + synthetic table pair) spends on its noisy figures;
-    #: charged to the dataset's budget before the gate reads real data (lib/private_decision.py)
+    #: charged to the dataset's budget before the gate reads real data (lib/gate/private_decision.py)
     gate_rho: float = Field(default=0.01, gt=0.0, le=1.0)
     #: the gate's family-wise false-block rate alpha: an honest release (every true figure at or
     #: inside its threshold) is blocked by the gate's noise with probability at most alpha per
     #: evaluation; each noisy figure is decided at z = Phi^-1(1 - alpha / figures) (Bonferroni over
-    #: every figure the gate decides, lib/private_decision.py). Smaller: fewer false blocks, and a
+    #: every figure the gate decides, lib/gate/private_decision.py). Smaller: fewer false blocks, and a
     #: real leak must be larger to be caught (a larger gate_rho buys that power back).
     false_block_rate: float = 0.01
 

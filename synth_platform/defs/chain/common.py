@@ -4,7 +4,7 @@ Each stage module (`ingest`, `discovery`, `masking`, `split`, `synthesizer`, `sy
 `gate`, `release`) builds the Dagster definitions of one step from a `ChainContext`, and
 sits next to the `lib/` module whose domain logic it wires.
 
-The dataset run lease (lib.run_lease) is wired here once for every stage: each write of a
+The dataset run lease (lib.storage.run_lease) is wired here once for every stage: each write of a
 stage confirms it in its own transaction with the same liveness (`lease_guard`).
 """
 
@@ -15,9 +15,10 @@ import pandas as pd
 
 from synth_platform.defs.resources import WarehouseResource
 from synth_platform.defs.run_health import executor_pid, run_is_alive
-from synth_platform.lib import approved_plan, liveness, run_lease
-from synth_platform.lib.masking import ColumnTreatment
+from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.pii import approved_plan
 from synth_platform.lib.spec import DatasetSpec
+from synth_platform.lib.storage import liveness, run_lease
 
 POOL = "duckdb_warehouse"
 LEDGER_KEY = dg.AssetKey(["governance", "ledger"])
@@ -107,7 +108,7 @@ def spec_hints(spec: DatasetSpec) -> dict[str, tuple[str, str | None]]:
 
 
 def approved_plan_table(ds: str) -> str:
-    """governance.<this>: the approved plan `pii_report` checked against discovery (lib.approved_plan)."""
+    """governance.<this>: the approved plan `pii_report` checked against discovery (lib.pii.approved_plan)."""
     return approved_plan.plan_table_name(ds)
 
 

@@ -1,7 +1,7 @@
 """The current model, as the steps after `synthesizer` use it: authenticated, and the one it recorded.
 
 `synthetic`, the release gate and `release` all act on the dataset's current model. Its pointer
-and file are authenticated under the platform key (lib.synthesis), which shows the key holder
+and file are authenticated under the platform key (lib.synthesize.synthesis), which shows the key holder
 wrote them but not that they are the newest: whoever can write the models folder can put back an
 older, validly signed pointer of the same dataset. So the model is also compared with the one
 the synthesizer step last recorded in Dagster's event log (outside that folder). Any mismatch
@@ -10,7 +10,7 @@ stops the step with a message that says how to recover; it never reads data or w
 
 import dagster as dg
 
-from synth_platform.lib import synthesis
+from synth_platform.lib.synthesize import synthesis
 
 
 def recorded_model(instance: dg.DagsterInstance, synthesizer_key: dg.AssetKey) -> tuple[str | None, object]:

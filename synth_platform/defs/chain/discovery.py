@@ -1,5 +1,5 @@
-"""Stage `pii_report`: every column classified with evidence in governance.pii_<ds> (lib.discovery),
-then checked against the masking plan a person approved (lib.approved_plan). Discovery reads a
+"""Stage `pii_report`: every column classified with evidence in governance.pii_<ds> (lib.pii.discovery),
+then checked against the masking plan a person approved (lib.pii.approved_plan). Discovery reads a
 seeded sample of raw.<ds> in SQL, with each column's null share and distinct count and the
 quasi-identifier groups counted over the whole table in SQL: the table never reaches pandas.
 
@@ -21,8 +21,8 @@ from synth_platform.defs.chain.common import (
 )
 from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import records_table
-from synth_platform.lib import approved_plan, discovery
-from synth_platform.lib.warehouse import quote_ident, replacing_tables
+from synth_platform.lib.pii import approved_plan, discovery
+from synth_platform.lib.storage.warehouse import quote_ident, replacing_tables
 
 
 def _record(warehouse: WarehouseResource, ds: str, report, plan_frame, guard) -> None:

@@ -1,9 +1,9 @@
-"""The release gate: blocking asset checks on `<ds>/synthetic`, one per check (lib.evaluation).
+"""The release gate: blocking asset checks on `<ds>/synthetic`, one per check (lib.gate.evaluation).
 
 A failed check stops `release` in the same run; the gate's figures are stored as the
 run's assessment, and a failed gate appends a `blocked` row to the ledger.
 
-The decision is private (`lib/private_decision.py`): before the gate reads any real row it
+The decision is private (`lib/gate/private_decision.py`): before the gate reads any real row it
 charges `checks.gate_rho` to the dataset's budget with a `gate` ledger row (a re-run of the same
 model and synthetic table reuses that charge and draws the same noise; a budget that cannot pay
 blocks the gate without reading data). Real-data checks then decide on noisy bounded figures.
@@ -28,9 +28,11 @@ from synth_platform.defs.chain.current_model import authenticated_current_model
 from synth_platform.defs.evidence_pack import metadata_entries, write_gate_evidence
 from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
-from synth_platform.lib import evaluation, ingest_log, ledger, private_decision, release
-from synth_platform.lib.evidence import jsonable
+from synth_platform.lib.gate import evaluation, private_decision
+from synth_platform.lib.governance import ledger, release
+from synth_platform.lib.governance.evidence import jsonable
 from synth_platform.lib.progress import timed
+from synth_platform.lib.storage import ingest_log
 
 GATE_CHECKS = {
     "schema_expectations": "Great Expectations suite built from public inputs (warehouse types, declared "
@@ -310,10 +312,10 @@ def gate_tables(ds: str) -> dict[str, tuple[str, str]]:
 
 
 def _source_id(storage: StorageResource, spec, key: bytes):
-    """The budget's source id (`lib.source_identity`), as the synthesizer step charges it; None if the
+    """The budget's source id (`governance.source_identity`), as the synthesizer step charges it; None if the
     landing folder cannot be resolved (the ledger then scopes the budget by dataset)."""
     try:
-        from synth_platform.lib.source_identity import source_id
+        from synth_platform.lib.governance.source_identity import source_id
 
         return source_id(storage.landing_dir(spec.source.landing_dir), key)
     except Exception:

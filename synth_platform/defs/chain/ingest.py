@@ -1,10 +1,10 @@
-"""Stage `raw`: the landing file ingested into `raw.<ds>`, checked against the spec (lib.ingest).
+"""Stage `raw`: the landing file ingested into `raw.<ds>`, checked against the spec (lib.storage.ingest).
 
-The run first claims the dataset's lease (lib.run_lease): while another live run of the
+The run first claims the dataset's lease (lib.storage.run_lease): while another live run of the
 dataset holds it, this one stops before reading anything. A file that is malformed, or holds fewer
-people than the release gate needs after the split (lib.split.rows_needed), is quarantined with
+people than the release gate needs after the split (lib.synthesize.split.rows_needed), is quarantined with
 the reason, before anything is trained or charged. The file is checked by streamed DuckDB passes
-(lib.ingest.check_landing_file) and then typed straight into the warehouse by DuckDB's reader: the
+(lib.storage.ingest.check_landing_file) and then typed straight into the warehouse by DuckDB's reader: the
 table never passes through pandas. The raw table, its ingest-log row and the lease check commit in
 one transaction.
 """
@@ -21,8 +21,8 @@ from synth_platform.defs.chain.common import (
 )
 from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import warehouse_table_metadata
-from synth_platform.lib import ingest, ingest_log, run_lease
-from synth_platform.lib.warehouse import SqlQuery, replacing_tables
+from synth_platform.lib.storage import ingest, ingest_log, run_lease
+from synth_platform.lib.storage.warehouse import SqlQuery, replacing_tables
 
 
 class IngestConfig(dg.Config):

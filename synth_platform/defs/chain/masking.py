@@ -1,11 +1,11 @@
-"""Stage `masked`: direct identifiers dropped or pseudonymised, QIs generalised (lib.masking)."""
+"""Stage `masked`: direct identifiers dropped or pseudonymised, QIs generalised (lib.deidentify.masking)."""
 
 import dagster as dg
 
 from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, lease_guard, masking_plan
 from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
 from synth_platform.defs.table_metadata import column_lineage, records_table, warehouse_table_metadata
-from synth_platform.lib.masking import mask_table
+from synth_platform.lib.deidentify.masking import mask_table
 
 
 def build_masked_asset(chain: ChainContext):
@@ -27,7 +27,7 @@ def build_masked_asset(chain: ChainContext):
         context.log.info(f"Pseudonym key from {key.source}")
         plan = masking_plan(spec, warehouse)
         with warehouse.connect() as con:
-            # computed inside the warehouse (lib.masking_sql): the table never passes through pandas
+            # computed inside the warehouse (deidentify.masking_sql): the table never passes through pandas
             guard = lease_guard(ds, context)  # this run still owns the dataset, in the write's transaction
             report = mask_table(con, plan, spec, key.value, ("raw", ds), ("masked", ds), guard)
             kept = [t.column for t in plan if t.action != "drop"]

@@ -1,9 +1,9 @@
-"""Stage `release`: publish the synthetic table only if the gate passed it in this run (lib.release).
+"""Stage `release`: publish the synthetic table only if the gate passed it in this run (governance.release).
 
 Only the exact table the gate judged is published: its content hash, and the model's, must
 match the ones the gate recorded, checked under the same lock as the publish.
 The publish is the chain's last write, so the run gives the dataset's lease back right after
-it, under the same lock (lib.run_lease).
+it, under the same lock (lib.storage.run_lease).
 """
 
 import dagster as dg
@@ -25,8 +25,9 @@ from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.release_certificate import write_certificate
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import warehouse_identity_lineage, warehouse_table_metadata
-from synth_platform.lib import release, run_lease
-from synth_platform.lib.warehouse import quote_ident
+from synth_platform.lib.governance import release
+from synth_platform.lib.storage import run_lease
+from synth_platform.lib.storage.warehouse import quote_ident
 
 
 def build_release_asset(chain: ChainContext):

@@ -1,4 +1,4 @@
-"""Stage `train` / `holdout`: the keyed, deterministic split of the masked table (lib.split).
+"""Stage `train` / `holdout`: the keyed, deterministic split of the masked table (lib.synthesize.split).
 
 A row's side is an HMAC under the platform's pseudonym key of its key value, or of its content
 without a key, so one source row more or less moves no other row. With a key, at most one row
@@ -8,7 +8,7 @@ asset's metadata (governed side: never published with the synthetic table).
 Train and holdout are written in one transaction (with the run-lease check): a crash between
 them once left a new train beside an old holdout.
 
-Before writing, the sides are checked against what the release gate needs (lib.split.rows_needed
+Before writing, the sides are checked against what the release gate needs (lib.synthesize.split.rows_needed
 with the approved plan's checks): a side that falls short (very unlikely after ingest's check, but a
 keyed split is a draw) fails this step, nothing is written, and the `synthesizer` step, which
 depends on `train`, is skipped in the run: nothing is trained and no budget is charged.
@@ -19,8 +19,13 @@ import dagster as dg
 from synth_platform.defs.chain.common import STAGE_VERSIONS, ChainContext, lease_guard, masking_plan
 from synth_platform.defs.resources import PseudonymKeyResource, WarehouseResource
 from synth_platform.defs.table_metadata import warehouse_identity_lineage, warehouse_table_metadata
-from synth_platform.lib.split import SplitTooSmallError, require_gate_rows, rows_needed, split_table
-from synth_platform.lib.warehouse import replacing_tables
+from synth_platform.lib.storage.warehouse import replacing_tables
+from synth_platform.lib.synthesize.split import (
+    SplitTooSmallError,
+    require_gate_rows,
+    rows_needed,
+    split_table,
+)
 
 
 def _stop_if_short(ds: str, train_rows: int, holdout_rows: int, needed) -> None:
@@ -72,7 +77,7 @@ def build_split_asset(chain: ChainContext):
 
         train_table, holdout_table = f"{ds}_train", f"{ds}_holdout"
         with warehouse.connect() as con:
-            # computed inside the warehouse (lib.split_sql): the table never passes through pandas
+            # computed inside the warehouse (lib.synthesize.split_sql): the table never passes through pandas
             counts = split_table(
                 con,
                 ("masked", ds),

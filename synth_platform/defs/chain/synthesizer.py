@@ -1,13 +1,13 @@
 """Stage `synthesizer`: a model fitted on the train split, charged to the privacy ledger first.
 
-Order matters (lib.budget, lib.ledger, lib.synthesis): under the warehouse lock the ledger
+Order matters (budget, ledger, synthesis in lib/): under the warehouse lock the ledger
 chain is verified (keyed, against the head file and the head in Dagster's event log), then
 either the current model is reused at no cost (same source, same fit settings) or the
 training is charged — its `trained` row appended, or a `refused` row and the run stops
 here — all before any training row is read. Only then is the data read and the model
 fitted, stored with its HMAC, and made current with the entry that paid for it.
 
-The budget charged is the *source's* (`lib.source_identity`): the keyed id of the landing
+The budget charged is the *source's* (`lib.governance.source_identity`): the keyed id of the landing
 folder, so a renamed dataset or a second spec on the same folder continues the same budget.
 """
 
@@ -29,10 +29,12 @@ from synth_platform.defs.resources import (
     SynthesizerFactory,
     WarehouseResource,
 )
-from synth_platform.lib import budget, ingest_log, ledger, synthesis
+from synth_platform.lib.governance import budget, ledger
+from synth_platform.lib.governance.source_identity import source_id as source_id_of
 from synth_platform.lib.progress import timed
-from synth_platform.lib.source_identity import source_id as source_id_of
-from synth_platform.lib.warehouse import quote_ident
+from synth_platform.lib.storage import ingest_log
+from synth_platform.lib.storage.warehouse import quote_ident
+from synth_platform.lib.synthesize import synthesis
 
 __all__ = ["build_synthesizer_asset", "dagster_heads"]  # dagster_heads: re-exported for callers
 
@@ -182,7 +184,7 @@ def build_synthesizer_asset(chain: ChainContext):
                 fitted = _fit(spec, plan, synthesizers, warehouse, model_columns)
             _check_spent_as_charged(fitted, row)
             noise = getattr(fitted.synth, "noise_source", None)
-            if noise and noise != "os_entropy":  # only ever under pytest (lib.dp_mst._noise_rng)
+            if noise and noise != "os_entropy":  # only ever under pytest (lib.synthesize.dp_mst._noise_rng)
                 context.log.warning(f"dp_mst fit of '{ds}' used {noise}.")
                 budget_metadata["dp_noise"] = noise
             model = synthesis.save_and_promote(
@@ -210,7 +212,7 @@ def build_synthesizer_asset(chain: ChainContext):
 def _declared_domains(spec, plan) -> dict:
     if spec.synthesizer.kind != "dp_mst":
         return {}
-    from synth_platform.lib.dp_mst import declared_domains
+    from synth_platform.lib.synthesize.dp_mst import declared_domains
 
     return declared_domains(spec, plan)
 

@@ -1,4 +1,4 @@
-"""Stage `synthetic`: rows sampled from the current model, identifiers refilled with fakes (lib.refill).
+"""Stage `synthetic`: rows sampled from the current model, identifiers refilled with fakes (refill).
 
 The refill reads no raw value: fakes come from reserved spaces (documentation IPs, fictional
 phone ranges, example.* e-mails, never-issued SSNs and card prefixes, ...) in the approved plan's
@@ -18,9 +18,10 @@ from synth_platform.defs.chain.common import (
 from synth_platform.defs.chain.current_model import authenticated_current_model
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import column_lineage, warehouse_table_metadata
-from synth_platform.lib import refill, synthesis, synthetic_table
+from synth_platform.lib.deidentify import refill
 from synth_platform.lib.progress import timed
-from synth_platform.lib.synthesis import SAMPLE_CHUNK_ROWS
+from synth_platform.lib.synthesize import synthesis, synthetic_table
+from synth_platform.lib.synthesize.synthesis import SAMPLE_CHUNK_ROWS
 
 
 def build_synthetic_asset(chain: ChainContext):
