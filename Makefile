@@ -30,7 +30,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 dev: setup
-	$(BIN)/python -m synth_platform.demo_data
+	$(BIN)/python -m synth_platform.lib.demo_data
 	# owner-only files (the instance's event log and run storage) whatever the shell's umask
 	umask 077 && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 

@@ -80,10 +80,8 @@ def run_one(name: str, frame: pd.DataFrame, work: Path, project_root: Path) -> d
     from synth_platform.settings import Settings
 
     root = work / name
-    specs = root / "config" / "datasets"
-    specs.mkdir(parents=True)
-    for suffix in (".yaml", ".plan.yaml"):
-        shutil.copy(project_root / "config" / "datasets" / f"{DATASET}{suffix}", specs / f"{DATASET}{suffix}")
+    specs = root / "datasets"  # the dataset's defs.yaml and approved masking_plan.yaml
+    shutil.copytree(project_root / "synth_platform" / "defs" / "datasets" / DATASET, specs / DATASET)
     landing = root / "data" / "landing" / DATASET
     landing.mkdir(parents=True)
     path = landing / f"{DATASET}.csv"

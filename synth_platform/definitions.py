@@ -1,67 +1,71 @@
-"""The Dagster code location: one governed chain per dataset spec, plus dbt and automation."""
+"""The Dagster code location: the autoloaded `defs/` folder plus what spans datasets.
+
+Each dataset is a `GovernedDataset` component instance (`defs/datasets/<name>/defs.yaml`), found by
+Dagster's autoloading of the `defs/` folder (`dg list defs`, `dg check defs`), next to the Python
+wiring modules there (`defs/analytics.py` registers the dbt models). The definitions that span
+datasets (`defs.platform`: ledger, nightly refresh, lease, budget and alert sensors) and the
+resources are added here, once, from the specs of the loaded instances.
+
+`build_definitions(settings)` is also the programmatic entry point: over another datasets folder
+(`SYNTH_SPECS_DIR`, or a test's temporary folder) it loads that folder's instances instead of
+`defs/datasets/`, and the rest of `defs/` as usual.
+"""
 
 from __future__ import annotations
 
-import os
+import warnings
+from pathlib import Path
 
 import dagster as dg
 
-from synth_platform.defs import alerts, automation, catalog
-from synth_platform.defs.analytics import analytics_dbt_assets, dbt_resource
-from synth_platform.defs.chain import LEDGER_KEY, build_dataset_assets
-from synth_platform.defs.resources import (
-    PseudonymKeyResource,
-    StorageResource,
-    SynthesizerFactory,
-    WarehouseResource,
-)
-from synth_platform.lib.spec import load_specs
+from synth_platform.components import GovernedDataset
+from synth_platform.components.governed_dataset import dataset_definitions
+from synth_platform.defs.platform import platform_definitions, platform_resources
+from synth_platform.defs.resources import SynthesizerFactory
+from synth_platform.lib.dataset_instances import load_datasets
+from synth_platform.lib.spec import DatasetSpec
 from synth_platform.lib.storage.private_files import restrict_process_umask
-from synth_platform.settings import Settings
-
-LEDGER_SPEC = dg.AssetSpec(
-    LEDGER_KEY,
-    description="governance.ledger: append-only, hash-chained privacy-budget ledger. One row per "
-    "synthesizer fit (epsilon spent) and per release decision (released / blocked).",
-    group_name="governance",
-    kinds={"duckdb"},
-    **catalog.ledger_attributes(),
-)
+from synth_platform.settings import DATASETS_DIR, PROJECT_ROOT, Settings
 
 
-def pseudonym_key_resource(warehouse_path: str = "") -> PseudonymKeyResource:
-    """SYNTH_PSEUDONYM_KEY if set; else the key file outside the checkout (storage.secrets), generated only
-    while the warehouse has no ledger (lib.storage.platform_key)."""
-    if os.environ.get("SYNTH_PSEUDONYM_KEY"):
-        return PseudonymKeyResource(key=dg.EnvVar("SYNTH_PSEUDONYM_KEY"), warehouse_path=warehouse_path)
-    return PseudonymKeyResource(warehouse_path=warehouse_path)
+def _defs_folder(datasets_dir: Path) -> tuple[dg.Definitions, list[DatasetSpec]]:
+    """The `defs/` folder as Dagster autoloads it (`dg.load_from_defs_folder`), and its datasets.
+
+    With another datasets folder, `defs/datasets/` is left out and that folder's instances are
+    loaded in its place (the same component, the same checks, without `dg`'s project lookup).
+    """
+    with warnings.catch_warnings():  # autoloading's own beta/preview notices, on every load
+        warnings.filterwarnings("ignore", category=dg.BetaWarning)
+        warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+        return _load(dg.ComponentTree.for_project(path_within_project=PROJECT_ROOT), Path(datasets_dir))
 
 
-def build_definitions(settings: Settings | None = None, synthesizers: SynthesizerFactory | None = None):
+def _load(tree: dg.ComponentTree, datasets_dir: Path) -> tuple[dg.Definitions, list[DatasetSpec]]:
+    """The whole tree for the project's own datasets; else the tree minus `datasets/`, plus the
+    instances of `datasets_dir` (each validated with its file, field and line: lib.dataset_instances)."""
+    if datasets_dir.resolve() == DATASETS_DIR:
+        specs = [c.spec for c in tree.get_all_components(of_type=GovernedDataset)]
+        return tree.build_defs(), sorted(specs, key=lambda s: s.name)
+    folder = tree.find_decl_at_path(tree.defs_module_path)
+    others = [
+        tree.build_defs(decl.loc)
+        for decl in folder.iterate_child_component_decls()
+        if Path(decl.loc.file_path) != DATASETS_DIR
+    ]
+    specs = load_datasets(datasets_dir)
+    return dg.Definitions.merge(*others, *[dataset_definitions(s) for s in specs]), specs
+
+
+def build_definitions(
+    settings: Settings | None = None, synthesizers: SynthesizerFactory | None = None
+) -> dg.Definitions:
+    """Every dataset's chain (component instances), dbt, what spans datasets, and the resources."""
     settings = settings or Settings.from_env()
-    specs = load_specs(settings.specs_dir)
-    assets: list = [LEDGER_SPEC, analytics_dbt_assets]
-    jobs, sensors = [], []
-    for spec in specs:
-        assets.extend(build_dataset_assets(spec))
-        job = automation.chain_job(spec)
-        jobs.append(job)
-        sensors.append(automation.landing_sensor(spec, job))
-    refresh = automation.refresh_all_job(specs)
-    alert_checks, alert_sensors = alerts.build_alerts(specs)
-    return dg.Definitions(
-        assets=[a for a in assets if not isinstance(a, dg.AssetChecksDefinition)],
-        asset_checks=[a for a in assets if isinstance(a, dg.AssetChecksDefinition)] + alert_checks,
-        jobs=[*jobs, refresh],
-        schedules=[automation.nightly_schedule(refresh, specs)],
-        sensors=[*sensors, automation.lease_release_sensor(), *alert_sensors],
-        resources={
-            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-            "storage": StorageResource(root=str(settings.root), specs_dir=str(settings.specs_dir)),
-            "pseudonym_key": pseudonym_key_resource(str(settings.warehouse_path)),
-            "synthesizers": synthesizers or SynthesizerFactory(),
-            "dbt": dbt_resource(),
-        },
+    folder, specs = _defs_folder(settings.specs_dir)
+    return dg.Definitions.merge(
+        folder,
+        platform_definitions(specs),
+        dg.Definitions(resources=platform_resources(settings, synthesizers)),
     )
 
 

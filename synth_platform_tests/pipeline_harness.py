@@ -10,17 +10,15 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
-import yaml
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.automation import chain_job_name
+from synth_platform.lib.dataset_instances import load_instance, read_spec_dict, write_instance
 from synth_platform.lib.demo_data import write_demo_landing_file
 from synth_platform.lib.pii import approved_plan, discovery
-from synth_platform.lib.spec import load_spec
 from synth_platform.lib.storage import zones
 from synth_platform.lib.storage.ingest import read_landing_file
-from synth_platform.settings import Settings
-from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR, Settings
 
 DATASET = "adult_customers"
 IDENTIFIER_COLUMNS = ["customer_id", "full_name", "email", "phone", "ssn", "street_address"]
@@ -106,7 +104,7 @@ def approve_plan(specs_dir: Path, name: str, landing_file: Path) -> Path | None:
     """What a person would approve: discovery on the landing file (typed as ingest reads it), proposed
     and written next to the spec (`lib.pii.approved_plan`). None when the file cannot be read as the spec
     says: such a run stops at ingest, before the plan matters."""
-    spec = load_spec(specs_dir / f"{name}.yaml")
+    spec = load_instance(specs_dir / name)
     try:
         frame = read_landing_file(landing_file, spec)
     except Exception:  # a deliberately bad file: ingest refuses it first
@@ -120,8 +118,7 @@ def make_project(tmp: Path, rows: int, spec_overrides: dict | None = None, appro
     """A project with the demo spec, a landing file of `rows` rows and, with `approve`, the approved
     masking plan a reviewer would commit for it (without one the chain stops after pii_report)."""
     root = tmp / "project"
-    (root / "config" / "datasets").mkdir(parents=True)
-    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
+    spec = read_spec_dict(DATASETS_DIR / DATASET)
     spec["checks"]["evaluation_rows"] = 1500
     # The chain is under test here, not the synthesizer: on a 1,500-row sample the demo's dp_mst at
     # epsilon 1 is mostly noise (and blocks, rightly, on quality and utility) and takes ~30 s to fit.
@@ -131,10 +128,8 @@ def make_project(tmp: Path, rows: int, spec_overrides: dict | None = None, appro
     spec["privacy"] = {"epsilon_budget": None, "delta": spec.get("privacy", {}).get("delta", 1e-9)}
     for section, values in (spec_overrides or {}).items():
         spec.setdefault(section, {}).update(values)
-    (root / "config" / "datasets" / f"{DATASET}.yaml").write_text(yaml.safe_dump(spec))
-    settings = Settings(
-        root=root, specs_dir=root / "config" / "datasets", warehouse_path=root / "warehouse.duckdb"
-    )
+    write_instance(root / "datasets", spec)
+    settings = Settings(root=root, specs_dir=root / "datasets", warehouse_path=root / "warehouse.duckdb")
     project = Project(root, settings, dg.DagsterInstance.ephemeral())
     landing_file = write_demo_landing_file(project.landing, rows=rows, seed=99)
     if approve:
@@ -150,18 +145,13 @@ def run_generated_dataset(tmp: Path, spec: dict, frame: pd.DataFrame, approve: b
     """
     name = spec["name"]
     root = tmp / "project"
-    (root / "config" / "datasets").mkdir(parents=True, exist_ok=True)
     spec = {**spec, "source": {**spec["source"], "landing_dir": f"data/landing/{name}"}}
-    (root / "config" / "datasets" / f"{name}.yaml").write_text(
-        yaml.safe_dump(spec, allow_unicode=True, sort_keys=False)
-    )
+    write_instance(root / "datasets", spec)
     landing = root / "data" / "landing" / name
     landing.mkdir(parents=True, exist_ok=True)
     path = landing / f"{name}.csv"
     frame.to_csv(path, index=False)
-    settings = Settings(
-        root=root, specs_dir=root / "config" / "datasets", warehouse_path=root / "warehouse.duckdb"
-    )
+    settings = Settings(root=root, specs_dir=root / "datasets", warehouse_path=root / "warehouse.duckdb")
     if approve:
         approve_plan(settings.specs_dir, name, path)
     project = Project(root, settings, dg.DagsterInstance.ephemeral())

@@ -9,14 +9,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
 import pytest
-import yaml
 
 from synth_platform.defs import alerts as alert_defs
 from synth_platform.defs.chain import LEDGER_KEY
 from synth_platform.defs.resources import StorageResource, WarehouseResource
+from synth_platform.lib.dataset_instances import read_spec_dict
 from synth_platform.lib.governance import alerts, ledger
 from synth_platform.lib.spec import DatasetSpec
 from synth_platform.lib.storage import warehouse
+from synth_platform.settings import DATASETS_DIR
 from synth_platform_tests.conftest import small_spec_dict
 
 
@@ -240,14 +241,13 @@ def test_landing_file_with_another_schema_is_quarantined_with_the_reason(webhook
 def test_landing_sensor_keeps_a_file_with_another_schema_quarantined_and_says_why(webhook, tmp_path):
     from synth_platform.definitions import build_definitions
     from synth_platform.settings import Settings
-    from synth_platform_tests.conftest import PROJECT_ROOT
 
-    specs_dir = PROJECT_ROOT / "config" / "datasets"
+    specs_dir = DATASETS_DIR
     settings = Settings(root=tmp_path, specs_dir=specs_dir, warehouse_path=tmp_path / "w.duckdb")
     defs = build_definitions(settings)
     landing = tmp_path / "data" / "landing" / "adult_customers"
     landing.mkdir(parents=True)
-    columns = list(yaml.safe_load((specs_dir / "adult_customers.yaml").read_text())["columns"])
+    columns = list(read_spec_dict(specs_dir / "adult_customers")["columns"])
     header = ",".join("e_mail" if c == "email" else c for c in columns)
     (landing / "customers_renamed.csv").write_text(header + "\n")
     sensor = defs.get_sensor_def("adult_customers_landing_sensor")

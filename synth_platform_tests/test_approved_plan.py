@@ -18,12 +18,14 @@ import yaml
 
 from synth_platform.cli import main
 from synth_platform.defs.automation import chain_job_name
+from synth_platform.lib.dataset_instances import load_datasets, load_instance, write_instance
 from synth_platform.lib.pii import approved_plan, discovery
 from synth_platform.lib.pii.approved_plan import PlanError
 from synth_platform.lib.pii.discovery import ColumnFinding
-from synth_platform.lib.spec import DatasetSpec, load_spec, load_specs
+from synth_platform.lib.spec import DatasetSpec
 from synth_platform.lib.storage import warehouse
-from synth_platform_tests.conftest import PROJECT_ROOT, small_spec_dict
+from synth_platform.settings import DATASETS_DIR
+from synth_platform_tests.conftest import small_spec_dict
 from synth_platform_tests.pipeline_harness import (
     DATASET,
     approve_plan,
@@ -59,7 +61,7 @@ def _findings(spec: DatasetSpec, **changed: tuple[str, str | None]) -> list[Colu
 def specs_dir(tmp_path, small_spec):
     folder = tmp_path / "specs"
     folder.mkdir()
-    (folder / "people.yaml").write_text(yaml.safe_dump(small_spec_dict()))
+    write_instance(folder, small_spec_dict())
     return folder
 
 
@@ -108,7 +110,7 @@ def test_written_plan_is_commented_for_its_reviewer_and_loads(plan, specs_dir, s
 
 def test_no_plan_file_is_none_and_plan_files_are_not_specs(specs_dir, small_spec, plan):
     assert approved_plan.load_plan(specs_dir / "elsewhere", small_spec) is None
-    assert [s.name for s in load_specs(specs_dir)] == ["people"]  # people.plan.yaml is no spec
+    assert [s.name for s in load_datasets(specs_dir)] == ["people"]  # the plan file is no spec
 
 
 @pytest.mark.parametrize(
@@ -245,23 +247,23 @@ def test_a_column_the_spec_masks_does_not_reach_the_model_so_is_no_disagreement(
     spec_dict["columns"]["sex"]["mask"] = "drop"
     spec = DatasetSpec.model_validate(spec_dict)
     proposal = approved_plan.propose(spec, _findings(spec))
-    path = approved_plan.write_plan(approved_plan.plan_path(tmp_path, "people"), proposal, "Jane Doe")
-    plan = approved_plan.load_plan(path.parent, spec)
+    approved_plan.write_plan(approved_plan.plan_path(tmp_path, "people"), proposal, "Jane Doe")
+    plan = approved_plan.load_plan(tmp_path, spec)
     findings = _findings(spec, sex=("direct_identifier", "email"))
     assert approved_plan.disagreements(plan, findings, spec) == []
     assert approved_plan.disagreeing_columns(plan, findings) == ["sex"]  # without the spec: by class
 
 
 def test_the_demo_ships_an_approved_plan_that_drops_every_planted_identifier():
-    specs = PROJECT_ROOT / "config" / "datasets"
-    spec = load_spec(specs / f"{DATASET}.yaml")
+    specs = DATASETS_DIR
+    spec = load_instance(specs / DATASET)
     plan = approved_plan.load_plan(specs, spec)
     assert plan is not None and plan.approved_by
     treatments = {t.column: t for t in approved_plan.treatments(spec, plan)}
     for column in ("full_name", "email", "phone", "ssn", "street_address"):
         assert treatments[column].action == "drop", column
     assert treatments["customer_id"].action == "pseudonymize"
-    assert [s.name for s in load_specs(specs)] == [DATASET]
+    assert [s.name for s in load_datasets(specs)] == [DATASET]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ def test_the_demo_ships_an_approved_plan_that_drops_every_planted_identifier():
 def cli_project(tmp_path, monkeypatch, small_spec):
     specs = tmp_path / "specs"
     specs.mkdir()
-    (specs / "people.yaml").write_text(yaml.safe_dump(small_spec_dict()))
+    write_instance(specs, small_spec_dict())
     db = tmp_path / "w.duckdb"
     monkeypatch.setenv("SYNTH_PROJECT_ROOT", str(tmp_path))
     monkeypatch.setenv("SYNTH_SPECS_DIR", str(specs))
@@ -319,7 +321,7 @@ def test_cli_approve_writes_the_plan_from_the_raw_table_and_shows_it(cli_project
     assert any(
         line.split()[:4] == ["email", "direct_identifier", "email", "drop"] for line in out.splitlines()
     )
-    plan = approved_plan.load_plan(specs, load_spec(specs / "people.yaml"))
+    plan = approved_plan.load_plan(specs, load_instance(specs / "people"))
     assert plan.approved_by == "Jane Doe" and f"digest {plan.digest}" in out
     values = {str(v) for c in ("customer_id", "full_name", "email") for v in frame[c]}
     assert not identifiers_in(out + path.read_text(), values)
@@ -379,7 +381,7 @@ def test_no_plan_stops_after_discovery_and_the_cli_approval_lets_the_next_run_th
     out = capsys.readouterr().out
     assert f"wrote {plan_file}" in out and not identifiers_in(out, planted)
     plan = approved_plan.load_plan(
-        project.settings.specs_dir, load_spec(project.settings.specs_dir / f"{DATASET}.yaml")
+        project.settings.specs_dir, load_instance(project.settings.specs_dir / DATASET)
     )
 
     job = project.definitions().resolve_job_def(chain_job_name(DATASET))
@@ -438,13 +440,13 @@ def test_a_column_the_plan_calls_other_now_holding_emails_stops_before_training(
         },  # with 1,500 rows: what the gate needs (lib.synthesize.split.rows_needed)
     }
     # The reviewer approved the plan on last month's file, where `contact` held a channel name.
-    specs = tmp_path / "project" / "config" / "datasets"
+    specs = tmp_path / "project" / "datasets"
     specs.mkdir(parents=True)
-    (specs / "contacts.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    write_instance(specs, spec)
     earlier = tmp_path / "earlier.csv"
     _contacts(400, emails=False).to_csv(earlier, index=False)
     approve_plan(specs, "contacts", earlier)
-    plan = approved_plan.load_plan(specs, load_spec(specs / "contacts.yaml"))
+    plan = approved_plan.load_plan(specs, load_instance(specs / "contacts"))
     assert plan.columns["contact"].pii_class == "other"
 
     frame = _contacts(1500, emails=True)

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from synth_platform.defs import catalog
+from synth_platform.lib.dataset_instances import write_instance
 from synth_platform.lib.governance import alerts
 from synth_platform.lib.spec import SpecError, load_spec, spec_sha256
 from synth_platform.settings import Settings
@@ -33,7 +34,7 @@ def _write_specs(folder: Path) -> None:
         "columns": {"Ward Name": {"type": "category"}, "triage": {"type": "category"}},
     }
     for spec in (owned, plain):
-        (folder / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+        write_instance(folder, spec)
 
 
 @pytest.fixture(scope="module")

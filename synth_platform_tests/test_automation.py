@@ -9,7 +9,6 @@ import time
 
 import dagster as dg
 import pytest
-import yaml
 
 from synth_platform.definitions import build_definitions
 from synth_platform.defs.automation import (
@@ -19,24 +18,20 @@ from synth_platform.defs.automation import (
     chain_version,
     plan_file_digest,
 )
-from synth_platform.lib.spec import load_specs
+from synth_platform.lib.dataset_instances import instance_path, load_datasets, read_spec_dict, write_instance
+from synth_platform.lib.pii.approved_plan import plan_path
 from synth_platform.lib.storage.ingest import file_sha256
-from synth_platform.settings import Settings
-from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR, Settings
 
 DATASET = "adult_customers"
 #: The demo spec's header: the sensor quarantines a file whose header differs (test_alerts covers that).
-HEADER = ",".join(
-    yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())["columns"]
-)
+HEADER = ",".join(read_spec_dict(DATASETS_DIR / DATASET)["columns"])
 
 
 @pytest.fixture
 def defs_and_landing(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTH_SCHEDULE_TIMEZONE", "Europe/Zurich")
-    settings = Settings(
-        root=tmp_path, specs_dir=PROJECT_ROOT / "config" / "datasets", warehouse_path=tmp_path / "w.duckdb"
-    )
+    settings = Settings(root=tmp_path, specs_dir=DATASETS_DIR, warehouse_path=tmp_path / "w.duckdb")
     landing = tmp_path / "data" / "landing" / DATASET
     landing.mkdir(parents=True)
     return build_definitions(settings), landing, settings
@@ -107,8 +102,8 @@ def test_sensor_requests_a_run_per_new_stable_file_keyed_by_content_and_version(
     path.write_text(f"{HEADER}\nC1\n")
     second = _stable_tick(defs, sensor_name, first.cursor)
     (request,) = second.run_requests
-    spec = next(s for s in load_specs(PROJECT_ROOT / "config" / "datasets") if s.name == DATASET)
-    plan = plan_file_digest(PROJECT_ROOT / "config" / "datasets", DATASET)
+    spec = next(s for s in load_datasets(DATASETS_DIR) if s.name == DATASET)
+    plan = plan_file_digest(DATASETS_DIR, DATASET)
     assert plan is not None  # the demo ships its approved plan: an approval (or a new one) re-runs the file
     assert request.run_key == f"{DATASET}:{file_sha256(path)}:{chain_version(spec, plan)}"
     assert request.run_config["ops"][f"{DATASET}__raw"]["config"]["landing_file"] == str(path)
@@ -164,9 +159,9 @@ def test_newest_file_runs_again_after_the_spec_changes(defs_and_landing, tmp_pat
 
     specs_dir = tmp_path / "changed_specs"
     specs_dir.mkdir()
-    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
+    spec = read_spec_dict(DATASETS_DIR / DATASET)
     spec["checks"]["min_quality_score"] = 0.8
-    (specs_dir / f"{DATASET}.yaml").write_text(yaml.safe_dump(spec))
+    write_instance(specs_dir, spec)
     changed = build_definitions(dataclasses.replace(settings, specs_dir=specs_dir))
     rerun = _tick(changed, sensor_name, done.cursor)
     (request,) = rerun.run_requests
@@ -183,13 +178,14 @@ def test_newest_file_runs_again_once_its_masking_plan_is_approved(defs_and_landi
     sensor_name = f"{DATASET}_landing_sensor"
     specs_dir = tmp_path / "unapproved_specs"
     specs_dir.mkdir()
-    shutil.copy(PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml", specs_dir / f"{DATASET}.yaml")
+    (specs_dir / DATASET).mkdir()
+    shutil.copy(instance_path(DATASETS_DIR, DATASET), instance_path(specs_dir, DATASET))
     defs = build_definitions(dataclasses.replace(settings, specs_dir=specs_dir))
     (landing / "customers_1.csv").write_text(f"{HEADER}\nC1\n")
     first = _stable_tick(defs, sensor_name, None)
     assert len(first.run_requests) == 1  # runs, and stops at pii_report without a plan
     assert not _tick(defs, sensor_name, first.cursor).run_requests
-    plan = f"{DATASET}.plan.yaml"
-    shutil.copy(PROJECT_ROOT / "config" / "datasets" / plan, specs_dir / plan)  # the person approves
+    plan = plan_path(DATASETS_DIR, DATASET)
+    shutil.copy(plan, plan_path(specs_dir, DATASET))  # the person approves
     (again,) = _tick(defs, sensor_name, first.cursor).run_requests
     assert again.run_key != first.run_requests[0].run_key

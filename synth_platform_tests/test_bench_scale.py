@@ -13,12 +13,12 @@ import stat
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from synth_platform.bench import data as bench_data
 from synth_platform.bench import scale as bench_scale
+from synth_platform.lib.dataset_instances import read_spec_dict
 from synth_platform.lib.demo_data import IDENTIFIER_COLUMNS, load_adult
-from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,9 @@ def test_overhead_ratio():
 def test_stage_names_drop_the_dataset_prefix():
     assert bench_scale.stage_name("adult_customers__release_gate") == "release_gate"
     assert bench_scale.stage_name("analytics_dbt_assets") == "dbt"
-    assert bench_scale.stage_name("freshness_check_23e0d437") == "freshness_check"
+    # No freshness-check step any more (a release's freshness is its FreshnessPolicy): any other
+    # step keeps its own name, so the bench never reports a stage the run did not have.
+    assert bench_scale.stage_name("other_datasets__raw") == "other_datasets__raw"
 
 
 def _result(rows, stages, **extra):
@@ -151,7 +153,7 @@ def test_columns_table_prints_the_exponent_in_columns():
 
 @pytest.mark.parametrize("count", [10, 20, 40])
 def test_widen_spec_gives_the_asked_model_columns_and_keeps_identifiers(landing, count):
-    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml").read_text())
+    spec = read_spec_dict(DATASETS_DIR / "adult_customers")
     widened, frame = bench_scale.widen_spec(spec, landing, count)
     identifiers = ["customer_id", "full_name", "email", "phone", "ssn", "street_address"]
     assert len([c for c in widened["columns"] if c not in identifiers]) == count
@@ -178,7 +180,7 @@ def test_project_is_isolated_with_its_own_key(tmp_path, monkeypatch):
     assert placed.read_text() == source.read_text()
     assert placed.parent == tmp_path / "p" / "project" / "data" / "landing" / "adult_customers"
     assert (
-        placed.parent.parent.parent.parent / "config" / "datasets" / "adult_customers.plan.yaml"
+        placed.parent.parent.parent.parent / "datasets" / "adult_customers" / "masking_plan.yaml"
     ).is_file()
 
 

@@ -15,19 +15,18 @@ import stat
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from synth_platform import cli
+from synth_platform.lib.dataset_instances import load_instance, read_spec_dict, write_instance
 from synth_platform.lib.deidentify import refill
 from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
 from synth_platform.lib.gate import leak_battery
 from synth_platform.lib.governance import ledger
 from synth_platform.lib.pii import discovery
-from synth_platform.lib.spec import load_spec
 from synth_platform.lib.storage import warehouse, zones
 from synth_platform.lib.synthesize.split import split_train_holdout
-from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR
 from synth_platform_tests.pipeline_harness import planted_identifiers
 
 DATASET = "adult_customers"
@@ -37,12 +36,11 @@ ROWS = 1500
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("check")
-    specs = root / "config" / "datasets"
-    specs.mkdir(parents=True)
-    spec_yaml = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
+    specs = root / "datasets"
+    spec_yaml = read_spec_dict(DATASETS_DIR / DATASET)
     spec_yaml["checks"].update({"evaluation_rows": 1500, "anonymeter_attacks": 100})
-    (specs / f"{DATASET}.yaml").write_text(yaml.safe_dump(spec_yaml))
-    spec = load_spec(specs / f"{DATASET}.yaml")
+    write_instance(specs, spec_yaml)
+    spec = load_instance(specs / DATASET)
     source = enrich_with_identifiers(load_adult(rows=ROWS), seed=5)
     hints = {n: (c.pii.pii_class, c.pii.type) for n, c in spec.columns.items() if c.pii}
     findings = discovery.discover(source, hints=hints)

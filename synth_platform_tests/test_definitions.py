@@ -27,9 +27,10 @@ def test_graph_checks_and_code_versions():
     checks = [graph.get_check_spec(k) for k in graph.asset_check_keys]
     gate = [c for c in checks if c.asset_key == dg.AssetKey(["adult_customers", "synthetic"])]
     from synth_platform.defs.chain.gate import gate_checks
-    from synth_platform.lib.spec import load_spec
+    from synth_platform.lib.dataset_instances import load_instance
+    from synth_platform.settings import DATASETS_DIR
 
-    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    spec = load_instance(DATASETS_DIR / "adult_customers")
     assert {c.name for c in gate} == set(gate_checks(spec)) and all(c.blocking for c in gate)
     assert "utility_tstr" in gate_checks(spec)  # the demo declares a utility target
     release = graph.get(dg.AssetKey(["adult_customers", "release"]))

@@ -1,8 +1,8 @@
 import pandas as pd
-import yaml
 
+from synth_platform.lib.dataset_instances import read_spec_dict
 from synth_platform.lib.demo_data import AS_OF, enrich_with_identifiers, load_adult, write_demo_landing_file
-from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR
 
 
 def test_enrichment_is_seeded_and_consistent():
@@ -12,7 +12,7 @@ def test_enrichment_is_seeded_and_consistent():
     assert not first["ssn"].equals(enrich_with_identifiers(adult, seed=6)["ssn"])
     assert len(first) == 400
 
-    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml").read_text())
+    spec = read_spec_dict(DATASETS_DIR / "adult_customers")
     assert list(first.columns) == list(spec["columns"])
 
     dob = pd.to_datetime(first["date_of_birth"])

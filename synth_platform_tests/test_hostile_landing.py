@@ -144,7 +144,7 @@ def test_a_zstd_parquet_bomb_is_refused_from_its_footer_before_reading(tmp_path,
     monkeypatch.setattr(pd, "read_parquet", _no_read)
     with pytest.raises(ingest.TooLargeError, match=r"source\.max_rows 1000000") as error:
         ingest.read_landing_file(path, _spec(format="parquet", max_rows=1_000_000))
-    assert "config/datasets/people.yaml" in str(error.value)
+    assert "synth_platform/defs/datasets/people/defs.yaml" in str(error.value)
     with pytest.raises(
         ingest.TooLargeError,
         match=r"24000000 bytes once decompressed.*source\.max_uncompressed_bytes 1000000",

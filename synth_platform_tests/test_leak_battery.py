@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synth_platform.lib.dataset_instances import load_instance
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
 from synth_platform.lib.gate import evaluation, leak_battery, privacy, private_decision
-from synth_platform.lib.spec import load_spec
-from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR
 
 ROWS = 3000
 #: CTGAN / TVAE / dp_mst learn from this many training rows (their fit dominates the test's time;
@@ -38,7 +38,7 @@ SHORT_TRAINING = {
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    spec = load_instance(DATASETS_DIR / "adult_customers")
     # the gate's thresholds as shipped; fewer anonymeter targets and distance rows, as in the chain tests
     checks = spec.checks.model_copy(update={"anonymeter_attacks": 100, "evaluation_rows": 1500})
     spec = spec.model_copy(update={"checks": checks})
@@ -169,7 +169,7 @@ HARDER_ROWS = 3000
 
 
 def _shape_demo_model() -> dict:
-    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    spec = load_instance(DATASETS_DIR / "adult_customers")
     plan, train, holdout = leak_battery.model_space_split(
         enrich_with_identifiers(load_adult(rows=HARDER_ROWS)), spec
     )
@@ -181,7 +181,7 @@ def _shape_demo_source() -> dict:
     from synth_platform.bench.gate import as_ingested
     from synth_platform.lib.deidentify import refill
 
-    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    spec = load_instance(DATASETS_DIR / "adult_customers")
     raw = as_ingested(enrich_with_identifiers(load_adult(rows=HARDER_ROWS)), spec)
     split = leak_battery.source_shape_split(raw, spec)
     model_columns = [t.column for t in split["plan"] if t.reaches_model]

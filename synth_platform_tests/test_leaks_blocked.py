@@ -33,12 +33,12 @@ import pandas as pd
 import pytest
 
 from synth_platform.bench.gate import as_ingested
+from synth_platform.lib.dataset_instances import load_instance
 from synth_platform.lib.deidentify import refill
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
 from synth_platform.lib.gate import evaluation, leak_battery
-from synth_platform.lib.spec import load_spec
 from synth_platform.lib.synthesize import synthesis
-from synth_platform_tests.conftest import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR
 
 ROWS = 6000
 EXPOSURE = "absolute_exposure"
@@ -65,7 +65,7 @@ TRAINED_ON = (
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    spec = load_instance(DATASETS_DIR / "adult_customers")
     checks = spec.checks.model_copy(update={"anonymeter_attacks": 100, "evaluation_rows": 1500})
     spec = spec.model_copy(update={"checks": checks})
     raw = as_ingested(enrich_with_identifiers(load_adult(rows=ROWS)), spec)

@@ -90,7 +90,7 @@ def test_the_model_bytes_are_read_once_and_those_verified_bytes_unpickled(tmp_pa
         path.write_bytes(pickle.dumps(_Planted(str(marker))))  # swapped right after the check
         return verified
 
-    monkeypatch.setattr(synthesis, "verify_model_file", verify_then_swap)
+    monkeypatch.setattr(synthesis.sampling, "verify_model_file", verify_then_swap)  # where loads look
     assert synthesis.load_and_sample(model, 5, seed=0, key=KEY).shape == (5, 2)
     assert not marker.exists()  # the swapped-in file was never unpickled
 

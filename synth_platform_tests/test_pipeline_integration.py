@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from synth_platform.lib.dataset_instances import instance_path, load_instance, write_instance
 from synth_platform.lib.gate import evaluation
 from synth_platform.lib.governance import evidence, ledger
 from synth_platform.lib.pii import approved_plan
-from synth_platform.lib.spec import load_spec
 from synth_platform.lib.storage import private_files, run_lease, warehouse
 from synth_platform_tests.pipeline_harness import DATASET, identifiers_in, make_project, planted_identifiers
 
@@ -195,7 +195,7 @@ def test_pii_report_classifies_the_demo_columns(good_run):
     assert report.loc["income", "pii_class"] == "sensitive"
     # The masking followed the approved plan the harness placed (what a reviewer commits), checked here.
     specs = project.settings.specs_dir
-    plan = approved_plan.load_plan(specs, load_spec(specs / f"{DATASET}.yaml"))
+    plan = approved_plan.load_plan(specs, load_instance(specs / DATASET))
     recorded = project.query(f"SELECT * FROM governance.approved_plan_{DATASET}")
     assert set(recorded["digest"]) == {plan.digest}
     records = project.instance.fetch_materializations(dg.AssetKey([DATASET, "pii_report"]), limit=1).records
@@ -248,12 +248,12 @@ def test_bad_input_stops_at_ingest_and_keeps_release_and_ledger(good_run, kind, 
 
 def test_budget_refuses_non_private_training_and_keeps_release_and_ledger(good_run):
     project, _, _ = good_run
-    spec_path = project.settings.specs_dir / f"{DATASET}.yaml"
+    spec_path = instance_path(project.settings.specs_dir, DATASET)
     original = spec_path.read_text()
-    spec = yaml.safe_load(original)
+    spec = yaml.safe_load(original)["attributes"]
     spec["privacy"] = {"epsilon_budget": 1.0}
     spec["synthesizer"] = {"kind": "gaussian_copula", "params": {}}  # no DP guarantee: refused under a budget
-    spec_path.write_text(yaml.safe_dump(spec))
+    write_instance(project.settings.specs_dir, spec)
     try:
         before_release, before_ledger = _release_state(project)
         result = project.run()
@@ -320,6 +320,6 @@ def test_no_file_of_the_run_is_readable_by_group_or_others(good_run):
     data = root / "data"
     assert (data / "models").exists() and (data / "evidence").exists() and (data / "landing").exists()
     assert db.exists() and ledger.head_path(db).exists()
-    public = (root / "config", data / "certificates")
+    public = (root / "datasets", data / "certificates")
     loose = [line for line in private_files.loose_paths(root, skip=public) if not line.endswith(f" {root}")]
     assert loose == [], loose

@@ -18,17 +18,19 @@ import pandas as pd
 import pytest
 from scipy.stats import binom, norm
 
+from synth_platform.lib.dataset_instances import load_instance
 from synth_platform.lib.deidentify.masking import ColumnTreatment
 from synth_platform.lib.demo_data import write_demo_landing_file
 from synth_platform.lib.gate import evaluation, private_decision
-from synth_platform.lib.spec import DatasetSpec, load_spec
+from synth_platform.lib.spec import DatasetSpec
 from synth_platform.lib.storage import ingest
 from synth_platform.lib.storage.ingest import TooFewRowsError, ingest_landing_file
 from synth_platform.lib.synthesize import split
-from synth_platform_tests.conftest import PROJECT_ROOT, small_spec_dict
+from synth_platform.settings import DATASETS_DIR
+from synth_platform_tests.conftest import small_spec_dict
 from synth_platform_tests.pipeline_harness import DATASET, make_project
 
-DEMO_SPEC = PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml"
+DEMO_SPEC = DATASETS_DIR / "adult_customers"
 
 
 def _spec(split_settings: dict | None = None, checks: dict | None = None, source: dict | None = None):
@@ -40,7 +42,7 @@ def _spec(split_settings: dict | None = None, checks: dict | None = None, source
 
 
 def _demo_spec(**split_settings) -> DatasetSpec:
-    spec = load_spec(DEMO_SPEC)
+    spec = load_instance(DEMO_SPEC)
     return spec.model_copy(update={"split": spec.split.model_copy(update=split_settings)})
 
 
@@ -161,7 +163,8 @@ def test_a_1000_row_table_at_the_default_fraction_is_refused_with_what_would_let
     assert f"holdout must hold {needed.holdout} people" in message
     assert f"deliver at least {needed.source} rows" in message
     fraction = split.fraction_for(1000, needed)
-    assert f"set split.holdout_fraction: {fraction:g} in config/datasets/adult_customers.yaml" in message
+    where = "synth_platform/defs/datasets/adult_customers/defs.yaml"
+    assert f"set split.holdout_fraction: {fraction:g} in {where}" in message
     assert "lower checks.min_holdout_rows to" in message and "fewer leaks are blocked" in message
 
 
@@ -255,7 +258,7 @@ def test_the_chain_refuses_a_1000_row_table_at_ingest_and_quarantines_it(tmp_pat
     [failure] = _failures(result)
     assert failure.step_key == f"{DATASET}__raw"
     message = failure.event_specific_data.error.message
-    needed = split.rows_needed(load_spec(project.settings.specs_dir / f"{DATASET}.yaml"))
+    needed = split.rows_needed(load_instance(project.settings.specs_dir / DATASET))
     assert f"1000 data rows, too few for the release gate of '{DATASET}'" in message
     assert f"deliver at least {needed.source} rows" in message and "split.holdout_fraction: " in message
     assert "moved to" in message and not landing_file.exists()

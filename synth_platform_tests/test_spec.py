@@ -3,8 +3,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synth_platform.lib.spec import SpecError, load_spec, load_specs
-from synth_platform_tests.conftest import PROJECT_ROOT, small_spec_dict
+from synth_platform.lib.dataset_instances import load_datasets
+from synth_platform.lib.spec import SpecError, load_spec
+from synth_platform.settings import DATASETS_DIR
+from synth_platform_tests.conftest import small_spec_dict
 
 
 def _write(tmp_path: Path, data: dict, name: str = "people") -> Path:
@@ -22,7 +24,7 @@ def _bare() -> dict:
 
 
 def test_shipped_specs_load():
-    specs = load_specs(PROJECT_ROOT / "config" / "datasets")
+    specs = load_datasets(DATASETS_DIR)
     assert [s.name for s in specs] == ["adult_customers"]
     adult = specs[0]
     assert adult.key == "customer_id"

@@ -18,11 +18,11 @@ import argparse
 import json
 import time
 
+from synth_platform.lib.dataset_instances import load_instance
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
 from synth_platform.lib.gate import evaluation, leak_battery, privacy
 from synth_platform.lib.gate.attacks import ATTACKS
-from synth_platform.lib.spec import load_spec
-from synth_platform.settings import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR, PROJECT_ROOT
 
 SHORT = {
     "gaussian_copula": {"default_distribution": "truncnorm"},
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-battery", action="store_true", help="judge the honest generators only")
     parser.add_argument("--skip-harder", action="store_true", help="without the harder battery")
     args = parser.parse_args(argv)
-    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    spec = load_instance(DATASETS_DIR / "adult_customers")
     print("\nrelease gate vs planted leaks (privacy checks on the demo data) ...", flush=True)
     plan, train, holdout = leak_battery.model_space_split(
         enrich_with_identifiers(load_adult(rows=args.rows)), spec

@@ -22,9 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from synth_platform.settings import PROJECT_ROOT
+from synth_platform.lib.dataset_instances import load_instance
+from synth_platform.settings import DATASETS_DIR, PROJECT_ROOT
 
-SPEC_PATH = PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml"
+SPEC_PATH = DATASETS_DIR / "adult_customers"
 EPSILONS = (0.3, 1.0, 4.0)
 BIG_ROWS = 1_000_000
 
@@ -38,10 +39,9 @@ def _prepared(kind: str, rows: int | None = None):
     from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
     from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
     from synth_platform.lib.pii import discovery
-    from synth_platform.lib.spec import load_spec
     from synth_platform.lib.synthesize.split import split_train_holdout
 
-    spec = load_spec(SPEC_PATH)
+    spec = load_instance(SPEC_PATH)
     synthesizer = spec.synthesizer.model_copy(
         update={"kind": kind, "params": {} if kind != spec.synthesizer.kind else spec.synthesizer.params}
     )

@@ -169,14 +169,14 @@ def notes(rows: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, dict]:
 
 def adult_sample(rows: int, seed: int) -> tuple[pd.DataFrame, dict]:
     """A random sample of the demo's table, with its fake identifiers, under the demo's spec."""
-    import yaml
 
+    from synth_platform.lib.dataset_instances import read_spec_dict
     from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
-    from synth_platform.settings import PROJECT_ROOT
+    from synth_platform.settings import DATASETS_DIR
 
     adult = load_adult()
     frame = enrich_with_identifiers(adult.sample(rows, random_state=seed).reset_index(drop=True), seed=seed)
-    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml").read_text())
+    spec = read_spec_dict(DATASETS_DIR / "adult_customers")
     spec["name"] = f"adult_{rows}"
     spec.setdefault("checks", {})["evaluation_rows"] = 1500
     return frame, spec

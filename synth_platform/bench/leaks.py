@@ -26,8 +26,6 @@ import inspect
 import json
 import time
 
-import yaml
-
 from synth_platform.bench.gate import as_ingested, numeric_credit, odd_names
 from synth_platform.lib.deidentify import refill
 from synth_platform.lib.gate import evaluation, leak_battery
@@ -48,10 +46,11 @@ ROWS = {"demo": (12_000, 4_000), "numeric_credit": (8_000, 4_000), "odd_names": 
 
 def demo_table(rows: int) -> tuple:
     """The bundled demo data (first `rows` rows, fake identifiers added) under the demo's spec."""
+    from synth_platform.lib.dataset_instances import read_spec_dict
     from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
-    from synth_platform.settings import PROJECT_ROOT
+    from synth_platform.settings import DATASETS_DIR
 
-    spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml").read_text())
+    spec = read_spec_dict(DATASETS_DIR / "adult_customers")
     return enrich_with_identifiers(load_adult(rows=rows)), spec
 
 

@@ -60,8 +60,6 @@ def stage_name(step_key: str, dataset: str = DATASET) -> str:
     prefix = f"{dataset}__"
     if step_key.startswith(prefix):
         return step_key[len(prefix) :]
-    if step_key.startswith("freshness_check"):  # a generated name with a hash suffix
-        return "freshness_check"
     return "dbt" if "dbt" in step_key else step_key
 
 
@@ -171,8 +169,11 @@ def make_project(tmp: Path, landing_file: Path, specs: Path | None = None) -> tu
     in DAGSTER_HOME, a key of its own) with `landing_file` placed in the landing folder; returns the
     child environment and the placed file. The file is hard-linked when it can be (no 2 GB copy)."""
     root, home = tmp / "project", tmp / "dagster_home"
-    shutil.copytree(specs or PROJECT_ROOT / "config" / "datasets", root / "config" / "datasets")
-    allow_file_size(root / "config" / "datasets" / f"{DATASET}.yaml", landing_file.stat().st_size)
+    from synth_platform.lib.dataset_instances import instance_path
+    from synth_platform.settings import DATASETS_DIR
+
+    shutil.copytree(specs or DATASETS_DIR, root / "datasets", ignore=shutil.ignore_patterns("__pycache__"))
+    allow_file_size(instance_path(root / "datasets", DATASET), landing_file.stat().st_size)
     home.mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
     _write_key(tmp / "secrets")
@@ -187,6 +188,7 @@ def make_project(tmp: Path, landing_file: Path, specs: Path | None = None) -> tu
     env.update(
         DAGSTER_HOME=str(home),
         SYNTH_PROJECT_ROOT=str(root),
+        SYNTH_SPECS_DIR=str(root / "datasets"),
         SYNTH_SECRETS_DIR=str(tmp / "secrets"),
         SYNTH_AUTOMATION_STATUS="STOPPED",
         GX_ANALYTICS_ENABLED="false",
@@ -200,18 +202,16 @@ def allow_file_size(spec_path: Path, size: int) -> None:
     """Raise the spec's `source.max_bytes` to admit a landing file of `size` bytes, as the ingest
     refusal tells a user to (10M rows of the demo's shape are ~2.3 GB, over the 2 GiB default);
     a limit already large enough is left as it is."""
-    import yaml
+    from synth_platform.lib.dataset_instances import load_instance, read_spec_dict, write_instance
 
-    spec = yaml.safe_load(spec_path.read_text())
+    spec = read_spec_dict(spec_path)
     limit = spec.get("source", {}).get("max_bytes")
     if limit is None or limit < size:
-        from synth_platform.lib.spec import load_spec
-
-        default = load_spec(spec_path).source.max_bytes
+        default = load_instance(spec_path).source.max_bytes
         if limit is None and default is not None and default >= size:
             return
         spec.setdefault("source", {})["max_bytes"] = int(size * 1.25)
-        spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        write_instance(spec_path.parent.parent, spec)
 
 
 def _tree_rss_bytes(pid: int) -> int:
@@ -379,14 +379,14 @@ def _failures(instance, run_id: str) -> list[str]:
 def child_fit(out: Path) -> None:
     """The bare mechanism on the run's train table: the spec's dp_mst fit (counts in DuckDB, as the
     synthesizer asset does it) and sampling as many rows as the train table has, no Dagster."""
+    from synth_platform.lib.dataset_instances import load_instance
     from synth_platform.lib.pii import approved_plan
-    from synth_platform.lib.spec import load_spec
     from synth_platform.lib.storage import warehouse
     from synth_platform.lib.synthesize import synthesis
     from synth_platform.settings import Settings
 
     settings = Settings.from_env()
-    spec = load_spec(settings.specs_dir / f"{DATASET}.yaml")
+    spec = load_instance(settings.specs_dir / DATASET)
     plan = approved_plan.treatments(spec, approved_plan.recorded_plan(settings.warehouse_path, spec))
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         rows = con.execute(f'SELECT count(*) FROM masked."{DATASET}_train"').fetchone()[0]
@@ -513,13 +513,13 @@ def bench_columns(rows: int, counts: tuple[int, ...], max_rss_gb: float, timeout
     """dp_mst fit and the release gate at `rows` rows with 10/20/40 model columns, each a real run
     of a temporary spec whose masking plan is discovery's proposal, approved as a reviewer would."""
     import pandas as pd
-    import yaml
 
+    from synth_platform.lib.dataset_instances import load_instance, read_spec_dict, write_instance
     from synth_platform.lib.pii import approved_plan, discovery
-    from synth_platform.lib.spec import load_spec
     from synth_platform.lib.storage.ingest import read_landing_file
+    from synth_platform.settings import DATASETS_DIR
 
-    base_spec = yaml.safe_load((PROJECT_ROOT / "config" / "datasets" / f"{DATASET}.yaml").read_text())
+    base_spec = read_spec_dict(DATASETS_DIR / DATASET)
     base_frame = pd.read_csv(write_landing_file(rows), dtype=str, keep_default_na=False)
     results = []
     for count in counts:
@@ -527,11 +527,10 @@ def bench_columns(rows: int, counts: tuple[int, ...], max_rss_gb: float, timeout
             tmp = Path(tmp)
             spec, frame = widen_spec(base_spec, base_frame, count)
             specs = tmp / "specs"
-            specs.mkdir()
-            (specs / f"{DATASET}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+            write_instance(specs, spec)
             landing_file = tmp / f"customers_{rows}_{count}cols.csv"
             frame.to_csv(landing_file, index=False)
-            loaded = load_spec(specs / f"{DATASET}.yaml")
+            loaded = load_instance(specs / DATASET)
             hints = {n: (c.pii.pii_class, c.pii.type) for n, c in loaded.columns.items() if c.pii}
             findings = discovery.discover(read_landing_file(landing_file, loaded), hints=hints)
             proposal = approved_plan.propose(loaded, findings)

@@ -15,15 +15,15 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from synth_platform.lib.dataset_instances import load_instance
 from synth_platform.lib.deidentify import refill
 from synth_platform.lib.deidentify.masking import apply_masking, plan_masking
 from synth_platform.lib.demo_data import enrich_with_identifiers, load_adult
 from synth_platform.lib.gate import evaluation, privacy, quality
 from synth_platform.lib.pii import discovery
-from synth_platform.lib.spec import load_spec
 from synth_platform.lib.synthesize import synthesis
 from synth_platform.lib.synthesize.split import split_train_holdout
-from synth_platform.settings import PROJECT_ROOT
+from synth_platform.settings import DATASETS_DIR, PROJECT_ROOT
 
 
 @contextmanager
@@ -94,7 +94,7 @@ def main() -> None:
         help="comma-separated sizes of bench_scale, real Dagster runs (0: skip); also $SCALE_ROWS",
     )
     args = parser.parse_args()
-    spec = load_spec(PROJECT_ROOT / "config" / "datasets" / "adult_customers.yaml")
+    spec = load_instance(DATASETS_DIR / "adult_customers")
     all_results = []
     for rows in args.rows:
         print(f"benchmarking {rows:,} rows ...", flush=True)

@@ -3,7 +3,7 @@
 A team that generates a synthetic table with any tool can hold it to the same gate as the
 platform's own. PATH is a CSV or Parquet file in one of two shapes:
 
-- the dataset's *source* shape (the columns of config/datasets/<DATASET>.yaml), read and typed
+- the dataset's *source* shape (the columns of its spec, defs/datasets/<DATASET>/defs.yaml), read and typed
   exactly as a landing file (`lib.storage.ingest`);
 - its *model* shape: exactly the model columns of the approved plan (direct identifiers
   dropped, ZIP3 instead of ZIP, birth year instead of date), which is what a generator fitted on
@@ -78,7 +78,7 @@ def register(subparsers) -> None:
         "writes). Exit 0 released, 1 blocked, 2 bad input (nothing written).",
         epilog=TRAINED_ON_HELP,
     )
-    parser.add_argument("dataset", help="dataset name (config/datasets/<name>.yaml)")
+    parser.add_argument("dataset", help="dataset name (synth_platform/defs/datasets/<name>/defs.yaml)")
     parser.add_argument("path", help="the synthetic table: a .csv or .parquet file, source or model shape")
     parser.add_argument(
         "--trained-on",
@@ -93,15 +93,13 @@ def register(subparsers) -> None:
 
 
 def dataset_spec(name: str, specs_dir: Path):
-    """The dataset's spec; an unknown name lists the known ones (a usage error, exit 2)."""
-    from synth_platform.lib.spec import SpecError, load_spec
+    """The dataset's spec, from its component instance (`<specs_dir>/<name>/defs.yaml`, the file the
+    code location loads); an unknown name lists the known ones (a usage error, exit 2)."""
+    from synth_platform.lib.dataset_instances import find_dataset
+    from synth_platform.lib.spec import SpecError
 
-    path = specs_dir / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in specs_dir.glob("*.yaml"))
-        raise UsageError(f"unknown dataset {name!r}: no {path}; known datasets: {', '.join(known) or 'none'}")
     try:
-        return load_spec(path)
+        return find_dataset(specs_dir, name)
     except SpecError as error:
         raise UsageError(str(error)) from error
 
@@ -223,7 +221,7 @@ def input_shape(
         return "source"
     raise UsageError(
         f"{name}: its columns are neither the dataset's source shape nor its model shape. "
-        f"As the source shape (config/datasets/*.yaml): {_difference(found, source_columns)}. "
+        f"As the source shape (the dataset's defs.yaml): {_difference(found, source_columns)}. "
         f"As the model shape (the approved plan's model columns, as `export-train` writes them): "
         f"{_difference(found, model_columns)}."
     )

@@ -17,7 +17,9 @@ def register(subparsers) -> None:
         "decision, or of RUN_ID's. Packs live under data/evidence/<dataset>/<run_id>/ in the project "
         "(SYNTH_PROJECT_ROOT).",
     )
-    parser.add_argument("dataset", help="the dataset's name, as in config/datasets/<name>.yaml")
+    parser.add_argument(
+        "dataset", help="the dataset's name, as in synth_platform/defs/datasets/<name>/defs.yaml"
+    )
     parser.add_argument("run_id", nargs="?", help="a run id (default: the newest pack)")
     parser.add_argument("--json", action="store_true", help="print the path of report.json instead")
     parser.set_defaults(handler=_evidence)

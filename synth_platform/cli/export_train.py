@@ -38,7 +38,7 @@ def register(subparsers) -> None:
         "trained on exactly the training people and judged with `check --trained-on train`. "
         "Governed data: mode 0600, no overwrite without --force, never into the published zone.",
     )
-    parser.add_argument("dataset", help="dataset name (config/datasets/<name>.yaml)")
+    parser.add_argument("dataset", help="dataset name (synth_platform/defs/datasets/<name>/defs.yaml)")
     parser.add_argument("path", help="the file to write (.csv or .parquet)")
     parser.add_argument(
         "--format",

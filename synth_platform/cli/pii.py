@@ -1,7 +1,8 @@
 """`synth-platform pii approve|show DATASET`: the approved masking plan (lib.pii.approved_plan).
 
-`approve` writes `<specs_dir>/<DATASET>.plan.yaml` from discovery's current verdict: the stored
-report `governance.pii_<DATASET>` of the warehouse (`SYNTH_WAREHOUSE_PATH`, opened read-only), or,
+`approve` writes `<datasets>/<DATASET>/masking_plan.yaml` (next to the dataset's defs.yaml) from
+discovery's current verdict: the stored report `governance.pii_<DATASET>` of the warehouse
+(`SYNTH_WAREHOUSE_PATH`, opened read-only), or,
 when there is none yet, discovery run here on the raw table `raw.<DATASET>`. It is not interactive:
 it writes the proposal and prints one line per column (column, class, type, action; never a
 value). A person then reviews the file (classes, optional `format` of refilled identifiers) and
@@ -30,13 +31,14 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="pii_command", metavar="ACTION")
     approve = actions.add_parser(
         "approve",
-        help="write <specs_dir>/<DATASET>.plan.yaml from discovery's current report, for review and commit",
+        help="write <datasets>/<DATASET>/masking_plan.yaml from discovery's current report, for review "
+        "and commit",
     )
-    approve.add_argument("dataset", help="dataset name (config/datasets/<name>.yaml)")
+    approve.add_argument("dataset", help="dataset name (synth_platform/defs/datasets/<name>/defs.yaml)")
     approve.add_argument("--by", default=None, help="who approves (default: $SYNTH_APPROVER or the OS user)")
     approve.set_defaults(handler=_approve)
     show = actions.add_parser("show", help="print the approved plan and its digest")
-    show.add_argument("dataset", help="dataset name (config/datasets/<name>.yaml)")
+    show.add_argument("dataset", help="dataset name (synth_platform/defs/datasets/<name>/defs.yaml)")
     show.set_defaults(handler=_show)
     parser.set_defaults(handler=lambda args: _usage())
 
@@ -46,17 +48,10 @@ def _usage() -> int:
 
 
 def _spec(name: str, specs_dir: Path):
-    from synth_platform.lib.pii.approved_plan import PLAN_SUFFIX
-    from synth_platform.lib.spec import SpecError, load_spec
+    """The dataset's spec from its component instance; an unknown name lists the known ones."""
+    from synth_platform.cli.check import dataset_spec
 
-    path = specs_dir / f"{name}.yaml"
-    if name.endswith(".plan") or not path.is_file():
-        known = sorted(p.stem for p in specs_dir.glob("*.yaml") if not p.name.endswith(PLAN_SUFFIX))
-        raise UsageError(f"unknown dataset {name!r}: no {path}; known datasets: {', '.join(known) or 'none'}")
-    try:
-        return load_spec(path)
-    except SpecError as error:
-        raise UsageError(str(error)) from error
+    return dataset_spec(name, specs_dir)
 
 
 def _findings(spec, warehouse_path: Path):

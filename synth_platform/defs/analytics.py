@@ -7,6 +7,7 @@ schema of the same DuckDB file. DuckDB admits one process per file, so dbt runs 
 """
 
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from dagster_dbt import (
 from synth_platform.defs import catalog
 from synth_platform.defs.chain.common import LEDGER_KEY, POOL
 from synth_platform.defs.resources import WarehouseResource
-from synth_platform.lib.storage import zones
+from synth_platform.lib.storage import published_refresh, zones
 from synth_platform.lib.storage.private_files import private_umask
 
 GROUP = "analytics"
@@ -86,6 +87,25 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> Path:
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     return manifest
+
+
+def zone_target_path(published: Path) -> Path:
+    """dbt's target folder for one published zone (relative to the project), kept between runs.
+
+    dbt re-parses the whole project unless the previous parse's state (`partial_parse.msgpack`)
+    sits in its target folder AND was made with the same profile -- and the profile names the
+    zone's file. dagster-dbt's default is a fresh folder per invocation, seeded with the state of
+    `dbt parse` at load time (made without a zone, so never the same profile): every build paid a
+    full parse. One folder per zone keeps the state of the zone's previous build, so from the
+    second build on dbt parses only what changed. Builds of one zone never overlap (they run under
+    the warehouse lock), and the folder no longer grows by one per run."""
+    digest = hashlib.sha256(str(Path(published).resolve()).encode()).hexdigest()[:12]
+    return Path(project_target_dir()) / f"zone-{digest}"
+
+
+def project_target_dir() -> str:
+    """The project's target folder as dbt_project.yml names it (relative to the project)."""
+    return Path(DBT_PROJECT.manifest_path).parent.relative_to(DBT_PROJECT_DIR).as_posix()
 
 
 def _dbt_parse(project: DbtProject, target: Path) -> None:
@@ -194,11 +214,15 @@ def analytics_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     db_path = warehouse.db_path.resolve()
     published = zones.published_path(db_path)
     with warehouse.lock():
-        copied = zones.refresh_published(db_path, published)
-        context.log.info(f"dbt build on the published zone {published} ({len(copied)} tables published)")
+        # only the released tables that changed are copied (lib.storage.published_refresh)
+        tables, copied = published_refresh.refresh_changed(db_path, published)
+        context.log.info(
+            f"dbt build on the published zone {published} ({len(tables)} tables published, "
+            f"{len(copied)} copied: {', '.join(copied) or 'none changed'})"
+        )
         # dbt writes the zone's file (and its .wal) itself: its process inherits an owner-only umask.
         with _environ(SYNTH_PUBLISHED_PATH=str(published)), private_umask():
-            yield from dbt.cli(["build"], context=context).stream()
+            yield from dbt.cli(["build"], context=context, target_path=zone_target_path(published)).stream()
 
 
 def dbt_resource() -> DbtCliResource:

@@ -45,11 +45,6 @@ def chain_job(spec: DatasetSpec):
     )
 
 
-def refresh_all_job(specs: list[DatasetSpec]):
-    selection = dg.AssetSelection.groups(*[s.name for s in specs], "analytics")
-    return dg.define_asset_job(REFRESH_ALL_JOB, selection=selection, description="Refresh every dataset.")
-
-
 def newest_stable_file(landing_dir, pattern: str, now: float, wait: float = STABLE_AFTER_SECONDS):
     """The newest landing file not modified for `wait` seconds, and how many newer ones still change.
 

@@ -38,12 +38,15 @@ class StorageResource(dg.ConfigurableResource):
     """Folders outside the warehouse: landing files, quarantine, fitted models, specs and approved plans."""
 
     root: str
-    #: The dataset specs' folder (and their approved masking plans); empty: <root>/config/datasets.
+    #: The datasets' folder (`<name>/defs.yaml` and its approved `masking_plan.yaml` per dataset);
+    #: empty: the code location's own, synth_platform/defs/datasets (settings.DATASETS_DIR).
     specs_dir: str = ""
 
     @property
     def specs_path(self) -> Path:
-        return Path(self.specs_dir) if self.specs_dir else self.root_path / "config" / "datasets"
+        from synth_platform.settings import DATASETS_DIR
+
+        return Path(self.specs_dir) if self.specs_dir else DATASETS_DIR
 
     @property
     def root_path(self) -> Path:

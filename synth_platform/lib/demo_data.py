@@ -5,10 +5,14 @@ masking. Each row gets what a real customer table has: id, full name (matching t
 row's sex), e-mail derived from the name, phone, SSN, street address, ZIP code and a
 date of birth consistent with `age` at AS_OF. Everything is seeded: the same seed
 gives the same bytes. Numpy draws what it can; Faker only the names and streets.
+
+`python -m synth_platform.lib.demo_data` writes the demo landing file for the demo dataset
+(`make dev` runs it); the one demo-data module, Dagster-free like the rest of `lib/`.
 """
 
 from __future__ import annotations
 
+import argparse
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +23,8 @@ from faker import Faker
 from synth_platform.lib.storage.private_files import make_parents_private, write_private
 
 DEMO_SOURCE = Path(__file__).resolve().parents[2] / "data" / "demo" / "adult.csv.gz"
+#: Where `main` writes by default: the demo dataset's landing folder in this checkout.
+DEMO_LANDING = Path(__file__).resolve().parents[2] / "data" / "landing" / "adult_customers"
 AS_OF = date(2026, 1, 1)
 IDENTIFIER_COLUMNS = [
     "customer_id",
@@ -148,3 +154,20 @@ def write_demo_landing_file(dest_dir: Path, rows: int | None = None, seed: int =
     # It plays the part of real customer data: owner-only (0600), like the warehouse it lands in.
     write_private(path, frame.to_csv(index=False))
     return path
+
+
+def main() -> None:
+    """The command line: write the demo landing file (all of Adult unless --rows) and print its path."""
+    parser = argparse.ArgumentParser(
+        description="Write the demo landing file (UCI Adult with seeded fake identifiers)."
+    )
+    parser.add_argument("--rows", type=int, default=None, help="first N rows of Adult (default: all 48,842)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--out", type=Path, default=DEMO_LANDING)
+    args = parser.parse_args()
+    path = write_demo_landing_file(args.out, rows=args.rows, seed=args.seed)
+    print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -496,6 +496,7 @@ def load_spec(path: Path) -> DatasetSpec:
     return spec
 
 
-def load_specs(directory: Path) -> list[DatasetSpec]:
-    """Every `*.yaml` spec in a folder, sorted by name (approved masking plans, `*.plan.yaml`, aside)."""
-    return [load_spec(p) for p in sorted(directory.glob("*.yaml")) if not p.name.endswith(".plan.yaml")]
+def spec_location(name: str) -> str:
+    """Where a person edits dataset `name`'s spec, for error messages that tell them what to change
+    (the GovernedDataset component instance in the project's datasets folder)."""
+    return f"synth_platform/defs/datasets/{name}/defs.yaml"

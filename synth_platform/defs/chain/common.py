@@ -115,7 +115,7 @@ def approved_plan_table(ds: str) -> str:
 def masking_plan(spec: DatasetSpec, warehouse: WarehouseResource) -> list[ColumnTreatment]:
     """The masking plan every stage applies: the APPROVED plan's treatments, never discovery's own verdict.
 
-    `pii_report` loads the plan a person approved (`<specs_dir>/<ds>.plan.yaml`), stops the run when
+    `pii_report` loads the plan a person approved (`<specs_dir>/<ds>/masking_plan.yaml`), stops the run when
     discovery disagrees on the unsafe side, and records the plan it checked in the warehouse; the
     later stages read that record, so each run applies the plan its own discovery was checked against.
     """

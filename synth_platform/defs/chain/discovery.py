@@ -4,7 +4,7 @@ seeded sample of raw.<ds> in SQL, with each column's null share and distinct cou
 quasi-identifier groups counted over the whole table in SQL: the table never reaches pandas.
 
 Discovery's verdict depends on the current rows, so it does not shape the model by itself: the
-approved plan `<specs_dir>/<ds>.plan.yaml` does. No approved plan, or a column discovery now calls a
+approved plan `<datasets>/<ds>/masking_plan.yaml` does. No approved plan, or a column discovery now calls a
 direct identifier that the plan lets reach the model, stops the run here: after discovery, before
 anything is masked, trained or charged. The plan that passed is recorded in
 governance.approved_plan_<ds>, which the later stages apply (`common.masking_plan`).
@@ -86,7 +86,7 @@ def build_pii_report_asset(chain: ChainContext):
         kinds={"duckdb"},
         description="Every column classified (direct identifier / quasi-identifier / sensitive / other) "
         "with its detected type and evidence; holds no raw values. Checked against the approved masking "
-        "plan (<specs_dir>/<dataset>.plan.yaml): no plan, or a disagreement, stops the run here.",
+        "plan (<datasets>/<dataset>/masking_plan.yaml): no plan, or a disagreement, stops the run here.",
         **chain.common,
     )
     def pii_report(

@@ -50,12 +50,12 @@ def build_synthetic_asset(chain: ChainContext):
         rows = synthesis.release_rows(model, spec.sample.rows, key)  # DP: the noisy total, never n
         seed = spec.synthesizer.seed
         shape = refill.SourceShape(spec, plan, seed, rows)  # checks the plan's formats before drawing
-        chunks = (
-            shape.chunk(sampled)
-            for sampled in synthesis.sample_chunks(model, rows, seed, key, chunk_rows=SAMPLE_CHUNK_ROWS)
-        )
-        # Memory holds one chunk: sampled, refilled, staged; then one transaction checks that this
-        # run still owns the dataset and swaps the new table in (or leaves the previous one).
+        # Chunks are refilled by worker processes (SYNTH_REFILL_WORKERS, default: the cores) and come
+        # back in order; the same table whatever their number (refill.parallel).
+        chunks = shape.chunks(synthesis.sample_chunks(model, rows, seed, key, chunk_rows=SAMPLE_CHUNK_ROWS))
+        # Memory holds a few chunks: sampled, refilled, staged by this process alone; then one
+        # transaction checks that this run still owns the dataset and swaps the new table in (or
+        # leaves the previous one).
         with timed(context.log, f"sampling, refilling and writing '{ds}' from its {model.kind} model", rows):
             synthetic_table.write_chunks(
                 warehouse.db_path, "synthetic", ds, chunks, guard=lease_guard(ds, context)

@@ -2,7 +2,7 @@
 
 Discovery (`lib.pii.discovery`) runs on the current rows, so one new row can move a column across a
 threshold: its verdict is data-dependent and cannot shape the model on its own. The plan that
-does is a file next to the spec, `<specs_dir>/<dataset>.plan.yaml`, proposed from discovery's
+does is a file next to the spec, `<datasets>/<dataset>/masking_plan.yaml`, proposed from discovery's
 report (`synth-platform pii approve DATASET`), reviewed and committed by a person:
 
     dataset: adult_customers
@@ -42,7 +42,10 @@ from synth_platform.lib.deidentify.masking import DIRECT, ColumnTreatment, plan_
 from synth_platform.lib.spec import DatasetSpec
 
 PII_CLASSES = ("direct_identifier", "quasi_identifier", "sensitive", "other")
+#: The suffix of a plan in the old flat layout (`config/datasets/<dataset>.plan.yaml`), for migrating.
 PLAN_SUFFIX = ".plan.yaml"
+#: The plan's file, next to the dataset's `defs.yaml` (lib.dataset_instances).
+PLAN_FILE = "masking_plan.yaml"
 _TOP_FIELDS = ("dataset", "approved_by", "approved_at", "columns")
 _COLUMN_FIELDS = ("class", "type", "format")
 
@@ -86,7 +89,8 @@ class ApprovedPlan:
 
 
 def plan_path(specs_dir: Path, dataset: str) -> Path:
-    return Path(specs_dir) / f"{dataset}{PLAN_SUFFIX}"
+    """`<datasets>/<dataset>/masking_plan.yaml`: in the dataset's folder, next to its `defs.yaml`."""
+    return Path(specs_dir) / dataset / PLAN_FILE
 
 
 def approve_command(dataset: str) -> str:

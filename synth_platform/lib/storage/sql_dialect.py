@@ -180,9 +180,56 @@ class Dialect:
         inner = self.unhex(self.sha256_hex(self.concat_bytes(ipad, message_bytes)))
         return self.sha256_hex(self.concat_bytes(opad, inner))
 
+    # --- dp_mst's counting (lib.synthesize.dp_counting_sql) -------------------------------------
+    def days_since_epoch(self, column: str) -> str:
+        """Days since 1970-01-01 of a DATE column."""
+        if self.is_spark:
+            return f"unix_date({column})"
+        return f"datediff('day', DATE '1970-01-01', {column})"
+
+    def epoch_seconds(self, column: str) -> str:
+        """Seconds since the epoch of a TIMESTAMP column, as a DOUBLE."""
+        if self.is_spark:  # micros / 1e6 in double arithmetic, the division DuckDB's epoch() does
+            return f"(unix_micros(CAST({column} AS TIMESTAMP)) / 1e6)"
+        return f"epoch({column})"
+
+    def list_index(self, items: list[str], value: str, missing: int) -> str:
+        """The 0-based position of `value` in a list of string literals, `missing` when absent."""
+        if self.is_spark:  # array_position is 1-based and 0 (not NULL) when absent
+            return f"coalesce(nullif(array_position(array({', '.join(items)}), {value}), 0) - 1, {missing})"
+        return f"coalesce(list_position([{', '.join(items)}], {value}) - 1, {missing})"
+
+    def is_three_digits(self, value: str) -> str:
+        """True when `value` is exactly three ASCII digits."""
+        if self.is_spark:  # Java's `$` also matches before a final newline; `\z` is the true end
+            return f"({value} RLIKE {self.literal('^[0-9]{3}' + chr(92) + 'z')})"
+        return f"regexp_full_match({value}, '[0-9]{{3}}')"
+
+    def clipped_floor(self, expr: str, low: int, high: int) -> str:
+        """floor(expr) clipped to [low, high], as an integer-valued number.
+
+        Spark's floor(DOUBLE) is a BIGINT, which turns NaN into 0; clipping first keeps NaN at the
+        top cell as DuckDB does (least/greatest treat NaN as the largest value on both engines), and
+        for every other value floor-then-clip and clip-then-floor agree because the bounds are integers.
+        """
+        if self.is_spark:
+            return f"floor(least(greatest({expr}, {low}), {high}))"
+        return f"least(greatest(floor({expr}), {low}), {high})"
+
+    def sign(self, expr: str) -> str:
+        """The sign of a DOUBLE, 0 for NaN (DuckDB's sign(NaN) is 0, Spark's is NaN)."""
+        return f"nanvl(sign({expr}), 0)" if self.is_spark else f"sign({expr})"
+
+    @property
+    def grouping(self) -> str:
+        """The GROUPING SETS bit-mask function (the first argument the highest bit) on this engine."""
+        return "grouping_id" if self.is_spark else "GROUPING"
+
 
 DUCKDB = Dialect("duckdb")
 SPARK = Dialect("spark")
+#: The engines the builders render for, by name.
+DIALECTS = {"duckdb": DUCKDB, "spark": SPARK}
 
 
 def hmac_pads(key: bytes) -> tuple[str, str]:

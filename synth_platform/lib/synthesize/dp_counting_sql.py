@@ -7,111 +7,35 @@ the part of a fit that grows with the rows, so it is the part a team moves to a 
 when one machine is not enough; the noise, the tree and the graphical model stay in Python on
 counts whose size does not depend on the row count.
 
-This module renders those queries from the same encodings (`lib.synthesize.dp_domain`) with one builder per
-query and only the engine's spelling swapped (`_SYNTAX`): identifiers, string literals, a few
-function names, and two evaluation orders that keep NaN and huge values in the same cell on both
-engines. The DuckDB rendering is, byte for byte, the SQL `fit_relation` runs
-(synth_platform_tests/test_spark_engine.py records it and compares), and the Spark rendering gives
-the same counts to the last count on the same table. Spark needs `spark.sql.session.timeZone=UTC`
-so that timestamps without a time zone count as DuckDB counts them (wall-clock time taken as UTC).
+This module renders those queries from the same encodings (`lib.synthesize.dp_domain`) with one builder
+per query and only the engine's spelling swapped (`lib.storage.sql_dialect.Dialect`, the one dialect
+abstraction masking and the split use too): identifiers, string literals, a few function names, and
+two evaluation orders that keep NaN and huge values in the same cell on both engines. The DuckDB
+rendering is, byte for byte, the SQL `fit_relation` runs (synth_platform_tests/test_spark_engine.py
+records it and compares), and the Spark rendering gives the same counts to the last count on the same
+table. Spark needs `spark.sql.session.timeZone=UTC` so that timestamps without a time zone count as
+DuckDB counts them (wall-clock time taken as UTC).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from synth_platform.lib.storage.sql_dialect import DIALECTS, Dialect
 from synth_platform.lib.synthesize import dp_domain
 from synth_platform.lib.synthesize.dp_domain import CategoricalEncoding, ColumnInfo, NumericEncoding
 
 Encoding = CategoricalEncoding | NumericEncoding
 
-
-def _duckdb_literal(text: str) -> str:
-    return dp_domain.literal(text)
-
-
-def _spark_literal(text: str) -> str:
-    """A Spark SQL string literal: Spark reads backslash escapes (`\\n`, `\\u0041`) inside quotes,
-    DuckDB does not, so a backslash is doubled and a quote escaped, and the value arrives unchanged."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+#: The engines this module renders for, by name (`sql_dialect.DIALECTS`; kept under its old name).
+SYNTAXES = DIALECTS
 
 
-def _spark_quote(name: str) -> str:
-    """A Spark SQL identifier: backquotes, embedded backquotes doubled."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-@dataclass(frozen=True)
-class _Syntax:
-    """How one engine spells the few things the counting queries need."""
-
-    name: str
-    quote: Callable[[str], str]
-    literal: Callable[[str], str]
-    text_type: str
-    #: days since 1970-01-01 of a DATE column
-    days: Callable[[str], str]
-    #: seconds since the epoch of a TIMESTAMP column, as a DOUBLE
-    epoch: Callable[[str], str]
-    #: 0-based position of `value` in a list of string literals, `missing` when absent
-    position: Callable[[list[str], str, int], str]
-    #: true when `value` is exactly three ASCII digits
-    three_digits: Callable[[str], str]
-    #: floor(expr) clipped to [low, high], as an integer-valued number
-    clipped_floor: Callable[[str, int, int], str]
-    #: sign of a DOUBLE, 0 for NaN (DuckDB's sign(NaN) is 0, Spark's is NaN)
-    sign: Callable[[str], str]
-    grouping: str
-
-
-_DUCKDB = _Syntax(
-    name="duckdb",
-    quote=dp_domain.quote,
-    literal=_duckdb_literal,
-    text_type="VARCHAR",
-    days=lambda column: f"datediff('day', DATE '1970-01-01', {column})",
-    epoch=lambda column: f"epoch({column})",
-    position=lambda items, value, missing: (
-        f"coalesce(list_position([{', '.join(items)}], {value}) - 1, {missing})"
-    ),
-    three_digits=lambda value: f"regexp_full_match({value}, '[0-9]{{3}}')",
-    clipped_floor=lambda expr, low, high: f"least(greatest(floor({expr}), {low}), {high})",
-    sign=lambda x: f"sign({x})",
-    grouping="GROUPING",
-)
-
-_SPARK = _Syntax(
-    name="spark",
-    quote=_spark_quote,
-    literal=_spark_literal,
-    text_type="STRING",
-    days=lambda column: f"unix_date({column})",
-    # micros / 1e6 in double arithmetic, the division DuckDB's epoch() does
-    epoch=lambda column: f"(unix_micros(CAST({column} AS TIMESTAMP)) / 1e6)",
-    # array_position is 1-based and 0 (not NULL) when absent
-    position=lambda items, value, missing: (
-        f"coalesce(nullif(array_position(array({', '.join(items)}), {value}), 0) - 1, {missing})"
-    ),
-    # Java's `$` also matches before a final newline; `\z` is the true end
-    three_digits=lambda value: f"({value} RLIKE {_spark_literal('^[0-9]{3}' + chr(92) + 'z')})",
-    # Spark's floor(DOUBLE) is a BIGINT, which turns NaN into 0; clipping first keeps NaN at the top
-    # cell as DuckDB does (least/greatest treat NaN as the largest value on both engines), and for
-    # every other value floor-then-clip and clip-then-floor agree because the bounds are integers
-    clipped_floor=lambda expr, low, high: f"floor(least(greatest({expr}, {low}), {high}))",
-    sign=lambda x: f"nanvl(sign({x}), 0)",
-    grouping="grouping_id",
-)
-
-#: The engines this module renders for, by name.
-SYNTAXES = {"duckdb": _DUCKDB, "spark": _SPARK}
-
-
-def _syntax(dialect) -> _Syntax:
-    """The syntax of `dialect`: a name ("duckdb", "spark") or an object with a `name` attribute
+def _syntax(dialect) -> Dialect:
+    """The `Dialect` of `dialect`: a name ("duckdb", "spark") or an object with a `name` attribute
     (a `lib.storage.sql_dialect` dialect)."""
     name = str(getattr(dialect, "name", dialect)).lower()
     if name not in SYNTAXES:
@@ -127,9 +51,9 @@ def value_sql(info: ColumnInfo, dialect) -> str:
     s = _syntax(dialect)
     column = s.quote(info.name)
     if info.temporal == "date":
-        return s.days(column)
+        return s.days_since_epoch(column)
     if info.temporal == "timestamp":
-        return s.epoch(column)
+        return s.epoch_seconds(column)
     if info.kind == "categorical":
         return f"CAST({column} AS {s.text_type})"
     if info.kind == "numeric":
@@ -152,11 +76,11 @@ def categorical_code_sql(encoding: CategoricalEncoding, dialect) -> str:
     if tuple(encoding.labels) == dp_domain.ZIP3_LABELS:
         return (
             f"(CASE WHEN {column} IS NULL THEN {null_code} "
-            f"WHEN {s.three_digits(value)} THEN CAST({value} AS INTEGER) "
+            f"WHEN {s.is_three_digits(value)} THEN CAST({value} AS INTEGER) "
             f"ELSE {unlisted} END)"
         )
     items = [s.literal(str(v)) for v in encoding.labels]
-    return f"(CASE WHEN {column} IS NULL THEN {null_code} ELSE {s.position(items, value, unlisted)} END)"
+    return f"(CASE WHEN {column} IS NULL THEN {null_code} ELSE {s.list_index(items, value, unlisted)} END)"
 
 
 def fine_sql(encoding: NumericEncoding, dialect) -> str:

@@ -1,87 +1,34 @@
-"""`dp_mst`: a differentially private synthesizer (MST, McKenna, Sheldon & Miklau 2021).
+"""The `dp_mst` synthesizer itself: measure noisy marginals in the warehouse, fit, pickle, sample.
 
-MST won the NIST 2018 differential-privacy synthetic-data challenge. It measures, with Gaussian
-noise, every column's 1-way marginal and the 2-way marginals on a maximum spanning tree of the
-columns, fits a graphical model to those noisy counts (private-pgm, `mbi`), and samples from it.
-This is our implementation on `mbi==1.1.0`, following the published algorithm and private-pgm's
-`mechanisms/mst.py`, with counting done in the warehouse and the data-dependent domain choices
-brought inside the privacy analysis.
-
-The guarantee, in plain words
------------------------------
-One training is (epsilon, delta)-differentially private with respect to adding or removing one
-row of the masked training table: whatever the model file, its samples or anything derived from
-them show, they would have been about as likely without that row. A row is a person: for a dataset
-with a `key:` the split keeps at most one row per key value (lib.synthesize.split), and its side of the split
-depends on that row alone, so one person more or less changes one training row at most.
-
-What is public (costs nothing)
-    the schema: column names, declared types and the warehouse types of the masked table; the
-    PII classes and the masking plan (which columns reach the model, generalisations); the
-    domains the spec declares (`categories:` of a column, `bounds:` of a numeric or date
-    column) and the codomain of a generalisation (every 3-digit ZIP prefix); the parameters
-    (epsilon, delta, bins); the public grids below. A value outside a declared category list is
-    modelled as missing; values outside declared bounds are clipped to them (masking clips
-    numeric ones before training too). Masking does no data-dependent rare-category merge or
-    quantile clipping for dp_mst datasets.
-
-What is measured with noise and charged (rho of zero-concentrated DP, one budget)
-    1. domain, when not declared (a share `DOMAIN_SHARE` of rho, split evenly over these):
-       - undeclared category lists: a Gaussian-noised count per value seen at least twice;
-         a value is released only if its noisy count passes a threshold set so that a value
-         held by one person is released with probability at most delta_threshold
-         (this is where the small delta of thresholding comes from); the values left out are
-         modelled as one value, published as ``(rare)``;
-       - undeclared numeric bounds: Gaussian-noised counts on a public grid of signed powers of
-         two; the bounds span the cells whose noisy count is clearly above noise;
-       - bin edges of every numeric column (declared bounds or not): Gaussian-noised counts on a
-         public fine grid over the bounds; the quantile bins, and how values are drawn back
-         within a bin, are computed from these noisy counts only;
-    2. MST proper, the rest of rho in thirds: noisy 1-way marginals (whose low cells are merged
-       into one, MST's domain compression); the tree, chosen edge by edge with the exponential
-       mechanism on how badly the independent model fits each pair (less the expected noise of
-       measuring it, as in AIM); noisy 2-way marginals on the tree edges.
-    Everything after that -- the graphical model, sampling, decoding bins to values -- is
-    post-processing of the noisy measurements.
-
-Accounting
-    Gaussian noise of standard deviation sigma on counts (sensitivity 1) costs rho = 1/(2 sigma^2);
-    the exponential mechanism with parameter eps costs eps^2/8; costs add up. The training's
-    rho is the largest whose conversion (`accounting.epsilon_from_rho`) at delta_conversion is at
-    most epsilon. When a category list is chosen by thresholding, delta is split in two halves:
-    delta_conversion for the zCDP conversion and delta_threshold for the thresholding (split
-    evenly over the thresholded columns, since one row touches each column once); the result is
-    (epsilon, delta_conversion + delta_threshold) = (epsilon, delta)-DP. Otherwise all of delta
-    goes to the conversion.
-
-Caveats, said plainly
-    The noise is drawn from the operating system's entropy (never the spec's seed, which is
-    public); only inside a pytest run may `SYNTH_TEST_NOISE_SEED` seed it, and such a model says
-    "seeded test noise, not private" (`_noise_rng`). Floating-point Gaussian sampling is not the
-    discrete Gaussian of the proofs. The synthetic table's size defaults to `noisy_total` (the
-    inverse-variance weighted mean of the noisy 1-way marginals' totals: post-processing, free),
-    never the exact training count, which is not hidden if a caller publishes it. The guarantee
-    covers the model; the release gate compares the synthetic table with the real training data,
-    and its figures are not part of this analysis.
+One class, kept whole: its fit spends the budget in the order the package docstring states
+(domain, 1-way marginals, tree, 2-way marginals), and splitting it would scatter that accounting.
+The graphical-model helpers it calls (tree selection, warm start, sampling) live in `tree`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 import math
-import os
 import sys
 import time
-from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from synth_platform.lib.synthesize import dp_domain
 from synth_platform.lib.synthesize.dp_domain import CategoricalEncoding, ColumnInfo, NumericEncoding
+from synth_platform.lib.synthesize.dp_mst.noise import PrivacySpend, _noise_rng, _sigma
+from synth_platform.lib.synthesize.dp_mst.tree import (
+    _decompress,
+    _sample_tree,
+    _scaled_query,
+    _select_tree,
+    _special_codes,
+    _tree_start,
+    _types,
+    _without_negligible,
+)
 
 #: Share of rho spent on choosing the domain (only when something is not declared).
 DOMAIN_SHARE = 0.1
@@ -92,68 +39,6 @@ DEFAULT_ITERS = 300
 DEFAULT_BINS = 16
 #: MST's domain compression keeps a 1-way cell when its noisy count is at least this many deviations.
 COMPRESS_Z = 3.0
-
-
-#: What a model's noise came from when it is private: fresh OS entropy.
-ENTROPY_NOISE = "os_entropy"
-#: A test suite sets this (synth_platform_tests/conftest.py) so a test near a threshold cannot flake.
-TEST_NOISE_SEED_ENV = "SYNTH_TEST_NOISE_SEED"
-#: The second guard: pytest itself writes this variable while a test runs (subprocesses a test starts
-#: inherit it) and removes it afterwards. It is no setting an operator configures, so an environment
-#: copied from a test setup into a deployment still draws OS entropy.
-TEST_GUARD_ENV = "PYTEST_CURRENT_TEST"
-
-
-@dataclass(frozen=True)
-class PrivacySpend:
-    epsilon: float
-    delta: float
-    rho: float
-    rho_parts: dict[str, float]
-    delta_conversion: float
-    delta_threshold: float
-    #: `ENTROPY_NOISE`, or the label of seeded test noise: a spend on seeded noise bought no privacy.
-    noise: str | None = ENTROPY_NOISE
-
-    def as_dict(self) -> dict:
-        return {
-            "epsilon": self.epsilon,
-            "delta": self.delta,
-            "rho": self.rho,
-            "rho_parts": dict(self.rho_parts),
-            "delta_conversion": self.delta_conversion,
-            "delta_threshold": self.delta_threshold,
-            "noise": self.noise,
-        }
-
-
-def noise_test_seed() -> int | None:
-    """The seed for test noise, or None (always, outside a test run).
-
-    The guard is checked first: without it the seed variable is not even read, so a production
-    process with a stray `SYNTH_TEST_NOISE_SEED` (even an unparseable one) behaves as if it were
-    unset. Under the guard a malformed seed raises rather than silently falling back.
-    """
-    if not os.environ.get(TEST_GUARD_ENV):
-        return None
-    seed = os.environ.get(TEST_NOISE_SEED_ENV)
-    return None if not seed else int(seed)
-
-
-def _noise_rng(fresh: bool = False) -> tuple[np.random.Generator, str]:
-    """The generator of a fit's privacy noise, and a label of where it came from.
-
-    Fresh OS entropy, never a (public) seed -- except under test (`noise_test_seed`), where every
-    fit draws the same noise, labelled "seeded test noise, not private" on the model, in its
-    `privacy_spend()` and in a warning. `fresh=True` ignores a test seed (the epsilon audit needs
-    independent noise per fit).
-    """
-    seed = None if fresh else noise_test_seed()
-    if seed is None:
-        return np.random.default_rng(int.from_bytes(os.urandom(16), "little")), ENTROPY_NOISE
-    label = f"seeded test noise ({TEST_NOISE_SEED_ENV}={seed}), not private"
-    logging.getLogger(__name__).warning("dp_mst: %s", label)
-    return np.random.default_rng(seed), label
 
 
 def _canonical(value):
@@ -176,10 +61,6 @@ def _canonical(value):
         fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
         return dataclasses.replace(value, **fields)
     return value
-
-
-def _sigma(rho: float) -> float:
-    return math.sqrt(1.0 / (2.0 * rho))
 
 
 class DPMSTSynthesizer:
@@ -501,196 +382,3 @@ class DPMSTSynthesizer:
             codes = _decompress(data[f"c{i}"], self._supports[column], self._merged_weights[column], rng)
             out[column] = self.encodings[column].decode(codes, rng).reset_index(drop=True)
         return pd.DataFrame(out)
-
-
-def _special_codes(encoding) -> list[int]:
-    """Codes that stand for no real value: NULL, and OTHER for a list chosen under DP."""
-    codes = [encoding.null_code]
-    if isinstance(encoding, CategoricalEncoding) and encoding.has_other:
-        codes.append(len(encoding.labels))
-    return codes
-
-
-def _without_negligible(marginals: dict, negligible: dict) -> dict:
-    """Clique marginals with each negligible merged cell (the last code of its column) set to zero."""
-    out = {}
-    for clique, table in marginals.items():
-        table = np.array(table, dtype=float)
-        for axis, name in enumerate(clique):
-            if negligible.get(name):
-                index = [slice(None)] * table.ndim
-                index[axis] = -1
-                table[tuple(index)] = 0.0
-        out[clique] = table
-    return out
-
-
-def _sample_tree(names: list[str], marginals: dict, rows: int, rng: np.random.Generator) -> dict:
-    """Forward sampling of a tree-structured model from its (consistent) clique marginals."""
-    neighbours: dict[str, list[tuple[str, tuple]]] = {n: [] for n in names}
-    one_way: dict[str, np.ndarray] = {}
-    for clique, table in marginals.items():
-        if len(clique) == 1:
-            one_way[clique[0]] = np.asarray(table, dtype=float)
-            continue
-        a, b = clique
-        neighbours[a].append((b, clique))
-        neighbours[b].append((a, clique))
-        one_way.setdefault(a, np.asarray(table, dtype=float).sum(axis=1))
-        one_way.setdefault(b, np.asarray(table, dtype=float).sum(axis=0))
-    data: dict[str, np.ndarray] = {}
-
-    def draw(p: np.ndarray, size: int) -> np.ndarray:
-        p = np.clip(p, 0.0, None)
-        p = p / p.sum() if p.sum() > 0 else np.full(p.size, 1.0 / p.size)
-        return rng.choice(p.size, size=size, p=p)
-
-    for root in names:
-        if root in data:
-            continue
-        data[root] = draw(one_way[root], rows)
-        queue = [root]
-        while queue:
-            parent = queue.pop(0)
-            for child, clique in neighbours[parent]:
-                if child in data:
-                    continue
-                table = np.clip(np.asarray(marginals[clique], dtype=float), 0.0, None)
-                if clique[0] != parent:
-                    table = table.T
-                sums = table.sum(axis=1, keepdims=True)
-                fallback = np.clip(one_way[child], 0.0, None) + 1e-12
-                conditional = np.where(
-                    sums > 0, table / np.where(sums > 0, sums, 1.0), fallback / fallback.sum()
-                )
-                cdf = np.cumsum(conditional, axis=1)
-                cdf[:, -1] = 1.0
-                u = rng.random(rows)
-                codes = np.empty(rows, dtype=np.int64)
-                for value in np.unique(data[parent]):
-                    at = np.flatnonzero(data[parent] == value)
-                    codes[at] = np.searchsorted(cdf[value], u[at], side="right")
-                data[child] = np.minimum(codes, table.shape[1] - 1)
-                queue.append(child)
-    return data
-
-
-def _tree_start(domain, names: list[str], marg1: dict, noisy2: dict, total: float):
-    """Warm start for mirror descent (post-processing only): the tree model whose edge marginals are
-    the clipped noisy 2-way marginals, theta_ij = log mu_ij - shares of log mu_i, log mu_j for nodes
-    on several edges. Mirror descent from zero needs thousands of iterations to carry a strong
-    dependence (a birth year and an age) along the tree; from here a few hundred refine it."""
-    from mbi import CliqueVector, Factor
-
-    k = len(names)
-    degree = dict.fromkeys(range(k), 0)
-    for i, j in noisy2:
-        degree[i] += 1
-        degree[j] += 1
-    arrays = {}
-    floor = 1e-3
-    for (i, j), y in noisy2.items():
-        mu = np.clip(y, 0.0, None) + floor
-        mu = mu / mu.sum()
-        log_i = np.log(mu.sum(axis=1))[:, None] * (degree[i] - 1) / degree[i]
-        log_j = np.log(mu.sum(axis=0))[None, :] * (degree[j] - 1) / degree[j]
-        clique = (names[i], names[j])
-        arrays[clique] = Factor(domain.project(clique), _jnp(np.log(mu) - log_i - log_j))
-    for i in range(k):
-        if degree[i] == 0:
-            clique = (names[i],)
-            arrays[clique] = Factor(domain.project(clique), _jnp(np.log(np.asarray(marg1[i]) + floor)))
-    return CliqueVector(domain, list(arrays), arrays)
-
-
-def _jnp(values):
-    import jax.numpy as jnp
-
-    return jnp.asarray(values)
-
-
-def _scaled_query(scale):
-    def query(factor):
-        return factor.datavector() * scale
-
-    return query
-
-
-def _types(con, relation: str) -> list:
-    return [row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-
-
-def _decompress(
-    codes: np.ndarray, support: np.ndarray, weights: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Back from MST's compressed codes: a merged cell is drawn among its members in proportion to
-    their noisy 1-way counts (clipped at 0; uniformly when all are 0, as private-pgm does)."""
-    if support.all():
-        return codes
-    kept, merged = np.flatnonzero(support), np.flatnonzero(~support)
-    out = np.empty_like(codes)
-    is_merged = codes == len(kept)
-    out[~is_merged] = kept[codes[~is_merged]]
-    p = weights / weights.sum() if weights.sum() > 0 else None
-    out[is_merged] = rng.choice(merged, int(is_merged.sum()), p=p)
-    return out
-
-
-def _select_tree(k: int, errors: dict, rho: float, rng: np.random.Generator) -> list[tuple[int, int]]:
-    """Kruskal-like: k-1 rounds of the exponential mechanism over pairs joining two components."""
-    if k < 2:
-        return []
-    from scipy.special import logsumexp
-
-    epsilon = math.sqrt(8.0 * rho / (k - 1))  # each round is epsilon^2 / 8 zCDP
-    parent = list(range(k))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    chosen = []
-    for _ in range(k - 1):
-        candidates = [e for e in errors if find(e[0]) != find(e[1])]
-        scores = 0.5 * epsilon * np.array([errors[e] for e in candidates])  # sensitivity 1
-        probabilities = np.exp(scores - logsumexp(scores))
-        a, b = candidates[int(rng.choice(len(candidates), p=probabilities))]
-        parent[find(a)] = find(b)
-        chosen.append((a, b))
-    return chosen
-
-
-def declared_domains(spec, plan) -> dict[str, dict]:
-    """The public domains a spec declares, in the model's space (after generalisation).
-
-    A `bin:<width>` generalisation floors values to multiples of the width, so declared bounds
-    are floored the same way; a `zip3` column's domain is every 3-digit prefix (public by
-    construction); a date generalised to its year keeps declared date bounds (as `date_bounds`,
-    turned into years by `dp_domain`); a `month` column has none.
-    """
-    out: dict[str, dict] = {}
-    for treatment in plan:
-        if not treatment.reaches_model:
-            continue
-        column = spec.columns[treatment.column]
-        declared: dict = {}
-        if column.categories is not None and treatment.action != "generalize":
-            declared["categories"] = list(column.categories)
-        if treatment.action == "generalize" and treatment.generalize == "zip3":
-            declared["categories"] = list(dp_domain.ZIP3_LABELS)  # every prefix: public by construction
-        if column.bounds is not None and isinstance(column.bounds[0], date):
-            if treatment.generalize in (None, "year"):  # a year, a DATE or a TIMESTAMP: see dp_domain
-                declared["date_bounds"] = tuple(column.bounds)
-        elif column.bounds is not None:
-            low, high = column.bounds
-            rule = treatment.generalize or ""
-            if treatment.action == "generalize" and rule.startswith("bin:"):
-                width = int(rule.split(":", 1)[1])
-                declared["bounds"] = (math.floor(low / width) * width, math.floor(high / width) * width)
-            elif treatment.action != "generalize":
-                declared["bounds"] = (low, high)
-        if declared:
-            out[treatment.column] = declared
-    return out

@@ -1,0 +1,396 @@
+"""Keys across related tables: consistent pseudonyms, the split by person, contribution bounds.
+
+A library schema unlike the demo: unicode text person keys, a child of a child, a NULL and a
+dangling foreign key, and a many-to-many link (members <-> cards, shared cards)."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from synth_platform.lib.relational import contribution as contrib
+from synth_platform.lib.relational.demo_schema import load_tables
+from synth_platform.lib.relational.person_split import split_by_person
+from synth_platform.lib.relational.pseudonyms import pseudonymise
+from synth_platform.lib.relational.schema_spec import parse_schema_spec
+
+SECRET = b"test-platform-key"
+K_LOANS, K_FINES, K_CARDS, K_HOLDERS = 3, 2, 2, 2
+
+
+def library_spec():
+    return parse_schema_spec(
+        {
+            "name": "library",
+            "person": "members",
+            "tables": {
+                "branches": {
+                    "primary_key": "branch",
+                    "lookup": True,
+                    "columns": {"branch": {"type": "string"}, "city": {"type": "string"}},
+                },
+                "members": {
+                    "primary_key": "member_code",
+                    "columns": {
+                        "member_code": {"type": "string"},
+                        "e-mail": {"type": "string", "pii": {"class": "direct_identifier", "type": "email"}},
+                        "branch": {"type": "string"},
+                        "tier": {"type": "category", "categories": ["gold", "basic"]},
+                    },
+                },
+                "loans": {
+                    "primary_key": "loan_no",
+                    "columns": {
+                        "loan_no": {"type": "integer"},
+                        "member_code": {"type": "string"},
+                        "genre": {"type": "category", "categories": ["crime", "poésie", "science"]},
+                    },
+                },
+                "fines": {"columns": {"loan_no": {"type": "integer"}, "amount": {"type": "float"}}},
+                "cards": {
+                    "primary_key": "card_id",
+                    "columns": {"card_id": {"type": "integer"}, "colour": {"type": "boolean"}},
+                },
+                "members_cards": {
+                    "link": True,
+                    "columns": {
+                        "member_code": {"type": "string"},
+                        "card_id": {"type": "integer"},
+                        "holder_type": {"type": "string"},  # undeclared: chosen under DP
+                    },
+                },
+            },
+            "foreign_keys": [
+                {"column": "members.branch", "references": "branches.branch"},
+                {"column": "loans.member_code", "references": "members.member_code", "max_children": K_LOANS},
+                {"column": "fines.loan_no", "references": "loans.loan_no", "max_children": K_FINES},
+                {
+                    "column": "members_cards.member_code",
+                    "references": "members.member_code",
+                    "max_children": K_CARDS,
+                },
+                {"column": "members_cards.card_id", "references": "cards.card_id", "max_children": K_HOLDERS},
+            ],
+        }
+    )
+
+
+def library_tables(members: int = 120, seed: int = 5) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    codes = [f"Zoë-{i:04d}-ß" for i in range(members)]
+    member_frame = pd.DataFrame(
+        {
+            "member_code": codes,
+            "e-mail": [f"planted.reader{i}@example.org" for i in range(members)],
+            "branch": rng.choice(["nord", "süd"], members),
+            "tier": rng.choice(["gold", "basic"], members),
+        }
+    )
+    gold = member_frame["tier"].to_numpy() == "gold"
+    loans_per = np.where(gold, rng.integers(3, 7, members), rng.integers(0, 3, members))  # tier shapes loans
+    loans_per[0] = 7  # one heavy reader, over the bound
+    owner = np.repeat(np.arange(members), loans_per)
+    loans = pd.DataFrame(
+        {
+            "loan_no": np.arange(1, owner.size + 1),
+            "member_code": pd.Series([codes[i] for i in owner], dtype=object),
+            "genre": rng.choice(["crime", "poésie", "science"], owner.size),
+        }
+    )
+    loans.loc[len(loans)] = [owner.size + 1, None, "crime"]  # a NULL key: belongs to nobody
+    loans.loc[len(loans)] = [owner.size + 2, "nobody-here", "crime"]  # dangling
+    fines_per = rng.integers(0, 4, len(loans))
+    fines = pd.DataFrame(
+        {
+            "loan_no": np.repeat(loans["loan_no"].to_numpy(), fines_per),
+            "amount": rng.gamma(2.0, 1.5, int(fines_per.sum())).round(2),
+        }
+    )
+    cards = pd.DataFrame({"card_id": np.arange(500, 500 + members), "colour": rng.random(members) < 0.3})
+    holders = []
+    for i, card in enumerate(cards["card_id"]):
+        people = rng.choice(members, int(rng.integers(1, 4)), replace=False)
+        holders += [(codes[p], int(card), "primär" if j == 0 else "partner") for j, p in enumerate(people)]
+        if i == 0:
+            holders += [(codes[p], int(card), "partner") for p in range(10, 14)]  # a card shared by many
+    link = pd.DataFrame(holders, columns=["member_code", "card_id", "holder_type"])
+    link = link.drop_duplicates(["member_code", "card_id"])
+    branches = pd.DataFrame({"branch": ["nord", "süd"], "city": ["Kiel", "München"]})
+    return {
+        "branches": branches,
+        "members": member_frame,
+        "loans": loans,
+        "fines": fines,
+        "cards": cards,
+        "members_cards": link,
+    }
+
+
+@pytest.fixture(scope="module")
+def warehouse():
+    con = duckdb.connect()
+    spec = library_spec()
+    frames = library_tables()
+    raw = load_tables(con, frames, "raw")
+    masked = pseudonymise(con, spec, raw, SECRET, "masked")
+    yield con, spec, frames, raw, masked
+    con.close()
+
+
+def test_same_real_key_same_pseudonym_in_every_table(warehouse):
+    con, _, frames, raw, masked = warehouse
+    heavy = frames["members"]["member_code"][0]
+    seen = set()
+    for table, column in (
+        ("members", "member_code"),
+        ("loans", "member_code"),
+        ("members_cards", "member_code"),
+    ):
+        pseudonyms = con.execute(
+            f"SELECT DISTINCT p.{column} FROM (SELECT *, row_number() OVER () AS i FROM {masked[table]}) p "
+            f"JOIN (SELECT *, row_number() OVER () AS i FROM {raw[table]}) r USING (i) WHERE r.{column} = ?",
+            [heavy],
+        ).fetchall()
+        assert len(pseudonyms) == 1
+        seen.add(pseudonyms[0][0])
+    assert len(seen) == 1 and next(iter(seen)).startswith("ps_")
+    # joins survive masking exactly
+    join = "SELECT count(*) FROM {l} l JOIN {m} m ON l.member_code = m.member_code"
+    assert (
+        con.execute(join.format(l=raw["loans"], m=raw["members"])).fetchone()
+        == con.execute(join.format(l=masked["loans"], m=masked["members"])).fetchone()
+    )
+    fines = "SELECT count(*) FROM {f} f JOIN {l} l ON f.loan_no = l.loan_no"
+    assert (
+        con.execute(fines.format(f=raw["fines"], l=raw["loans"])).fetchone()
+        == con.execute(fines.format(f=masked["fines"], l=masked["loans"])).fetchone()
+    )
+
+
+def test_pseudonyms_hide_keys_and_identifiers(warehouse):
+    con, spec, frames, raw, masked = warehouse
+    everything = " ".join(
+        str(v)
+        for name in masked
+        for v in con.execute(f"SELECT * FROM {masked[name]}").df().to_numpy().ravel()
+    )
+    assert "Zoë-0000-ß" not in everything and "planted.reader" not in everything
+    assert "e-mail" not in con.execute(f"SELECT * FROM {masked['members']} LIMIT 0").df().columns
+    # lookup keys are public: unchanged, and members.branch still joins the lookup
+    assert con.execute(
+        f"SELECT count(*) FROM {masked['members']} JOIN {masked['branches']} USING (branch)"
+    ).fetchone()[0] == len(frames["members"])
+    # equal raw values in two key domains (loan 500, card 500) do not share a pseudonym
+    loan = con.execute(
+        f"SELECT p.loan_no FROM (SELECT *, row_number() OVER () i FROM {masked['loans']}) p JOIN "
+        f"(SELECT *, row_number() OVER () i FROM {raw['loans']}) r USING (i) WHERE r.loan_no = 100"
+    ).fetchone()
+    card_raw = con.execute(f"SELECT card_id FROM {raw['cards']} LIMIT 1").fetchone()[0]
+    other = duckdb.connect()
+    frames2 = {k: v.copy() for k, v in frames.items()}
+    frames2["cards"]["card_id"] = frames2["cards"]["card_id"] - card_raw + 100
+    frames2["members_cards"]["card_id"] = frames2["members_cards"]["card_id"] - card_raw + 100
+    masked2 = pseudonymise(other, spec, load_tables(other, frames2, "raw"), SECRET, "masked")
+    card = other.execute(f"SELECT card_id FROM {masked2['cards']} LIMIT 1").fetchone()
+    assert loan[0] != card[0]
+    # another platform key gives other pseudonyms
+    masked3 = pseudonymise(other, spec, load_tables(other, frames, "raw3"), b"another-key", "masked3")
+    first = other.execute(f"SELECT member_code FROM {masked3['members']} LIMIT 1").fetchone()[0]
+    assert first != con.execute(f"SELECT member_code FROM {masked['members']} LIMIT 1").fetchone()[0]
+    other.close()
+
+
+def _bounded(warehouse, schema: str = "bounded"):
+    con, spec, _, _, masked = warehouse
+    return contrib.bound_contributions(con, spec, masked, schema, contrib.required_bounds(spec))
+
+
+def test_no_parent_above_its_bound_and_dropped_rows_counted(warehouse):
+    con, spec, frames, _, masked = warehouse
+    bounded, report = _bounded(warehouse)
+    most = con.execute(
+        f"SELECT max(n) FROM (SELECT member_code, count(*) n FROM {bounded['loans']} GROUP BY 1)"
+    )
+    assert most.fetchone()[0] == K_LOANS
+    most_fines = con.execute(
+        f"SELECT max(n) FROM (SELECT loan_no, count(*) n FROM {bounded['fines']} GROUP BY 1)"
+    )
+    assert most_fines.fetchone()[0] <= K_FINES
+    # the counts, recomputed independently in pandas
+    loans = frames["loans"]
+    owned = loans[loans["member_code"].isin(frames["members"]["member_code"])]
+    per_member = owned.groupby("member_code").size()
+    assert report.dropped_over_bound["loans"] == int((per_member - K_LOANS).clip(lower=0).sum())
+    assert report.dropped_cascade["loans"] == 2  # the NULL key and the dangling one
+    assert report.kept["loans"] == len(owned) - report.dropped_over_bound["loans"]
+    kept_loans = set(con.execute(f"SELECT loan_no FROM {bounded['loans']}").df()["loan_no"])
+    fines = con.execute(f"SELECT * FROM {masked['fines']}").df()  # pseudonymised loan numbers
+    reachable = fines[fines["loan_no"].isin(kept_loans)]
+    assert report.dropped_cascade["fines"] == len(fines) - len(reachable)
+    over = (reachable.groupby("loan_no").size() - K_FINES).clip(lower=0).sum()
+    assert report.dropped_over_bound["fines"] == int(over)
+    # bounding is deterministic
+    again = contrib.bound_contributions(
+        con, spec, warehouse[4], "bounded_again", contrib.required_bounds(spec)
+    )[0]
+    for table in ("loans", "fines", "members_cards"):
+        first = con.execute(f"SELECT * FROM {bounded[table]} ORDER BY ALL").df()
+        second = con.execute(f"SELECT * FROM {again[table]} ORDER BY ALL").df()
+        pd.testing.assert_frame_equal(first, second)
+
+
+def test_link_bounds_owner_and_holders(warehouse):
+    con, _, frames, _, _ = warehouse
+    bounded, report = _bounded(warehouse, "bounded_link")
+    link, cards = bounded["members_cards"], bounded["cards"]
+    holders = con.execute(
+        f"SELECT max(n) FROM (SELECT card_id, count(*) n FROM {link} GROUP BY 1)"
+    ).fetchone()[0]
+    assert holders <= K_HOLDERS
+    owned = con.execute(
+        f"SELECT max(n) FROM (SELECT __parent, count(*) n FROM {cards} GROUP BY 1)"
+    ).fetchone()[0]
+    assert owned <= K_CARDS
+    # every kept card has exactly one owner row, and its owner is its smallest holder key
+    check = con.execute(
+        f"SELECT count(*) FROM (SELECT card_id, sum(CASE WHEN __owner THEN 1 ELSE 0 END) o FROM {link} "
+        "GROUP BY 1) WHERE o <> 1"
+    ).fetchone()[0]
+    assert check == 0
+    assert con.execute(f"SELECT count(*) FROM {cards}").fetchone()[0] == report.kept["cards"]
+    assert report.kept["cards"] + report.dropped_over_bound["cards"] + report.dropped_cascade["cards"] == len(
+        frames["cards"]
+    )
+
+
+def test_sensitivity_per_person_follows_the_bounds():
+    spec = library_spec()
+    bounds = contrib.required_bounds(spec)
+    m = contrib.multiplicities(spec, bounds)
+    assert m == {
+        "members": 1,
+        "loans": K_LOANS,
+        "fines": K_LOANS * K_FINES,
+        "cards": K_CARDS,
+        "members_cards": K_CARDS * K_HOLDERS,
+    }
+    # group privacy: a row-level mechanism at rho / m^2 costs rho per person
+    assert contrib.row_rho(0.02, m["fines"]) == pytest.approx(0.02 / 36)
+    # a histogram over parents: sigma grows with the rows one person has in the parent table
+    assert contrib.gaussian_sigma(m["loans"], 0.5) == pytest.approx(3.0)
+
+
+def test_bound_chosen_under_dp_covers_most_parents():
+    rng = np.random.default_rng(0)
+    counts = {0: 50, 1: 300, 2: 300, 3: 200, 4: 100, 9: 30, 40: 2}  # 95% have at most 4 children
+    assert contrib.dp_choose_bound(counts, sensitivity=1, rho=10.0, rng=rng) == 4
+
+
+def test_split_keeps_each_person_on_one_side(warehouse):
+    con, spec, _, _, _ = warehouse
+    bounded, _ = _bounded(warehouse, "bounded_split")
+    split = split_by_person(con, spec, bounded, SECRET, "train", "holdout", fraction=0.3)
+    for table in ("members", "loans", "fines", "cards", "members_cards"):
+        train = set(con.execute(f"SELECT __person FROM {split.train[table]}").df()["__person"])
+        holdout = set(con.execute(f"SELECT __person FROM {split.holdout[table]}").df()["__person"])
+        assert not train & holdout, table
+        assert sum(split.rows[table]) == con.execute(f"SELECT count(*) FROM {bounded[table]}").fetchone()[0]
+    members_train = set(con.execute(f"SELECT member_code FROM {split.train['members']}").df()["member_code"])
+    loans_train = set(con.execute(f"SELECT member_code FROM {split.train['loans']}").df()["member_code"])
+    assert loans_train <= members_train  # a person's loans follow them
+    assert 0 < split.rows["members"][1] < split.rows["members"][0]
+    # a person's side depends on them alone: dropping one person moves nobody else
+    person = con.execute(f"SELECT member_code FROM {bounded['members']} LIMIT 1").fetchone()[0]
+    con.execute(
+        f"CREATE OR REPLACE TABLE fewer AS SELECT * FROM {bounded['members']} WHERE member_code <> ?",
+        [person],
+    )
+    fewer = split_by_person(
+        con, spec, {**bounded, "members": "fewer"}, SECRET, "train2", "holdout2", fraction=0.3
+    )
+    again = set(con.execute(f"SELECT member_code FROM {fewer.train['members']}").df()["member_code"])
+    assert again == members_train - {person}
+
+
+def test_an_undeclared_bound_is_chosen_and_then_enforced(warehouse):
+    con, spec, _, _, masked = warehouse
+    bounds = {**contrib.required_bounds(spec), "loans": None}
+    rng = np.random.default_rng(1)
+    asked = {}
+
+    def choose(table, counts, sensitivity):
+        asked[table] = (sum(counts.values()), sensitivity)
+        return contrib.dp_choose_bound(counts, sensitivity, rho=100.0, rng=rng)
+
+    bounded, report = contrib.bound_contributions(con, spec, masked, "bounded_dp", bounds, choose=choose)
+    members = con.execute(f"SELECT count(*) FROM {bounded['members']}").fetchone()[0]
+    assert asked == {"loans": (members, 1)}  # one entry per member; a person has one member row
+    k = report.bounds["loans"]
+    assert 3 <= k <= 6  # 95% of members have at most about 5 loans
+    most = con.execute(
+        f"SELECT max(n) FROM (SELECT member_code, count(*) n FROM {bounded['loans']} GROUP BY 1)"
+    )
+    assert most.fetchone()[0] <= k and report.multiplicity["fines"] == k * K_FINES
+    with pytest.raises(ValueError, match=r"declare max_children on loans\.member_code"):
+        contrib.bound_contributions(con, spec, masked, "bounded_none", bounds)
+
+
+def test_removing_a_person_changes_only_their_bounded_rows(warehouse):
+    """The neighbouring relation, checked on data: remove one person and every row attributed to
+    them (their member row, loans, fines, the cards they own with all those cards' link rows; their
+    co-holdings of others' cards stay as bare keys), bound again, and every other person's bounded
+    rows are exactly as before. So the per-person multiplicities bound what one person changes."""
+    con, spec, _, _, masked = warehouse
+    bounds = contrib.required_bounds(spec)
+    full, _ = contrib.bound_contributions(con, spec, masked, "neighbour_full", bounds)
+    # a person who owns a card and co-holds another's: the hardest case for the link table
+    person = con.execute(
+        f"SELECT a.__person FROM {full['members_cards']} a JOIN {full['members_cards']} b "
+        "ON a.member_code = b.member_code AND a.__owner AND NOT b.__owner ORDER BY 1 LIMIT 1"
+    ).fetchone()[0]
+    con.execute("CREATE SCHEMA IF NOT EXISTS smaller")
+    con.execute(
+        f"CREATE OR REPLACE TABLE smaller.members AS SELECT * FROM {masked['members']} "
+        "WHERE member_code <> ?",
+        [person],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE smaller.loans AS SELECT * FROM {masked['loans']} "
+        "WHERE member_code IS DISTINCT FROM ?",
+        [person],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE smaller.fines AS SELECT * FROM {masked['fines']} WHERE loan_no NOT IN "
+        f"(SELECT loan_no FROM {masked['loans']} WHERE member_code = ?)",
+        [person],
+    )
+    owned = (  # cards whose smallest resolvable holder is the person, in the full data
+        f"SELECT card_id FROM {masked['members_cards']} l JOIN {masked['members']} m USING (member_code) "
+        "GROUP BY card_id HAVING min(member_code) = ?"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE smaller.cards AS SELECT * FROM {masked['cards']} "
+        f"WHERE card_id NOT IN ({owned})",
+        [person],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE smaller.members_cards AS SELECT * FROM {masked['members_cards']} "
+        f"WHERE card_id NOT IN ({owned})",
+        [person],
+    )
+    smaller = {
+        **masked,
+        **{t: f"smaller.{t}" for t in ("members", "loans", "fines", "cards", "members_cards")},
+    }
+    reduced, _ = contrib.bound_contributions(con, spec, smaller, "neighbour_smaller", bounds)
+    for table in ("members", "loans", "fines", "cards", "members_cards"):
+        keep = (
+            f"SELECT * EXCLUDE ({contrib.HOLDER_PERSON}) FROM "
+            if table == "members_cards"
+            else "SELECT * FROM "
+        )
+        before = con.execute(f"{keep}{full[table]} WHERE __person <> ? ORDER BY ALL", [person]).df()
+        after = con.execute(f"{keep}{reduced[table]} ORDER BY ALL").df()
+        pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True), obj=table)
