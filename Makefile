@@ -26,6 +26,12 @@ setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 demo: setup
 	$(BIN)/python -m synth_platform.demo
 
+# The related-table demo schema (issue 18): landing files of five generated tables, the schema's
+# governed chain and its dbt models, into the same warehouse and Dagster instance as `make demo`.
+.PHONY: demo-relational
+demo-relational: setup
+	$(BIN)/python -m synth_platform.demo_relational
+
 test: setup
 	$(BIN)/python -m pytest
 

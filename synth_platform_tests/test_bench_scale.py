@@ -107,6 +107,21 @@ def test_overhead_ratio():
     assert bench_scale.overhead_ratio(5.0, 0.0, 0.0) is None
 
 
+def test_outside_steps_is_the_run_minus_its_steps():
+    stages = {"raw": {"seconds": 1.25}, "dbt": {"seconds": 6.5}}
+    assert bench_scale.outside_steps(10.0, stages) == pytest.approx(2.2, abs=0.05)
+    assert bench_scale.outside_steps(None, stages) is None  # killed: no run total to compare
+    assert bench_scale.outside_steps(10.0, {}) is None
+
+
+def test_cpu_between_reads_the_samples_around_a_stage():
+    samples = [(100.0, 1.0), (100.1, 1.05), (100.2, 1.15), (100.3, 1.3)]
+    assert bench_scale.cpu_between(samples, 100.05, 100.25) == pytest.approx(0.25)
+    assert bench_scale.cpu_between(samples, 100.1, 100.2) == pytest.approx(0.1)
+    assert bench_scale.cpu_between(samples, 99.0, 100.0) == pytest.approx(0.0)
+    assert bench_scale.cpu_between(samples, 100.1, 101.0) is None  # ended after the last sample
+
+
 def test_stage_names_drop_the_dataset_prefix():
     assert bench_scale.stage_name("adult_customers__release_gate") == "release_gate"
     assert bench_scale.stage_name("analytics_dbt_assets") == "dbt"

@@ -347,3 +347,96 @@ def test_the_rho_charged_is_what_the_sensitivities_say():
         n: v.rho / rho for n, v in verdicts.items() if n != "orphans"
     }
     con.close()
+
+
+def test_profile_sample_of_people_moves_by_one_person_at_most():
+    """The people whose joined profiles the gate builds are a keyed top-k of their person keys
+    (unicode, in DuckDB): removing a sampled person swaps at most one person in; removing an
+    unsampled one changes nothing; the same key gives the same people."""
+    from synth_platform.lib.relational.figures.profiles import sample_people
+
+    con = duckdb.connect()
+    keys = [f"ps_Ωß{i:04d}" for i in range(300)]
+    con.register("everyone", pd.DataFrame({"__person": keys}))
+
+    def chosen(exclude: str | None = None) -> set[str]:
+        where = "" if exclude is None else f"WHERE __person <> '{exclude}'"
+        con.execute(f"CREATE OR REPLACE VIEW people_view AS SELECT * FROM everyone {where}")
+        table = sample_people(con, "people_view", "k3y-0123456789ab", 40, "picked")
+        return {r[0] for r in con.execute(f"SELECT __person FROM {table}").fetchall()}
+
+    base = chosen()
+    assert len(base) == 40 and base == chosen()
+    inside, outside = sorted(base)[0], sorted(set(keys) - base)[0]
+    without_inside = chosen(inside)
+    assert len(without_inside) == 40 and len(base - without_inside) == 1 and len(without_inside - base) == 1
+    assert chosen(outside) == base
+    con.close()
+
+
+def test_streamed_exact_copies_equal_the_whole_frame_count():
+    """Exact copies against every synthetic profile, read in batches of 2,048 rows, count as
+    `bounded_figures.exact_copy_hits` on the whole frame, although NULLs and integer-vs-float
+    columns fall in only some batches."""
+    from synth_platform.lib.relational.figures import profiles
+
+    con = duckdb.connect()
+    rng = np.random.default_rng(3)
+    n = 5_000
+    synthetic = pd.DataFrame(
+        {
+            "age": pd.array(rng.integers(18, 30, n), dtype="Int64"),
+            "mean__t__x": rng.integers(0, 4, n) / 2,
+            "mode__t__c": rng.choice(["ä", "b", None], n),
+        }
+    )
+    synthetic.loc[4_500:, "age"] = pd.NA  # NULLs only in the last batch
+    con.register("syn", synthetic)
+    people = [synthetic.sample(40, random_state=1).astype({"age": "float64"}), synthetic.iloc[:0]]
+    people[0].loc[people[0].index[:5], "mean__t__x"] = 99.0  # five without a copy
+    columns = list(synthetic.columns)
+    old = profiles.STREAM_VECTORS
+    profiles.STREAM_VECTORS = 1
+    try:
+        hits = profiles.streamed_exact_hits(con, "SELECT * FROM syn", people, columns)
+    finally:
+        profiles.STREAM_VECTORS = old
+    assert hits == [bf.exact_copy_hits(people[0], synthetic, columns), 0] == [35, 0]
+    con.close()
+
+
+def test_profiles_on_capped_samples_still_catch_a_copier(clinic, monkeypatch):
+    """With the people read per side capped below the schema's people (as a large schema is), the
+    gate builds at most that many joined profiles per side, its figures keep their sensitivities
+    and a copier of 30 % of the training people still shows (the exact-copy figure blocks it; at
+    150 people a side the close-copy figure's excess is clear but within its noise)."""
+    from synth_platform.lib.relational.figures import profiles
+
+    con, spec, _, split, report, _, sample, _ = clinic
+    monkeypatch.setattr(profiles, "PROFILE_PEOPLE", 150)
+    monkeypatch.setattr(profiles, "SYNTHETIC_PROFILES", 200)
+    read = []
+    original = profiles.joined_profiles
+
+    def counting(*args, **kwargs):
+        frame = original(*args, **kwargs)
+        read.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(profiles, "joined_profiles", counting)
+    leaky = load_tables(con, _copier(con, spec, split, sample, share=0.3), "leaky_capped")
+    result = gate.evaluate_schema(
+        con, spec, split.train, split.holdout, leaky, report.bounds, _noise(1.0, "capped"), scratch="g3"
+    )
+    assert read == [150, 150, 200]
+    assert not gate.schema_verdict(result.verdicts, spec.tables).release
+    verdicts = {v.name: v for v in result.verdicts}
+    assert not verdicts["profile_exact_copies"].passed
+    for name in ("profile_exact_copies", "profile_close_copies"):
+        v = verdicts[name]
+        assert v.noisy.parts["train_people"] <= 150 and v.value > 3 * v.threshold, (name, v.value)
+        cuts = 1 if name == "profile_exact_copies" else len(bf.CLOSE_CUTS)
+        sizes = (v.noisy.parts["train_people"], v.noisy.parts["holdout_people"])
+        assert v.sigma == pytest.approx(
+            math.hypot(*[math.sqrt(cuts) / s / math.sqrt(2 * v.rho) for s in sizes])
+        )

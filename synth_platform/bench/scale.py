@@ -85,6 +85,15 @@ def overhead_ratio(run_total: float, fit: float, sample: float) -> float | None:
     return None if bare <= 0 else (run_total - bare) / bare
 
 
+def outside_steps(run_seconds: float | None, stages: dict) -> float | None:
+    """Seconds of the run spent outside its steps: run start-up, the executor, and between steps
+    (with a process per step, each step's start-up; in process, ~0.1 s per step). None without a
+    run total."""
+    if run_seconds is None or not stages:
+        return None
+    return round(run_seconds - sum(s["seconds"] for s in stages.values()), 1)
+
+
 def stage_order(results: list[dict]) -> list[str]:
     """Stages in the order the runs started them (first appearance over all sizes)."""
     order: list[str] = []
@@ -115,8 +124,13 @@ def format_table(results: list[dict]) -> str:
             for f in figures
         ]
         lines.append(f"{stage:<34}" + "".join(cells) + _cell(slope, ".2f", 10))
+    for stage in stage_order(results):
+        cpu = [r.get("stages", {}).get(stage, {}).get("cpu_seconds") for r in results]
+        if any(c is not None for c in cpu):
+            lines.append(f"{stage + ' CPU':<34}" + "".join(_cell(c, ".1f") for c in cpu))
     rows_fmt = [
         ("run total (s)", "run_seconds", ".1f"),
+        ("outside the steps (s)", "outside_steps_seconds", ".1f"),
         ("run CPU, user+sys (s)", "cpu_seconds", ".1f"),
         ("rows / s", "rows_per_second", ",.0f"),
         ("peak RSS of the run (GB)", "peak_rss_gb", ".2f"),
@@ -280,12 +294,51 @@ def _own_peak_gb() -> tuple[float, float]:
     return round(own, 2), round(children, 2)
 
 
-def _cpu_seconds() -> float:
+def _cpu_seconds(rounded: bool = True) -> float:
     """User + system CPU of this process and its waited-for children: on a shared machine the wall
     time grows with the load, the CPU time much less, so the two together say what the run costs."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return round(own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 1)
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return round(total, 1) if rounded else total
+
+
+class CpuClock:
+    """This process's CPU seconds (user + system, with its waited-for children: dbt), sampled every
+    `interval` s on a thread, so each stage's CPU can be read between its step events' times. On a
+    shared machine a stage's wall seconds grow with the load and its CPU seconds much less: the
+    CPU says what a change saved."""
+
+    def __init__(self, interval: float = 0.1):
+        self.samples: list[tuple[float, float]] = [(time.time(), _cpu_seconds(rounded=False))]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.samples.append((time.time(), _cpu_seconds(rounded=False)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.time(), _cpu_seconds(rounded=False)))
+
+    def between(self, start: float, end: float) -> float | None:
+        """CPU seconds spent from `start` to `end` (epoch seconds), to the sampling interval."""
+        return cpu_between(self.samples, start, end)
+
+
+def cpu_between(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """CPU used between two times from (time, cumulative CPU) samples in time order: the CPU at
+    the first sample at or after `end` minus that at the first sample at or after `start`. After,
+    not before: a stage's last act may be reaping a child (dbt), whose CPU is counted only then,
+    a few milliseconds before the step's end event. None when no sample follows `end`."""
+    after_start = [cpu for at, cpu in samples if at >= start]
+    after_end = [cpu for at, cpu in samples if at >= end]
+    if not after_start or not after_end:
+        return None
+    return round(max(0.0, after_end[0] - after_start[0]), 2)
 
 
 def _write_partial(out: Path, result: dict) -> None:
@@ -324,16 +377,21 @@ def child_run(landing_file: Path, out: Path) -> None:
 
     recorder = threading.Thread(target=record_progress, daemon=True)
     recorder.start()
+    cpu_clock = CpuClock()
     started = time.perf_counter()
     result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     seconds = time.perf_counter() - started
     stop.set()
     recorder.join()
+    cpu_clock.stop()
     own, children = _own_peak_gb()
+    stats = _step_stats(instance, result.run_id)
+    for figures in stats["stages"].values():
+        figures["cpu_seconds"] = cpu_clock.between(figures["start"], figures["start"] + figures["seconds"])
     _write_partial(
         out,
         {
-            **_step_stats(instance, result.run_id),
+            **stats,
             "success": result.success,
             "run_seconds": round(seconds, 1),
             "peak_rss_self_gb": own,
@@ -462,6 +520,7 @@ def _summarise_run(rows: int, run: dict) -> dict:
     return {
         "stages": stages,
         "run_seconds": None if total is None else round(total, 1),
+        "outside_steps_seconds": outside_steps(run.get("run_seconds"), stages),
         "rows_per_second": round(rows / total) if total else None,
         "peak_rss_gb": max((p for p in peaks if p is not None), default=None),
         "peak_rss_self_gb": run.get("peak_rss_self_gb"),

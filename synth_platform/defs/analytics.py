@@ -36,6 +36,9 @@ from synth_platform.lib.storage.private_files import private_umask
 
 GROUP = "analytics"
 RELEASE_SOURCE = "release"
+#: dbt models of released related-table schemas (models/schemas/<schema>/): built by their own
+#: multi-asset per schema (defs/analytics_schemas.py), downstream of `<schema>/release` only.
+SCHEMA_MODELS = "path:models/schemas"
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -138,11 +141,36 @@ def _dbt_parse(project: DbtProject, target: Path) -> None:
         raise RuntimeError(f"`dbt parse` failed in {project.project_dir}:\n{detail}")
 
 
+def declared_source_key(dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey | None:
+    """A source's `meta.dagster.asset_key` (dagster-dbt's convention), else None.
+
+    A released schema publishes one table per schema table from ONE asset (`<schema>/release`),
+    so its sources declare that key instead of following `release.<table>` -> `<table>/release`."""
+    if dbt_resource_props.get("resource_type") != "source":
+        return None
+    meta = (dbt_resource_props.get("config") or {}).get("meta") or dbt_resource_props.get("meta") or {}
+    key = (meta.get("dagster") or {}).get("asset_key")
+    return dg.AssetKey(list(key)) if key else None
+
+
+def schema_release_keys(manifest: Mapping[str, Any]) -> list[dg.AssetKey]:
+    """The release assets of the released schemas the project's sources name (`<schema>/release`),
+    once each: the ledger summary depends on them too, since a schema's release writes the ledger."""
+    keys: list[dg.AssetKey] = []
+    for props in manifest.get("sources", {}).values():
+        key = declared_source_key(props)
+        if key is not None and key.path[-1] == RELEASE_SOURCE and key not in keys:
+            keys.append(key)
+    return keys
+
+
 class AnalyticsDbtTranslator(DagsterDbtTranslator):
     """Keys dbt nodes to the platform's assets.
 
     - source `release.<table>`      -> `<table>/release` (the dataset's release asset)
     - source `<schema>.<table>`     -> `<schema>/<table>`, e.g. `governance/ledger`
+    - a source with `meta: {dagster: {asset_key: [...]}}` -> that key: every table of a released
+      schema `<schema>` maps to `<schema>/release` (dbt_project/models/schemas/<schema>/sources.yml)
     - model `<name>`                -> `analytics/<name>`, in the group `analytics`
 
     The ledger is appended to by every dataset's release asset in the same transaction that
@@ -151,6 +179,9 @@ class AnalyticsDbtTranslator(DagsterDbtTranslator):
     """
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        declared = declared_source_key(dbt_resource_props)
+        if declared is not None:
+            return declared
         if dbt_resource_props["resource_type"] == "source":
             source, table = dbt_resource_props["source_name"], dbt_resource_props["name"]
             return dg.AssetKey([table, RELEASE_SOURCE] if source == RELEASE_SOURCE else [source, table])
@@ -179,6 +210,7 @@ class AnalyticsDbtTranslator(DagsterDbtTranslator):
             for props in manifest.get("sources", {}).values()
             if props.get("source_name") == RELEASE_SOURCE
         ]
+        releases += [key for key in schema_release_keys(manifest) if key not in releases]
         extra = [key for key in releases if key not in have]
         return spec.merge_attributes(deps=extra) if extra else spec
 
@@ -201,6 +233,7 @@ def _environ(**values: str) -> Iterator[None]:
 @dbt_assets(
     manifest=ensure_manifest(),
     project=DBT_PROJECT,
+    exclude=SCHEMA_MODELS,
     # code references: each model links to its .sql file in the UI
     dagster_dbt_translator=AnalyticsDbtTranslator(DagsterDbtTranslatorSettings(enable_code_references=True)),
     pool=POOL,
@@ -226,4 +259,7 @@ def analytics_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=_dbt_executable())
+    """dagster-dbt's CLI resource, minus its `dbt --version` and unused adapter (defs/dbt_cli.py)."""
+    from synth_platform.defs.dbt_cli import PlatformDbtCliResource
+
+    return PlatformDbtCliResource(project_dir=DBT_PROJECT, dbt_executable=_dbt_executable())

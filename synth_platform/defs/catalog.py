@@ -131,3 +131,30 @@ def ledger_attributes() -> dict:
         "tags": {ZONE_TAG: GOVERNED},
         "metadata": {TABLE_NAME: LEDGER_TABLE},
     }
+
+
+#: A schema's stages that hold real people's rows (pseudonymised ones included): tagged `pii`.
+SCHEMA_REAL_DATA_STAGES = ("raw", "masked", "train", "holdout")
+
+
+def _schema_stage_spec(asset_spec: dg.AssetSpec) -> dg.AssetSpec:
+    """One asset of a schema's chain with the platform owner and its `zone` / `pii` tags.
+
+    The relational synthesizer is differentially private, so its model and samples are DP outputs
+    (no `pii`); the release is published. A stage writes one table per schema table, so there is no
+    single `dagster/table_name`.
+    """
+    stage = asset_spec.key.path[-1]
+    tags = {**asset_spec.tags, ZONE_TAG: stage_zone(stage)}
+    if stage in SCHEMA_REAL_DATA_STAGES:
+        tags[PII_TAG] = ""
+    freshness = release_freshness_policy() if stage == "release" else asset_spec.freshness_policy
+    return asset_spec.replace_attributes(owners=[PLATFORM_OWNER], tags=tags, freshness_policy=freshness)
+
+
+def catalogued_schema_assets(definitions: Sequence) -> list:
+    """A schema's chain with its catalog attributes and code references; checks pass through."""
+    assets = [d for d in definitions if not isinstance(d, dg.AssetChecksDefinition)]
+    mapped = with_code_references(dg.map_asset_specs(_schema_stage_spec, assets))
+    by_id = {id(a): m for a, m in zip(assets, mapped, strict=True)}
+    return [by_id.get(id(d), d) for d in definitions]

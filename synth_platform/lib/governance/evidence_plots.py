@@ -192,6 +192,53 @@ class _Gower:
             blocks.append(one_hot)
         return np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(frame), 1), np.float32)
 
+    def columns_of(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The same space without the one-hot blocks: (numbers in float32, as `transform` scales
+        and clips them; category codes, "other" = len(categories)). Two one-hot rows at weight 0.5
+        differ by exactly 1 when their codes differ and 0 otherwise, so L1 in `transform`'s space
+        is the numbers' L1 plus the count of differing codes (`nearest_l1`)."""
+        numbers = [
+            np.clip(((_as_float(frame[c]) - low) / span).fillna(-1).to_numpy(), -1, 2).astype(np.float32)
+            for c, (low, span) in self.numeric.items()
+        ]
+        codes = []
+        for column, categories in self.categories.items():
+            code = pd.Categorical(frame[column].astype("string"), categories=categories).codes.astype(
+                np.int32
+            )
+            code[code < 0] = len(categories)
+            codes.append(code)
+        rows = len(frame)
+        return (
+            np.column_stack(numbers) if numbers else np.zeros((rows, 0), np.float32),
+            np.column_stack(codes) if codes else np.zeros((rows, 0), np.int32),
+        )
+
+
+def nearest_l1(
+    queries: tuple[np.ndarray, np.ndarray], reference: tuple[np.ndarray, np.ndarray], block: int = 256
+):
+    """Each query's L1 distance to its closest reference row in `_Gower`'s space, from
+    `_Gower.columns_of` (numbers, codes): what sklearn's `pairwise_distances_argmin_min(...,
+    metric="manhattan")` gives on the one-hot matrices, without the one-hot columns (the picture's
+    two 2,000 x 4,000 searches took 1.6-1.8 s of CPU through sklearn, ~0.35 s here). Summed in
+    float64 over float32 inputs: the same distances to float32 rounding."""
+    q_numbers, q_codes = queries
+    r_numbers, r_codes = reference
+    if len(q_numbers) == 0 or len(r_numbers) == 0:
+        return np.zeros(0)
+    r_numbers = r_numbers.astype(np.float64)
+    out = np.empty(len(q_numbers))
+    for start in range(0, len(q_numbers), block):
+        stop = min(start + block, len(q_numbers))
+        distance = np.zeros((stop - start, len(r_numbers)))
+        for j in range(r_numbers.shape[1]):
+            distance += np.abs(q_numbers[start:stop, j, None].astype(np.float64) - r_numbers[None, :, j])
+        for j in range(r_codes.shape[1]):
+            distance += q_codes[start:stop, j, None] != r_codes[None, :, j]
+        out[start:stop] = distance.min(axis=1)
+    return out
+
 
 def closest_record_distances(
     train: pd.DataFrame,
@@ -202,8 +249,6 @@ def closest_record_distances(
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the closest training row, for synthetic rows and for real holdout rows."""
-    from sklearn.metrics import pairwise_distances_argmin_min
-
     rng = np.random.default_rng(seed)
 
     def sample(frame: pd.DataFrame, size: int) -> pd.DataFrame:
@@ -211,15 +256,10 @@ def closest_record_distances(
 
     reference = sample(train, 2 * max_rows)
     encoder = _Gower(reference, columns)
-    encoded_reference = encoder.transform(reference)
+    encoded_reference = encoder.columns_of(reference)
     out = []
     for frame in (synthetic, holdout):
-        queries = encoder.transform(sample(frame, max_rows))
-        if len(queries) == 0 or len(encoded_reference) == 0:
-            out.append(np.zeros(0))
-            continue
-        _, distances = pairwise_distances_argmin_min(queries, encoded_reference, metric="manhattan")
-        out.append(distances)
+        out.append(nearest_l1(encoder.columns_of(sample(frame, max_rows)), encoded_reference))
     return out[0], out[1]
 
 

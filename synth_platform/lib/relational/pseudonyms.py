@@ -10,6 +10,15 @@ tables. The pseudonym is `masking_sql.pseudonym` (a keyed HMAC-SHA256 of the val
 domain's name, so equal numbers in two domains (person 7, account 7) do not get equal pseudonyms.
 Keys of public lookup tables (and foreign keys to them) are public and left as they are.
 The key reaches the engine only as HMAC pads in parameters, never in the SQL text.
+
+Columns that are not keys and are declared `mask: pseudonymize` (a loyalty number, a customer's
+own reference) are pseudonymised too, as in the single-table masking (`masking_sql`): each such
+column is a *column domain* of its own (`table.column`), keyed by a key derived from the platform
+key under a separate prefix, so no raw value of such a column stays in the masked schema, equal
+values within a column stay equal (counts and joins on that column survive), and the same value in
+two columns (or equal to a key) gets unrelated pseudonyms. Direct identifiers and `mask: drop`
+columns are dropped as before (a direct identifier declared `mask: pseudonymize` is still dropped:
+nothing downstream reads it, and the refill gives the output its shape).
 """
 
 from __future__ import annotations
@@ -42,6 +51,25 @@ def domain_key(secret: bytes, schema: str, domain: str) -> bytes:
     return hmac.new(secret, f"relational-key|{schema}|{domain}".encode(), hashlib.sha256).digest()
 
 
+def column_domains(spec: SchemaSpec) -> dict[tuple[str, str], str]:
+    """(table, column) -> column domain `table.column`, for every `mask: pseudonymize` column that
+    is neither a key (`key_domains`) nor dropped: one pseudonym space per column."""
+    keys = key_domains(spec)
+    domains: dict[tuple[str, str], str] = {}
+    for name, table in spec.tables.items():
+        dropped = set(dropped_columns(spec, name))
+        for column, declared in table.columns.items():
+            if declared.mask == "pseudonymize" and (name, column) not in keys and column not in dropped:
+                domains[name, column] = f"{name}.{column}"
+    return domains
+
+
+def column_key(secret: bytes, schema: str, domain: str) -> bytes:
+    """One HMAC key per column domain, separated from the key domains by its own prefix (a column
+    `people.ref` and a key domain of the same name never share a key)."""
+    return hmac.new(secret, f"relational-column|{schema}|{domain}".encode(), hashlib.sha256).digest()
+
+
 def dropped_columns(spec: SchemaSpec, table: str) -> list[str]:
     """Direct identifiers and `mask: drop` columns that are not keys: they never leave masking."""
     keys = {c for (t, c) in key_domains(spec) if t == table}
@@ -56,18 +84,23 @@ def dropped_columns(spec: SchemaSpec, table: str) -> list[str]:
 def pseudonym_select(
     spec: SchemaSpec, table: str, relation: str, kinds: dict[str, str], secret: bytes
 ) -> tuple[str, dict[str, str]]:
-    """SELECT of `table` with its keys pseudonymised and direct identifiers dropped, and its params."""
+    """SELECT of `table` with its keys and `mask: pseudonymize` columns pseudonymised and direct
+    identifiers dropped, and its params (HMAC pads)."""
     domains = key_domains(spec)
+    columns = column_domains(spec)
     dropped = set(dropped_columns(spec, table))
     params: dict[str, str] = {}
     parts = []
     for i, column in enumerate(c for c in kinds if c not in dropped):
         quoted = DUCKDB.quote(column)
-        domain = domains.get((table, column))
-        if domain is None:
+        if (table, column) in domains:
+            key = domain_key(secret, spec.name, domains[table, column])
+        elif (table, column) in columns:
+            key = column_key(secret, spec.name, columns[table, column])
+        else:
             parts.append(quoted)
             continue
-        ipad, opad = hmac_pads(domain_key(secret, spec.name, domain))
+        ipad, opad = hmac_pads(key)
         params[f"k{i}_ipad"], params[f"k{i}_opad"] = ipad, opad
         parts.append(f"{pseudonym(quoted, kinds[column], DUCKDB, f'k{i}_ipad', f'k{i}_opad')} AS {quoted}")
     return f"SELECT {', '.join(parts)} FROM {relation}", params
@@ -76,7 +109,8 @@ def pseudonym_select(
 def pseudonymise(
     con, spec: SchemaSpec, relations: dict[str, str], secret: bytes, schema: str
 ) -> dict[str, str]:
-    """Write every table, keys pseudonymised, to DuckDB schema `schema`; lookups copied as they are.
+    """Write every table to DuckDB schema `schema`: keys pseudonymised per key domain, `mask:
+    pseudonymize` columns per column domain, direct identifiers dropped; lookups' keys kept.
 
     Returns table -> qualified relation of the pseudonymised table."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {DUCKDB.quote(schema)}")
