@@ -310,7 +310,7 @@ def deployment(postgres, tmp_path_factory, monkeypatch_module) -> Iterator[Deplo
     landing_file = next(project.landing.glob("*.csv"))
     run_config = {
         "ops": {f"{DATASET}__raw": {"config": {"landing_file": str(landing_file)}}},
-        "execution": {"config": {"in_process": {}}},  # one process for the run: cheap to start
+        # no executor config: the chain job runs its steps in the run's own process (defs.automation)
     }
     (tmp / "run.yaml").write_text(yaml.safe_dump(run_config))
 
