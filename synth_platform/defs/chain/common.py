@@ -16,6 +16,7 @@ import pandas as pd
 from synth_platform.defs.resources import WarehouseResource
 from synth_platform.defs.run_health import executor_pid, run_is_alive
 from synth_platform.lib.deidentify.masking import ColumnTreatment
+from synth_platform.lib.governance import budget, ledger
 from synth_platform.lib.pii import approved_plan
 from synth_platform.lib.spec import DatasetSpec
 from synth_platform.lib.storage import liveness, run_lease
@@ -153,3 +154,27 @@ def ledger_metadata(row: dict, recent: pd.DataFrame | None = None) -> dict:
     for name in ("cumulative_rho", "rho_spent", "budget_delta"):
         metadata[name] = str(row.get(name))
     return {**metadata, **view_metadata(row, recent)}
+
+
+def charge_training(con, entry, spend, privacy, current, provenance, heads, guard, key):
+    """`budget.charge_or_reuse` as a chain step needs it: (charge, None), or (None, the refusal) when
+    the budget is spent (the caller logs its `refused` row once the warehouse lock is released); a
+    broken ledger stops the run without retries. Shared by the dataset and the schema chains."""
+    try:
+        charge = budget.charge_or_reuse(
+            con,
+            entry,
+            spend,
+            privacy.epsilon_budget,
+            privacy.delta,
+            current,
+            provenance,
+            heads,
+            guard=guard,
+            key=key,
+        )
+    except ledger.BudgetExceededError as error:
+        return None, error
+    except ledger.LedgerIntegrityError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    return charge, None

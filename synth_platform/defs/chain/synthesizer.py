@@ -18,6 +18,7 @@ from synth_platform.defs.chain.common import (
     LEDGER_KEY,
     STAGE_VERSIONS,
     ChainContext,
+    charge_training,
     lease_guard,
     ledger_metadata,
     masking_plan,
@@ -135,24 +136,9 @@ def build_synthesizer_asset(chain: ChainContext):
                     f"The current model of '{ds}' failed verification (missing file, hash or HMAC mismatch); "
                     "it is not reused and a new training is charged."
                 )
-            refused = None
-            try:
-                charge = budget.charge_or_reuse(
-                    con,
-                    entry,
-                    spend,
-                    spec.privacy.epsilon_budget,
-                    spec.privacy.delta,
-                    current,
-                    provenance,
-                    heads,
-                    guard=lease_guard(ds, context),
-                    key=key,
-                )
-            except ledger.BudgetExceededError as error:
-                refused = error
-            except ledger.LedgerIntegrityError as error:
-                raise dg.Failure(description=str(error), allow_retries=False) from None
+            charge, refused = charge_training(
+                con, entry, spend, spec.privacy, current, provenance, heads, lease_guard(ds, context), key
+            )
             status = budget.status(con, ds, spec.privacy.epsilon_budget, spec.privacy.delta, source_id)
         # The lock is released here: `recent_ledger` opens its own connection.
         if refused is not None:

@@ -10,7 +10,7 @@ training side and stored in the governed model space (`lib.relational.store`).
 import dagster as dg
 
 from synth_platform import __version__
-from synth_platform.defs.chain.common import lease_guard
+from synth_platform.defs.chain.common import charge_training, lease_guard
 from synth_platform.defs.ledger_view import dagster_heads
 from synth_platform.defs.resources import StorageResource, WarehouseResource
 from synth_platform.defs.schema_chain.common import STAGE_VERSIONS, SchemaChain, log_ledger_row
@@ -75,24 +75,9 @@ def build_synthesizer_asset(chain: SchemaChain):
             except store.ModelError as error:
                 context.log.warning(f"{error}; a new training is charged.")
                 current = None
-            refused = None
-            try:
-                charge = budget.charge_or_reuse(
-                    con,
-                    entry,
-                    spend,
-                    spec.privacy.epsilon_budget,
-                    spec.privacy.delta,
-                    current,
-                    provenance,
-                    heads,
-                    guard=lease_guard(schema, context),
-                    key=key,
-                )
-            except ledger.BudgetExceededError as error:
-                refused = error
-            except ledger.LedgerIntegrityError as error:
-                raise dg.Failure(description=str(error), allow_retries=False) from None
+            charge, refused = charge_training(
+                con, entry, spend, spec.privacy, current, provenance, heads, lease_guard(schema, context), key
+            )
             status = budget.status(con, schema, spec.privacy.epsilon_budget, spec.privacy.delta, source_id)
         # the lock is released here: logging the ledger row opens its own connection
         if refused is not None:
