@@ -17,6 +17,7 @@ from synth_platform.lib.gate import bounded_figures as bf
 from synth_platform.lib.gate import evaluation, private_decision
 from synth_platform.lib.gate.private_decision import GateNoise, NoisyFigure
 from synth_platform.lib.governance import ledger
+from synth_platform.lib.test_noise import TEST_GUARD_ENV, TEST_NOISE_SEED_ENV
 
 KEY = b"fixed-test-only-gate-key"
 
@@ -56,7 +57,8 @@ def test_rho_split_uses_public_weights_and_sums_to_the_gate_rho():
     )
 
 
-def test_noise_is_deterministic_under_the_key_and_new_for_a_new_evaluation():
+def test_noise_is_deterministic_under_the_key_and_new_for_a_new_evaluation(monkeypatch):
+    monkeypatch.delenv(TEST_NOISE_SEED_ENV)  # outside a test run: the noise is the evaluation's
     first = _noise().gaussian("near_copies", 1.0, 3)
     assert np.array_equal(first, _noise().gaussian("near_copies", 1.0, 3))  # a re-run: same draw
     assert not np.array_equal(first, _noise(key=b"another-key-entirely").gaussian("near_copies", 1.0, 3))
@@ -67,6 +69,25 @@ def test_noise_is_deterministic_under_the_key_and_new_for_a_new_evaluation():
     one = private_decision.evaluation_id("m", "s", "t", {"gate_rho": 0.01})
     assert one == private_decision.evaluation_id("m", "s", "t", {"gate_rho": 0.01})
     assert one != private_decision.evaluation_id("m", "s", "t", {"gate_rho": 0.02})
+
+
+def test_a_test_run_draws_the_same_gate_noise_for_a_refitted_model_and_a_deployment_never_does(monkeypatch):
+    """A refit writes new model bytes (fit timestamps), so an end-to-end test would draw new gate noise
+    on every run; under the test seed the draw follows the synthetic table only. Without pytest's own
+    guard variable the seed is ignored and each model is its own evaluation."""
+    monkeypatch.setenv(TEST_NOISE_SEED_ENV, "19")
+    refits = [GateNoise(KEY, f"model-{i}", "syn", 0.01, evaluation=f"eval-{i}") for i in range(2)]
+    first, second = (noise.gaussian("near_copies", 1.0, 3) for noise in refits)
+    assert np.array_equal(first, second)
+    assert not np.array_equal(
+        first, GateNoise(KEY, "model-0", "other-syn", 0.01).gaussian("near_copies", 1.0, 3)
+    )
+    assert not np.array_equal(
+        first, GateNoise(b"another-key", "model-0", "syn", 0.01).gaussian("near_copies", 1.0, 3)
+    )
+    monkeypatch.delenv(TEST_GUARD_ENV)
+    first, second = (noise.gaussian("near_copies", 1.0, 3) for noise in refits)
+    assert not np.array_equal(first, second)
 
 
 # --- the decision --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth_platform.lib.synthesize.accounting import epsilon_from_spend, rho_from_epsilon_delta
-from synth_platform.lib.synthesize.dp_mst import noise_test_seed
+from synth_platform.lib.test_noise import noise_test_seed
 
 #: Rows per person an attribute model trains on (keyed choice): its group-privacy factor.
 DEFAULT_ROWS_PER_PERSON = 2

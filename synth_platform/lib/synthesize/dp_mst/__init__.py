@@ -66,14 +66,7 @@ Caveats, said plainly
 """
 
 from synth_platform.lib.synthesize.dp_mst.declared import declared_domains
-from synth_platform.lib.synthesize.dp_mst.noise import (
-    ENTROPY_NOISE,
-    TEST_GUARD_ENV,
-    TEST_NOISE_SEED_ENV,
-    PrivacySpend,
-    _noise_rng,
-    noise_test_seed,
-)
+from synth_platform.lib.synthesize.dp_mst.noise import ENTROPY_NOISE, PrivacySpend, _noise_rng
 from synth_platform.lib.synthesize.dp_mst.synthesizer import (
     COMPRESS_Z,
     DEFAULT_BINS,
@@ -81,6 +74,7 @@ from synth_platform.lib.synthesize.dp_mst.synthesizer import (
     DOMAIN_SHARE,
     DPMSTSynthesizer,
 )
+from synth_platform.lib.test_noise import TEST_GUARD_ENV, TEST_NOISE_SEED_ENV, noise_test_seed
 
 __all__ = [
     "COMPRESS_Z",

@@ -14,14 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synth_platform.lib.test_noise import TEST_NOISE_SEED_ENV, noise_test_seed
+
 #: What a model's noise came from when it is private: fresh OS entropy.
 ENTROPY_NOISE = "os_entropy"
-#: A test suite sets this (synth_platform_tests/conftest.py) so a test near a threshold cannot flake.
-TEST_NOISE_SEED_ENV = "SYNTH_TEST_NOISE_SEED"
-#: The second guard: pytest itself writes this variable while a test runs (subprocesses a test starts
-#: inherit it) and removes it afterwards. It is no setting an operator configures, so an environment
-#: copied from a test setup into a deployment still draws OS entropy.
-TEST_GUARD_ENV = "PYTEST_CURRENT_TEST"
 
 
 @dataclass(frozen=True)
@@ -45,19 +41,6 @@ class PrivacySpend:
             "delta_threshold": self.delta_threshold,
             "noise": self.noise,
         }
-
-
-def noise_test_seed() -> int | None:
-    """The seed for test noise, or None (always, outside a test run).
-
-    The guard is checked first: without it the seed variable is not even read, so a production
-    process with a stray `SYNTH_TEST_NOISE_SEED` (even an unparseable one) behaves as if it were
-    unset. Under the guard a malformed seed raises rather than silently falling back.
-    """
-    if not os.environ.get(TEST_GUARD_ENV):
-        return None
-    seed = os.environ.get(TEST_NOISE_SEED_ENV)
-    return None if not seed else int(seed)
 
 
 def _noise_rng(fresh: bool = False) -> tuple[np.random.Generator, str]:
