@@ -97,7 +97,8 @@ def test_dg_list_defs_lists_each_dataset_chain_once_from_its_defs_yaml(dg_runs):
     assert "refresh_all_datasets" in jobs
     sensors = {s["name"] for s in listed["sensors"]}
     assert {"adult_customers_landing_sensor", "privacy_budget_alert", "stale_release_alert"} <= sensors
-    assert [s["name"] for s in listed["schedules"]] == ["nightly_refresh"]
+    # the schemas' nightly refresh sits next to the datasets' (defs.schema_chain.automation)
+    assert [s["name"] for s in listed["schedules"]] == ["nightly_refresh", "nightly_schema_refresh"]
 
 
 def test_dg_check_defs_and_check_yaml_pass_on_the_repository(dg_runs):

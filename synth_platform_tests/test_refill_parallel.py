@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from synth_platform.lib.deidentify.masking import ColumnTreatment
@@ -96,6 +97,28 @@ def test_one_and_two_workers_write_the_same_warehouse_table(one_and_two, tmp_pat
         first = release.table_sha256(con, "synthetic", "eins")
         assert first == release.table_sha256(con, "synthetic", "zwei")
         difference = 'SELECT * FROM synthetic."eins" EXCEPT ALL SELECT * FROM synthetic."zwei"'
+        assert con.execute(difference).fetchall() == []
+
+
+def test_chunks_kept_as_arrow_write_the_same_warehouse_table(one_and_two, tmp_path):
+    """The synthetic stage's path: chunks come back from the workers as Arrow tables (redraws of
+    repeated ids applied to them) and go to DuckDB as they are."""
+    (one, one_report), _two = one_and_two
+    spec, plan = _spec_and_plan()
+    shape = SourceShape(spec, plan, 11, sum(SIZES))
+    chunks = list(shape.chunks((_sampled(n, i) for i, n in enumerate(SIZES)), workers=2, arrow=True))
+    assert all(isinstance(chunk, pa.Table) for chunk in chunks)
+    assert shape.report == one_report
+    as_frames = pd.concat([chunk.to_pandas() for chunk in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(as_frames, one)  # the same values and pandas types
+    db = tmp_path / "w.duckdb"
+    assert synthetic_table.write_chunks(db, "synthetic", "pfeil", iter(chunks)) == len(one)
+    synthetic_table.write_chunks(db, "synthetic", "eins", iter([one]))
+    with warehouse.connect(db, read_only=True) as con:
+        assert release.table_sha256(con, "synthetic", "pfeil") == release.table_sha256(
+            con, "synthetic", "eins"
+        )
+        difference = 'SELECT * FROM synthetic."pfeil" EXCEPT ALL SELECT * FROM synthetic."eins"'
         assert con.execute(difference).fetchall() == []
 
 

@@ -301,7 +301,7 @@ def test_the_rho_charged_is_what_the_sensitivities_say():
     """On a schema with a many-to-many link (the library of `test_relational_keys`): every noisy
     figure's sigma is its per-person sensitivity over sqrt(2 rho), the sensitivities follow from the
     bounds, and the parts add up to the gate's rho."""
-    from synth_platform_tests.test_relational_keys import K_HOLDERS, library_spec, library_tables
+    from synth_platform_tests.test_relational_keys import library_spec, library_tables
 
     con = duckdb.connect()
     spec = library_spec()
@@ -313,17 +313,18 @@ def test_the_rho_charged_is_what_the_sensitivities_say():
         con, spec, split.train, split.holdout, synthetic, report.bounds, _noise(rho)
     )
     m = report.multiplicity
-    assert m == {"members": 1, "loans": 3, "fines": 6, "cards": 2, "members_cards": 4}
+    assert m == {"members": 1, "loans": 3, "fines": 6, "cards": 2, "members_cards": 2}
     verdicts = {v.name: v for v in result.verdicts}
     expected = {
         "children_per_parent:loans.member_code": m["members"],
         "children_per_parent:fines.loan_no": m["loans"],
-        "children_per_parent:members_cards.card_id": m["cards"],
-        # a person's holdings: their own entries, and the co-holders of the cards they own
-        "children_per_parent:members_cards.member_code": m["members"] + 2 * m["cards"] * (K_HOLDERS - 1),
+        # holders per card: a member adds a holder to each of their cards (one cell up each)
+        "children_per_parent:members_cards.card_id": math.sqrt(2) * m["members_cards"],
+        # a person's holdings: their own entries only (nobody else's holdings depend on them)
+        "children_per_parent:members_cards.member_code": m["members"],
         "pair_trends:loans.member_code": m["members"] * math.sqrt(2),  # tier, branch x count
         "pair_trends:fines.loan_no": m["loans"] * math.sqrt(2),  # genre x (count, mean amount)
-        "pair_trends:members_cards.card_id": m["cards"] * 1.0,  # colour x count
+        "pair_trends:members_cards.card_id": math.sqrt(2) * m["members_cards"],  # colour x holders
         "holdout_people": 1.0,
     }
     for name, sensitivity in expected.items():

@@ -5,6 +5,8 @@ dangling foreign key, and a many-to-many link (members <-> cards, shared cards).
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -241,25 +243,35 @@ def test_no_parent_above_its_bound_and_dropped_rows_counted(warehouse):
         pd.testing.assert_frame_equal(first, second)
 
 
-def test_link_bounds_owner_and_holders(warehouse):
-    con, _, frames, _, _ = warehouse
+def test_link_bounds_holdings_per_person_and_copies_shared_cards(warehouse):
+    con, _, frames, _, masked = warehouse
     bounded, report = _bounded(warehouse, "bounded_link")
-    link, cards = bounded["members_cards"], bounded["cards"]
-    holders = con.execute(
-        f"SELECT max(n) FROM (SELECT card_id, count(*) n FROM {link} GROUP BY 1)"
-    ).fetchone()[0]
-    assert holders <= K_HOLDERS
-    owned = con.execute(
-        f"SELECT max(n) FROM (SELECT __parent, count(*) n FROM {cards} GROUP BY 1)"
-    ).fetchone()[0]
-    assert owned <= K_CARDS
-    # every kept card has exactly one owner row, and its owner is its smallest holder key
-    check = con.execute(
-        f"SELECT count(*) FROM (SELECT card_id, sum(CASE WHEN __owner THEN 1 ELSE 0 END) o FROM {link} "
-        "GROUP BY 1) WHERE o <> 1"
-    ).fetchone()[0]
-    assert check == 0
-    assert con.execute(f"SELECT count(*) FROM {cards}").fetchone()[0] == report.kept["cards"]
+    link = con.execute(f"SELECT * FROM {bounded['members_cards']}").df()
+    cards = con.execute(f"SELECT * FROM {bounded['cards']}").df()
+    assert link.groupby("member_code").size().max() <= K_CARDS  # holdings per member
+    # each member keeps the K_CARDS holdings with the smallest md5 of their own (member, card) pair
+    raw = con.execute(
+        f"SELECT l.member_code, l.card_id FROM {masked['members_cards']} l "
+        f"WHERE l.member_code IN (SELECT member_code FROM {masked['members']}) "
+        f"AND l.card_id IN (SELECT card_id FROM {masked['cards']})"
+    ).df()
+    raw["order"] = [
+        hashlib.md5(f"{s}|{e}".encode()).hexdigest()
+        for s, e in zip(raw.member_code, raw.card_id, strict=True)
+    ]
+    expected = {
+        (s, str(e))
+        for s, group in raw.groupby("member_code")
+        for e in group.sort_values(["order", "card_id"])["card_id"].head(K_CARDS)
+    }
+    assert {(s, str(e)) for s, e in zip(link.member_code, link.__entity, strict=True)} == expected
+    # a kept card is one copy per kept holding, keyed by card and holding, owned by the holder
+    assert len(cards) == len(link)
+    assert set(cards["card_id"]) == set(link["card_id"])
+    assert (cards["card_id"] == cards["__original"].astype(str) + "|" + cards["__parent"]).all()
+    assert report.kept["cards"] == cards["__original"].nunique()
+    shared = link.groupby("__entity")["__person"].nunique()
+    assert shared.max() > 1  # cards shared by several members are kept for each of them
     assert report.kept["cards"] + report.dropped_over_bound["cards"] + report.dropped_cascade["cards"] == len(
         frames["cards"]
     )
@@ -273,8 +285,8 @@ def test_sensitivity_per_person_follows_the_bounds():
         "members": 1,
         "loans": K_LOANS,
         "fines": K_LOANS * K_FINES,
-        "cards": K_CARDS,
-        "members_cards": K_CARDS * K_HOLDERS,
+        "cards": K_CARDS,  # one copy per holding
+        "members_cards": K_CARDS,
     }
     # group privacy: a row-level mechanism at rho / m^2 costs rho per person
     assert contrib.row_rho(0.02, m["fines"]) == pytest.approx(0.02 / 36)
@@ -314,6 +326,32 @@ def test_split_keeps_each_person_on_one_side(warehouse):
     assert again == members_train - {person}
 
 
+def test_a_split_side_with_original_keys_bounds_to_itself(warehouse):
+    """What the chain's fit reads (`store.training_views`): the train side with original keys, a
+    shared card once with all its train-side holders. Bounding it again (as `fit` does) gives the
+    train side back row for row: the fit sees exactly the bounded train people's rows."""
+    con, spec, _, _, _ = warehouse
+    bounded, _ = _bounded(warehouse, "bounded_views")
+    split = split_by_person(con, spec, bounded, SECRET, "train_v", "holdout_v", fraction=0.3)
+    con.execute("CREATE SCHEMA IF NOT EXISTS plain_v")
+    plain = dict(split.train)
+    for name in spec.modelled:
+        columns = [r[0] for r in con.execute(f"DESCRIBE {split.train[name]}").fetchall()]
+        sql = contrib.uncopied_sql(spec, name, split.train, columns)
+        con.execute(f"CREATE OR REPLACE VIEW plain_v.{name} AS {sql}")
+        plain[name] = f"plain_v.{name}"
+    cards = con.execute(f"SELECT card_id, count(*) n FROM {plain['members_cards']} GROUP BY 1").df()
+    assert cards["n"].max() > 1  # co-held cards reach the fit with their holders
+    assert con.execute(f"SELECT count(*) FROM {plain['cards']}").fetchone()[0] == len(cards)
+    again, _ = contrib.bound_contributions(
+        con, spec, plain, "bounded_views_again", contrib.required_bounds(spec)
+    )
+    for name in spec.modelled:
+        first = con.execute(f"SELECT * FROM {split.train[name]} ORDER BY ALL").df()
+        second = con.execute(f"SELECT * FROM {again[name]} ORDER BY ALL").df()
+        pd.testing.assert_frame_equal(first, second, obj=name)
+
+
 def test_an_undeclared_bound_is_chosen_and_then_enforced(warehouse):
     con, spec, _, _, masked = warehouse
     bounds = {**contrib.required_bounds(spec), "loans": None}
@@ -338,17 +376,20 @@ def test_an_undeclared_bound_is_chosen_and_then_enforced(warehouse):
 
 
 def test_removing_a_person_changes_only_their_bounded_rows(warehouse):
-    """The neighbouring relation, checked on data: remove one person and every row attributed to
-    them (their member row, loans, fines, the cards they own with all those cards' link rows; their
-    co-holdings of others' cards stay as bare keys), bound again, and every other person's bounded
-    rows are exactly as before. So the per-person multiplicities bound what one person changes."""
+    """The neighbouring relation, checked on data: remove one person and every row that is theirs
+    (their member row, loans, fines, their link rows, and the cards only they hold), bound again,
+    and every other person's bounded rows are exactly as before -- including their copies of the
+    cards they shared with that person. So the per-person multiplicities bound what one person
+    changes. (`test_relational_neighbours` checks the same on random neighbours and figures.)"""
     con, spec, _, _, masked = warehouse
     bounds = contrib.required_bounds(spec)
     full, _ = contrib.bound_contributions(con, spec, masked, "neighbour_full", bounds)
-    # a person who owns a card and co-holds another's: the hardest case for the link table
+    # a person whose key sorts first among the holders of a kept card they share: the case a
+    # "smallest key owns the card" rule would hand over to someone else
     person = con.execute(
-        f"SELECT a.__person FROM {full['members_cards']} a JOIN {full['members_cards']} b "
-        "ON a.member_code = b.member_code AND a.__owner AND NOT b.__owner ORDER BY 1 LIMIT 1"
+        f"SELECT min(member_code) FROM {masked['members_cards']} WHERE member_code IN "
+        f"(SELECT __person FROM {full['members_cards']}) GROUP BY card_id HAVING count(*) > 1 "
+        "ORDER BY 1 LIMIT 1"
     ).fetchone()[0]
     con.execute("CREATE SCHEMA IF NOT EXISTS smaller")
     con.execute(
@@ -366,18 +407,18 @@ def test_removing_a_person_changes_only_their_bounded_rows(warehouse):
         f"(SELECT loan_no FROM {masked['loans']} WHERE member_code = ?)",
         [person],
     )
-    owned = (  # cards whose smallest resolvable holder is the person, in the full data
-        f"SELECT card_id FROM {masked['members_cards']} l JOIN {masked['members']} m USING (member_code) "
-        "GROUP BY card_id HAVING min(member_code) = ?"
+    only = (  # cards the person alone holds, in the full data
+        f"SELECT card_id FROM {masked['members_cards']} GROUP BY card_id "
+        "HAVING count(*) FILTER (WHERE member_code <> ?) = 0"
     )
     con.execute(
         f"CREATE OR REPLACE TABLE smaller.cards AS SELECT * FROM {masked['cards']} "
-        f"WHERE card_id NOT IN ({owned})",
+        f"WHERE card_id NOT IN ({only})",
         [person],
     )
     con.execute(
         f"CREATE OR REPLACE TABLE smaller.members_cards AS SELECT * FROM {masked['members_cards']} "
-        f"WHERE card_id NOT IN ({owned})",
+        "WHERE member_code IS DISTINCT FROM ?",
         [person],
     )
     smaller = {
@@ -386,13 +427,8 @@ def test_removing_a_person_changes_only_their_bounded_rows(warehouse):
     }
     reduced, _ = contrib.bound_contributions(con, spec, smaller, "neighbour_smaller", bounds)
     for table in ("members", "loans", "fines", "cards", "members_cards"):
-        keep = (
-            f"SELECT * EXCLUDE ({contrib.HOLDER_PERSON}) FROM "
-            if table == "members_cards"
-            else "SELECT * FROM "
-        )
-        before = con.execute(f"{keep}{full[table]} WHERE __person <> ? ORDER BY ALL", [person]).df()
-        after = con.execute(f"{keep}{reduced[table]} ORDER BY ALL").df()
+        before = con.execute(f"SELECT * FROM {full[table]} WHERE __person <> ? ORDER BY ALL", [person]).df()
+        after = con.execute(f"SELECT * FROM {reduced[table]} ORDER BY ALL").df()
         pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True), obj=table)
 
 

@@ -14,6 +14,7 @@ import cloudpickle
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from synth_platform.lib.deidentify.masking import ColumnTreatment
@@ -187,20 +188,29 @@ def test_a_staging_table_left_by_a_crashed_write_goes_with_the_next_swap(tmp_pat
     assert _tables(db) == ["t"]
 
 
-def test_a_column_empty_in_the_first_chunk_still_takes_later_text(tmp_path):
+@pytest.mark.parametrize("as_arrow", [False, True], ids=["frames", "arrow"])
+def test_a_column_empty_in_the_first_chunk_still_takes_later_text(tmp_path, as_arrow):
+    """Also when the chunks are the Arrow tables of the frames (chunks refilled by workers): the
+    empty column arrives as Arrow's null type and still becomes text, the whole numbers BIGINT."""
     db = tmp_path / "warehouse.duckdb"
     chunks = [
-        pd.DataFrame({"note": [None, None], "n": [1, 2]}),
-        pd.DataFrame({"note": ["été", ""], "n": [3, 4]}),
+        pd.DataFrame({"note": [None, None], "n": pd.array([1, None], dtype="Int64")}),
+        pd.DataFrame({"note": ["été", ""], "n": pd.array([3, 4], dtype="Int64")}),
     ]
-    synthetic_table.write_chunks(db, "synthetic", "odd", iter(chunks))
+    if as_arrow:
+        chunks = [pa.Table.from_pandas(chunk, preserve_index=False) for chunk in chunks]
+    assert synthetic_table.write_chunks(db, "synthetic", "odd", iter(chunks)) == 4
     with warehouse.connect(db, read_only=True) as con:
-        assert con.execute('SELECT note FROM synthetic."odd" ORDER BY n').fetchall() == [
-            (None,),
-            (None,),
-            ("été",),
-            ("",),
+        assert con.execute('SELECT note, n FROM synthetic."odd" ORDER BY n NULLS FIRST').fetchall() == [
+            (None, None),
+            (None, 1),
+            ("été", 3),
+            ("", 4),
         ]
+        types = dict(
+            con.execute('SELECT column_name, column_type FROM (DESCRIBE synthetic."odd")').fetchall()
+        )
+        assert types == {"note": "VARCHAR", "n": "BIGINT"}
 
 
 def _entry(run_id):

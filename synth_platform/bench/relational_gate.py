@@ -27,9 +27,10 @@ SECRET = b"bench-platform-key"
 
 def copier(con, spec, train: dict[str, str], honest: dict[str, pd.DataFrame], share: float) -> dict:
     """The honest sample plus every row attributed to the first `share` of training people (keyed
-    order), keys remapped to fresh ones below every honest key, in the pseudonyms' order (so an
-    account's owner, its holder with the smallest key, stays its owner); a co-holder who is not
-    copied becomes an honest synthetic person (a larger key: ownership unchanged)."""
+    order), keys remapped to fresh ones below every honest key. Each copied holding brings its own
+    copy of the account and its transactions (the bounding's copies: lib.relational.contribution),
+    so a joint account one copied person holds becomes that person's own account; a co-holder who
+    is not copied is not brought along."""
     from synth_platform.lib.relational.contribution import HELPER_COLUMNS, PERSON
     from synth_platform.lib.relational.schema_spec import ownership
 

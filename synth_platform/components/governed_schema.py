@@ -13,7 +13,10 @@ Landing files arrive in `data/landing/<schema>/<table>/` (one csv file per table
 complete when every table has a new file). `build_defs` returns the schema's chain (assets
 `<schema>/raw`, `masked`, `train`, `holdout`, `synthesizer`, `synthetic`, `release`, group
 `<schema>`, tagged `synth/chain: governed_schema`), its blocking release gate, the job
-`<schema>_governed_schema` and the landing-set sensor (defs.schema_chain).
+`<schema>_governed_schema` and the landing-set sensor (defs.schema_chain). What spans datasets
+and schemas is added once by `synth_platform.definitions`: the nightly refresh
+(`nightly_schema_refresh`), the budget and stale-release alerts, and the load-time refusal of a
+name or release table a schema would share with a dataset (lib.instance_names).
 
 `dg scaffold defs synth_platform.components.GovernedSchema schemas/<schema>` writes a commented
 `defs.yaml` to fill in.
@@ -61,6 +64,18 @@ attributes:
     - {{column: orders.person_id, references: people.person_id, max_children: 10}}
   synthesizer: {{epsilon: 1.0, delta: 1.0e-9, iters: 300}}
   privacy: {{epsilon_budget: 10, delta: 1.0e-9}}
+  # The release gate (optional; defaults shown). A small schema (a few thousand people) may need a
+  # larger gate_rho for its cross-table figures to be narrow enough to block; each evaluation
+  # charges it to the budget above. Thresholds: lib/relational/gate.py `RelationalChecks`.
+  # checks:
+  #   gate_rho: 0.01
+  #   false_block_rate: 0.01
+  #   max_children_tvd: 0.25
+  #   max_pair_trend_tvd: 0.3
+  #   max_profile_exact_copy_excess: 0.02
+  #   max_profile_close_copy_excess: 0.02
+  #   min_holdout_people: 200
+  #   min_table_quality: 0.7
 """
 
 
@@ -80,9 +95,11 @@ def schema_definitions(
     factory=None,
 ) -> dg.Definitions:
     """Everything one schema adds: its chain and gate, its job and its landing-set sensor.
-    `checks`, `gate_rho`, `factory`: the gate's thresholds, its rho and the synthesizer (defaults:
-    `RelationalChecks()`, `store.GATE_RHO`, `RelationalSynthesizer`)."""
-    chain = SchemaChain(spec, checks or RelationalChecks(), gate_rho, factory)
+    `checks`, `gate_rho`, `factory`: the gate's thresholds, its rho and the synthesizer. Left out,
+    the gate's settings come from the spec's `checks:` block (`SchemaCheckSpec`: thresholds not
+    set there keep their `RelationalChecks` defaults, rho `store.GATE_RHO`); given here, these
+    Python arguments win over the spec. The synthesizer defaults to `RelationalSynthesizer`."""
+    chain = SchemaChain(spec, checks, gate_rho, factory)
     built = catalog.catalogued_schema_assets(build_schema_assets(chain))
     job = schema_job(chain)
     return dg.Definitions(
@@ -101,8 +118,10 @@ class GovernedSchema(dg.Component):
     Attributes: the schema's spec (`SchemaSpec`, synth_platform/lib/relational/schema_spec.py).
     """
 
-    def __init__(self, spec: SchemaSpec):
+    def __init__(self, spec: SchemaSpec, path: Path | None = None):
         self.spec = spec
+        #: its `defs.yaml` (a load-time name collision names it: lib.instance_names)
+        self.path = path
 
     @classmethod
     def get_model_cls(cls) -> type[SchemaSpec]:
@@ -117,7 +136,7 @@ class GovernedSchema(dg.Component):
                 f"{context.path / 'defs.yaml'}: the schema's name {attributes.name!r} must be its folder's "
                 f"name {context.path.name!r}"
             )
-        return cls(attributes)
+        return cls(attributes, context.path / "defs.yaml")
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         return schema_definitions(self.spec)

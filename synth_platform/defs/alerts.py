@@ -5,14 +5,16 @@
   by the sensor, and posted to `SYNTH_ALERT_WEBHOOK_URL` when set. It says what the run changed
   before failing, from the ledger rows the run appended (a charge, a decision, a release), not
   from an assumption that a failed run changed nothing.
-- `privacy_budget_alert`: a dataset with an epsilon budget has less than 20 % left. Recorded as
+- `privacy_budget_alert`: a dataset (or a schema: its rows are under its name) with an epsilon budget
+  has less than 20 % left. Recorded as
   an `AssetObservation` on `governance/ledger` (visible in the ledger's event history), once
   per new spend, and as the sensor tick's message.
 - Freshness: every `<ds>/release` has a `FreshnessPolicy` (defs.catalog: fails after 26 h by
   default for a nightly refresh, `SYNTH_RELEASE_MAX_AGE_HOURS`), evaluated by the daemon and shown
   in the UI. Open-source Dagster sends no alert for a failing policy (alerts on it are Dagster+),
   so `stale_release_alert` stays: it sends the alert for an overdue release (observation on the
-  release asset, once per stale materialisation) with the same age.
+  release asset, once per stale materialisation) with the same age; a schema's `<schema>/release`
+  is watched the same way.
 """
 
 import json
@@ -108,8 +110,15 @@ def _budget_status(warehouse: WarehouseResource, spec: DatasetSpec) -> tuple[flo
     return found.spent_epsilon, found.remaining_epsilon, found.remaining_share, state
 
 
-def budget_alert_sensor(specs: list[DatasetSpec]) -> dg.SensorDefinition:
-    budgeted = [s for s in specs if s.privacy.epsilon_budget is not None]
+def _units(specs: list[DatasetSpec], schemas) -> list[tuple]:
+    """(spec, unit) for every dataset and schema; a schema's ledger rows and release are under its
+    name (`<schema>/release`), so the same reads and the same wording (lib.governance.alerts) serve it."""
+    return [(s, alerts.DATASET) for s in specs] + [(s, alerts.SCHEMA) for s in schemas or []]
+
+
+def budget_alert_sensor(specs: list[DatasetSpec], schemas=None) -> dg.SensorDefinition:
+    """`schemas`: `SchemaSpec`s alerted like datasets (their budget is per person)."""
+    budgeted = [(s, unit) for s, unit in _units(specs, schemas) if s.privacy.epsilon_budget is not None]
 
     @dg.sensor(
         name="privacy_budget_alert",
@@ -121,9 +130,11 @@ def budget_alert_sensor(specs: list[DatasetSpec]) -> dg.SensorDefinition:
     def privacy_budget_alert(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
         alerted: dict = json.loads(context.cursor) if context.cursor else {}
         events, lines, states = [], [], {}
-        for spec in budgeted:
+        for spec, unit in budgeted:
             spent, remaining, share, state = _budget_status(warehouse, spec)
-            alert = alerts.budget_low(spec.name, spent, remaining, share, spec.privacy.epsilon_budget)
+            alert = alerts.budget_low(
+                spec.name, spent, remaining, share, spec.privacy.epsilon_budget, unit=unit
+            )
             if alert is None:
                 continue
             states[spec.name] = state
@@ -140,18 +151,23 @@ def budget_alert_sensor(specs: list[DatasetSpec]) -> dg.SensorDefinition:
                         "dataset": spec.name,
                         "remaining_share": dg.MetadataValue.float(float(share)),
                         "epsilon_remaining": dg.MetadataValue.float(float(remaining)),
+                        **({} if unit == alerts.DATASET else {"unit": unit}),
                     },
                 )
             )
+        everyone = "dataset and schema" if schemas else "dataset"
         message = (
-            " | ".join(lines) if lines else "Every budgeted dataset has at least 20 % of its budget left."
+            " | ".join(lines) if lines else f"Every budgeted {everyone} has at least 20 % of its budget left."
         )
         return dg.SensorResult(skip_reason=message, asset_events=events, cursor=json.dumps(states))
 
     return privacy_budget_alert
 
 
-def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None) -> dg.SensorDefinition:
+def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None, schemas=None) -> dg.SensorDefinition:
+    """`schemas`: `SchemaSpec`s whose `<schema>/release` is watched like a dataset's release."""
+    watched = _units(specs, schemas)
+
     @dg.sensor(
         name="stale_release_alert",
         minimum_interval_seconds=600,
@@ -164,11 +180,11 @@ def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None) -> dg.Sen
         alerted: dict = json.loads(context.cursor) if context.cursor else {}
         now = datetime.now(UTC)
         events, lines = [], []
-        for spec in specs:
+        for spec, unit in watched:
             key = release_key(spec)
             event = context.instance.get_latest_materialization_event(key)
             last = datetime.fromtimestamp(event.timestamp, UTC) if event else None
-            alert = alerts.stale_release(spec.name, key.to_user_string(), last, now, window)
+            alert = alerts.stale_release(spec.name, key.to_user_string(), last, now, window, unit=unit)
             if alert is None:
                 continue
             if alerted.get(spec.name) == event.timestamp:
@@ -187,9 +203,14 @@ def stale_release_alert_sensor(specs: list[DatasetSpec], max_age=None) -> dg.Sen
     return stale_release_alert
 
 
-def build_alerts(specs: list[DatasetSpec]) -> tuple[list, list]:
-    """(asset checks, sensors) of the operator alerts. No check: a release's freshness is its policy."""
-    sensors = [run_failure_alert_sensor(), budget_alert_sensor(specs), stale_release_alert_sensor(specs)]
+def build_alerts(specs: list[DatasetSpec], schemas=None) -> tuple[list, list]:
+    """(asset checks, sensors) of the operator alerts. No check: a release's freshness is its policy.
+    `schemas` (`SchemaSpec`s) get the budget and stale-release alerts of the same two sensors."""
+    sensors = [
+        run_failure_alert_sensor(),
+        budget_alert_sensor(specs, schemas),
+        stale_release_alert_sensor(specs, schemas=schemas),
+    ]
     return [], sensors
 
 

@@ -6,13 +6,15 @@ records the final decision and its ledger row in the same pack. Both attach the 
 the decision's asset metadata so the UI links to it.
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 import pandas as pd
 
 from synth_platform import __version__
 from synth_platform.defs.resources import StorageResource, WarehouseResource
-from synth_platform.lib.gate.evaluation import to_model_space, withhold_rare_generalized
-from synth_platform.lib.governance import evidence, evidence_plots, ledger
+from synth_platform.lib.gate.evaluation.evidence_worker import evidence_pictures
+from synth_platform.lib.governance import evidence, ledger
 from synth_platform.lib.progress import timed
 
 PENDING = "passed the gate (awaiting release)"
@@ -67,25 +69,16 @@ def write_gate_evidence(
     frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
     warehouse: WarehouseResource,
     storage: StorageResource,
+    pictures: Callable[[], tuple[dict[str, bytes], dict[str, str]]] | None = None,
 ) -> evidence.EvidencePack:
-    """The full pack, written by the gate (frames: synthetic in source shape, train, holdout)."""
+    """The full pack, written by the gate (frames: synthetic in source shape, train, holdout).
+
+    `pictures`: what gives the pictures and their notes when they were drawn elsewhere (the gate's
+    evidence worker: joined here, as late as possible); None draws them here from `frames`
+    (`evidence_pictures`, the function the worker runs: the same bytes either way)."""
     from synth_platform.defs.chain.common import STAGE_VERSIONS  # here: the chain imports this module
 
-    synthetic, train, holdout = frames
     ds = spec.name
-    model_columns = [t.column for t in plan if t.reaches_model]
-    train_m = withhold_rare_generalized(train[model_columns], plan)
-    holdout_m = withhold_rare_generalized(holdout[model_columns], plan)
-    synthetic_m = to_model_space(synthetic, plan, train_m)
-    with timed(log, f"evidence pictures for '{ds}'", len(train_m)):
-        pictures, notes = evidence_plots.render_all(
-            train_m,
-            synthetic_m,
-            holdout_m,
-            model_columns,
-            first=list(spec.utility.targets),
-            seed=spec.checks.seed,
-        )
     with warehouse.connect(read_only=True) as con:
         findings = con.execute(f"SELECT * FROM governance.pii_{ds}").df()
     rows = _ledger_rows(warehouse, ds)
@@ -94,6 +87,12 @@ def write_gate_evidence(
     checks = [evidence.outcome_dict(o) for o in report.outcomes]
     utility = next((c["details"].get("targets", []) for c in checks if c["name"] == "utility_tstr"), [])
     decision = PENDING if report.passed else "blocked: failed " + ", ".join(report.failed_checks)
+    if pictures is None:
+        with timed(log, f"evidence pictures for '{ds}'", len(frames[1])):
+            drawn, notes = evidence_pictures(spec, plan, frames)
+    else:
+        with timed(log, f"evidence pictures for '{ds}' (drawn by the evidence worker)"):
+            drawn, notes = pictures()
     content = evidence.assemble(
         dataset=ds,
         run_id=run_id,
@@ -137,7 +136,7 @@ def write_gate_evidence(
         budget=_budget(warehouse, spec),
         picture_notes=notes,
     )
-    pack = evidence.write_pack(evidence.pack_dir(storage.root_path, ds, run_id), content, pictures)
+    pack = evidence.write_pack(evidence.pack_dir(storage.root_path, ds, run_id), content, drawn)
     log.info(f"Evidence pack of '{ds}' ({decision}): {pack.html}")
     return pack
 

@@ -23,6 +23,7 @@ from synth_platform.defs.resources import (
     SynthesizerFactory,
     WarehouseResource,
 )
+from synth_platform.defs.schema_chain import automation as schema_automation
 from synth_platform.lib.spec import DatasetSpec
 
 
@@ -50,14 +51,23 @@ def refresh_all_job():
     )
 
 
-def platform_definitions(specs: list[DatasetSpec]) -> dg.Definitions:
-    """The ledger, the refresh job and its nightly schedule, and the sensors spanning datasets."""
+def platform_definitions(specs: list[DatasetSpec], schemas: list | None = None) -> dg.Definitions:
+    """The ledger, the refresh job and its nightly schedule, and the sensors spanning datasets.
+
+    `schemas` (the loaded `GovernedSchema` specs): their own refresh job and nightly schedule next
+    to the datasets' (defs.schema_chain.automation), and the same budget and stale-release alerts.
+    """
     refresh = refresh_all_job()
-    _, alert_sensors = alerts.build_alerts(specs)
+    _, alert_sensors = alerts.build_alerts(specs, schemas or [])
+    jobs, schedules = [refresh], [automation.nightly_schedule(refresh, specs)]
+    if schemas:  # an asset job must select something: no schema, no schema refresh
+        refresh_schemas = schema_automation.refresh_all_schemas_job()
+        jobs.append(refresh_schemas)
+        schedules.append(schema_automation.nightly_schema_schedule(refresh_schemas, schemas))
     return dg.Definitions(
         assets=[ledger_spec()],
-        jobs=[refresh],
-        schedules=[automation.nightly_schedule(refresh, specs)],
+        jobs=jobs,
+        schedules=schedules,
         sensors=[automation.lease_release_sensor(), *alert_sensors],
     )
 

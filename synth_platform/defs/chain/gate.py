@@ -29,6 +29,7 @@ from synth_platform.defs.evidence_pack import metadata_entries, write_gate_evide
 from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.lib.gate import evaluation, leak_key_cache, private_decision
+from synth_platform.lib.gate.evaluation.evidence_worker import gate_modules, pictures_in_worker, start_worker
 from synth_platform.lib.gate.evaluation.warmup import WarmImports
 from synth_platform.lib.governance import ledger, release
 from synth_platform.lib.governance.evidence import jsonable
@@ -183,97 +184,130 @@ def build_release_gate(chain: ChainContext):
         model = authenticated_current_model(
             context.instance, chain.key("synthesizer"), storage.model_dir(ds), key
         )
-        # GX, SDMetrics, anonymeter, sklearn, matplotlib import on a thread while DuckDB works below
-        warm = WarmImports()
-        with warehouse.connect(read_only=True) as con:  # the hash release re-computes (in DuckDB)
-            synthetic_sha = release.table_sha256(con, "synthetic", ds)
-        run_id = context.run.run_id
-        evaluation_id = private_decision.evaluation_id(
-            model.sha256, synthetic_sha, model.train_data_hash, gate_settings(spec)
-        )
-        source_id = _source_id(storage, spec, key)
-        # The charge comes first, before any real row is read; a re-run of the same evaluation reuses it.
-        with warehouse.connect() as con:
-            entry = gate_entry(run_id, ds, spec, model, evaluation_id, synthetic_sha, source_id)
-            entry.source_hash = ingest_log.source_hash_for_run(con, ds, run_id) or ""
-            try:
-                charge = private_decision.charge_gate(
-                    con,
-                    entry,
-                    spec.privacy.epsilon_budget,
-                    spec.privacy.delta,
-                    guard=lease_guard(ds, context),
-                    key=key,
+        # On a large table a worker process computes the exact (evidence-only) checks beside the
+        # noisy decision and then draws the pack's pictures, importing anonymeter and matplotlib while
+        # DuckDB works below; GX, sklearn and SDMetrics (all of them without the worker) import on a
+        # thread here meanwhile.
+        draw_in_worker = pictures_in_worker()  # read first: a bad setting raises before a worker starts
+        worker, not_started = start_worker(model.train_rows)
+        if not_started:
+            context.log.warning(f"Release gate of '{ds}': {not_started}.")
+        worker_draws = worker is not None and draw_in_worker
+        warm = WarmImports(gate_modules(worker is not None, worker_draws))
+        try:
+            with warehouse.connect(read_only=True) as con:  # the hash release re-computes (in DuckDB)
+                synthetic_sha = release.table_sha256(con, "synthetic", ds)
+            run_id = context.run.run_id
+            evaluation_id = private_decision.evaluation_id(
+                model.sha256, synthetic_sha, model.train_data_hash, gate_settings(spec)
+            )
+            source_id = _source_id(storage, spec, key)
+            # The charge comes first, before any real row is read; a re-run of the same evaluation reuses it.
+            with warehouse.connect() as con:
+                entry = gate_entry(run_id, ds, spec, model, evaluation_id, synthetic_sha, source_id)
+                entry.source_hash = ingest_log.source_hash_for_run(con, ds, run_id) or ""
+                try:
+                    charge = private_decision.charge_gate(
+                        con,
+                        entry,
+                        spec.privacy.epsilon_budget,
+                        spec.privacy.delta,
+                        guard=lease_guard(ds, context),
+                        key=key,
+                    )
+                except ledger.LedgerIntegrityError as error:  # a broken chain is never extended
+                    raise dg.Failure(description=str(error), allow_retries=False) from None
+            if charge.status == "charged":
+                context.log.info(
+                    f"Release gate of '{ds}' charged rho {spec.checks.gate_rho:g} (ledger entry "
+                    f"{charge.row['entry_id']}) before reading the real data."
                 )
-            except ledger.LedgerIntegrityError as error:  # a broken chain is never extended
-                raise dg.Failure(description=str(error), allow_retries=False) from None
-        if charge.status == "charged":
-            context.log.info(
-                f"Release gate of '{ds}' charged rho {spec.checks.gate_rho:g} (ledger entry "
-                f"{charge.row['entry_id']}) before reading the real data."
+            elif charge.status == "reused":
+                context.log.info(
+                    f"Release gate of '{ds}': this model and synthetic table were judged before "
+                    f"(ledger entry {charge.row['entry_id']}); the same noisy figures, no new charge."
+                )
+            if charge.status == "refused":
+                context.log.warning(f"Release gate of '{ds}' blocked: {charge.reason}")
+                report = refused_report(spec, charge.reason)
+                frames = None
+            else:
+                identifier_columns = direct_identifier_columns(plan)
+                _ensure_leak_keys(context.log, warehouse, ds, identifier_columns, plan, key)
+                reading = f"release gate inputs of '{ds}' (SQL samples and scans)"
+                with timed(context.log, reading, None), warehouse.connect(read_only=True) as con:
+                    synthetic_frame, train, holdout, whole = evaluation.read_gate_inputs(
+                        con,
+                        plan,
+                        gate_tables(ds),
+                        identifier_columns,
+                        private_decision.sample_key(key, "gate-sql-sample"),
+                        leak_keys=(ds, key),
+                    )
+                if worker_draws:  # drawn after the exact checks, joined when the pack is written
+                    worker.submit_pictures(spec, plan, (synthetic_frame, train, holdout))
+                warm.wait()  # no figure is computed while an import is under way
+                noise = private_decision.GateNoise(
+                    key,
+                    model.sha256,
+                    synthetic_sha,
+                    spec.checks.gate_rho,
+                    evaluation=evaluation_id,
+                    noisy_total=getattr(model, "noisy_total", None),
+                )
+                with timed(context.log, f"release gate of '{ds}'", whole.rows["synthetic"]):
+                    report = evaluation.evaluate(
+                        spec,
+                        plan,
+                        synthetic_frame,
+                        train,
+                        holdout,
+                        [],
+                        noise=noise,
+                        whole=whole,
+                        worker=worker,
+                    )
+                report = evaluation.with_sample_sizes(report, whole, spec)
+                frames = (synthetic_frame, train, holdout)
+                _log_decision_rule(context.log, ds, report)
+            # The verdict names the exact table and model judged (release re-hashes and compares), and
+            # is stored with its `blocked` row in one transaction, only while this run owns the dataset.
+            # Only public figures leave: the noisy ones of the real-data checks (report.figures()).
+            assessment = release.Assessment(
+                run_id,
+                ds,
+                report.passed,
+                report.failed_checks,
+                report.figures(),
+                synthetic_sha256=synthetic_sha,
+                model_sha256=model.sha256,
             )
-        elif charge.status == "reused":
-            context.log.info(
-                f"Release gate of '{ds}': this model and synthetic table were judged before (ledger entry "
-                f"{charge.row['entry_id']}); the same noisy figures, no new charge."
-            )
-        if charge.status == "refused":
-            context.log.warning(f"Release gate of '{ds}' blocked: {charge.reason}")
-            report = refused_report(spec, charge.reason)
-            frames = None
-        else:
-            identifier_columns = direct_identifier_columns(plan)
-            _ensure_leak_keys(context.log, warehouse, ds, identifier_columns, plan, key)
-            reading = f"release gate inputs of '{ds}' (SQL samples and scans)"
-            with timed(context.log, reading, None), warehouse.connect(read_only=True) as con:
-                synthetic_frame, train, holdout, whole = evaluation.read_gate_inputs(
-                    con,
+            with warehouse.connect() as con:
+                blocked = None
+                if not report.passed:
+                    reason = "blocked: failed " + ", ".join(report.failed_checks)
+                    blocked = decision_entry(
+                        run_id, ds, spec, model, report.figures(), con, "blocked", reason
+                    )
+                guard = lease_guard(ds, context)
+                row = release.record_verdict(con, assessment, blocked, guard=guard)
+            pack = None
+            if frames is not None:  # the restricted pack holds the exact figures too
+                pack = write_gate_evidence(
+                    context.log,
+                    run_id,
+                    spec,
                     plan,
-                    gate_tables(ds),
-                    identifier_columns,
-                    private_decision.sample_key(key, "gate-sql-sample"),
-                    leak_keys=(ds, key),
+                    model,
+                    report,
+                    frames,
+                    warehouse,
+                    storage,
+                    pictures=worker.pictures if worker_draws else None,
                 )
-            warm.wait()  # no figure is computed while an import is under way
-            noise = private_decision.GateNoise(
-                key,
-                model.sha256,
-                synthetic_sha,
-                spec.checks.gate_rho,
-                evaluation=evaluation_id,
-                noisy_total=getattr(model, "noisy_total", None),
-            )
-            with timed(context.log, f"release gate of '{ds}'", whole.rows["synthetic"]):
-                report = evaluation.evaluate(
-                    spec, plan, synthetic_frame, train, holdout, [], noise=noise, whole=whole
-                )
-            report = evaluation.with_sample_sizes(report, whole, spec)
-            frames = (synthetic_frame, train, holdout)
-            _log_decision_rule(context.log, ds, report)
-        # The verdict names the exact table and model judged (release re-hashes and compares), and
-        # is stored with its `blocked` row in one transaction, only while this run owns the dataset.
-        # Only public figures leave: the noisy ones of the real-data checks (report.figures()).
-        assessment = release.Assessment(
-            run_id,
-            ds,
-            report.passed,
-            report.failed_checks,
-            report.figures(),
-            synthetic_sha256=synthetic_sha,
-            model_sha256=model.sha256,
-        )
-        with warehouse.connect() as con:
-            blocked = None
-            if not report.passed:
-                reason = "blocked: failed " + ", ".join(report.failed_checks)
-                blocked = decision_entry(run_id, ds, spec, model, report.figures(), con, "blocked", reason)
-            guard = lease_guard(ds, context)
-            row = release.record_verdict(con, assessment, blocked, guard=guard)
-        pack = None
-        if frames is not None:  # the restricted pack holds the exact figures too
-            pack = write_gate_evidence(
-                context.log, run_id, spec, plan, model, report, frames, warehouse, storage
-            )
+        finally:
+            if worker is not None:
+                worker.close()  # not waited for: joined by evaluate and the pack, or not needed
         pack_metadata = metadata_entries(pack) if pack is not None else {}
         if not report.passed:
             context.op_execution_context.log_event(

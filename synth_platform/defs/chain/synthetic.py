@@ -51,8 +51,10 @@ def build_synthetic_asset(chain: ChainContext):
         seed = spec.synthesizer.seed
         shape = refill.SourceShape(spec, plan, seed, rows)  # checks the plan's formats before drawing
         # Chunks are refilled by worker processes (SYNTH_REFILL_WORKERS, default: the cores) and come
-        # back in order; the same table whatever their number (refill.parallel).
-        chunks = shape.chunks(synthesis.sample_chunks(model, rows, seed, key, chunk_rows=SAMPLE_CHUNK_ROWS))
+        # back in order, as Arrow tables the writer hands to DuckDB as they are; the same table
+        # whatever their number (refill.parallel).
+        sampled = synthesis.sample_chunks(model, rows, seed, key, chunk_rows=SAMPLE_CHUNK_ROWS)
+        chunks = shape.chunks(sampled, arrow=True)
         # Memory holds a few chunks: sampled, refilled, staged by this process alone; then one
         # transaction checks that this run still owns the dataset and swaps the new table in (or
         # leaves the previous one).

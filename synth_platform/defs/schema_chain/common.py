@@ -5,7 +5,7 @@ A schema's chain (`<schema>/raw` -> `masked` -> `train` / `holdout` -> `synthesi
 ledger's dataset name for a schema is the schema's name.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -29,14 +29,25 @@ STAGE_VERSIONS = {
 
 @dataclass(frozen=True)
 class SchemaChain:
-    """One schema's spec, its gate thresholds and the asset keys of its chain."""
+    """One schema's spec, its gate thresholds and the asset keys of its chain.
+
+    `checks` and `gate_rho` left out (None) are taken from the spec's `checks:` block, so after
+    construction both hold the effective settings every reader (gate, ledger row, evidence,
+    certificate) uses; given, they win over the spec (a test's or a deployment's Python choice).
+    """
 
     spec: SchemaSpec
-    checks: RelationalChecks = field(default_factory=RelationalChecks)
+    checks: RelationalChecks | None = None
     gate_rho: float | None = None
     #: builds the schema's synthesizer from its spec (default `RelationalSynthesizer`); a test may
     #: swap it (a deployment's choice is part of the fit's fingerprint)
     factory: object = None
+
+    def __post_init__(self) -> None:
+        if self.checks is None:
+            object.__setattr__(self, "checks", self.spec.checks.relational_checks())
+        if self.gate_rho is None:
+            object.__setattr__(self, "gate_rho", self.spec.checks.gate_rho)
 
     def synthesizer_factory(self):
         if self.factory is not None:

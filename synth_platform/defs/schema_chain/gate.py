@@ -5,7 +5,9 @@ again reuse it and draw the same keyed noise), then `lib.relational.gate.evaluat
 on noisy figures only: orphans, children per parent, pair trends, each table's marginal quality
 and identifier leaks, copies of joined profiles, people enough in the holdout. One release of the
 whole schema or none (`schema_verdict`); a block appends a `blocked` ledger row and, being a
-blocking check, stops the release in the same run.
+blocking check, stops the release in the same run. The same figures are then computed again
+without noise for the restricted evidence pack (`schema_chain.evidence`), whose path alone goes
+in the check's metadata.
 """
 
 from dataclasses import asdict
@@ -16,9 +18,11 @@ from synth_platform import __version__
 from synth_platform.defs.chain.common import POOL, lease_guard
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.schema_chain.common import SchemaChain, log_ledger_row
+from synth_platform.defs.schema_chain.evidence import metadata_entries, write_gate_pack
 from synth_platform.lib.gate import private_decision
-from synth_platform.lib.governance import ledger
+from synth_platform.lib.governance import ledger, schema_evidence
 from synth_platform.lib.governance.source_identity import source_id as source_id_of
+from synth_platform.lib.progress import timed
 from synth_platform.lib.relational import gate as rel_gate
 from synth_platform.lib.relational import ingest as rel_ingest
 from synth_platform.lib.relational import store
@@ -76,6 +80,12 @@ def build_schema_gate(chain: SchemaChain):
                 additional_deps=[chain.key("train"), chain.key("holdout")],
                 description="Every cross-table verdict (orphans, children per parent, pair trends, joined-"
                 "profile copies, holdout people) on noisy figures; fails listing every verdict.",
+                # the settings it judges with (the spec's `checks:` or the Python override), shown
+                # before any run: public choices, no figure
+                metadata={
+                    "gate_rho": chain.gate_rho,
+                    "gate_checks": dg.MetadataValue.json(asdict(chain.checks)),
+                },
             )
         ],
         name=f"{schema}__release_gate",
@@ -94,7 +104,7 @@ def build_schema_gate(chain: SchemaChain):
             raise dg.Failure(
                 description=f"Schema '{schema}' has no current model to judge.", allow_retries=False
             )
-        rho = chain.gate_rho or store.GATE_RHO
+        rho = chain.gate_rho  # effective: the spec's `checks.gate_rho` unless Python set one
         settings = {
             "checks": asdict(chain.checks),
             "rho": rho,
@@ -129,28 +139,35 @@ def build_schema_gate(chain: SchemaChain):
                 raise dg.Failure(description=str(error), allow_retries=False) from None
         if charge.status == "charged":
             log_ledger_row(context, warehouse, charge.row)
+        exact = None  # the same figures without noise: the restricted evidence pack only
         if charge.status == "refused":
             context.log.warning(f"Release gate of schema '{schema}' blocked: {charge.reason}")
-            verdicts = [{"name": "gate_budget", "value": 0.0, "threshold": rho, "passed": False, "rho": 0.0,
-                         "sigma": 0.0, "description": charge.reason}]  # fmt: skip
+            judged = [rel_gate.Verdict("gate_budget", 0.0, rho, False, description=charge.reason)]
             decision = rel_gate.SchemaDecision(False, (), ("gate_budget",))
         else:
             noise = private_decision.GateNoise(key, model.sha256, synthetic_sha, rho, evaluation=evaluation)
             with warehouse.connect() as con:
-                result = rel_gate.evaluate_schema(
-                    con,
-                    spec,
-                    store.side_relations(spec, "train"),
-                    store.side_relations(spec, "holdout"),
-                    store.relations(spec, "synthetic"),
-                    store.recorded_bounds(con, spec),
-                    noise,
-                    chain.checks,
-                    scratch=store.stage_schema(schema, "gate"),
-                    raw=store.relations(spec, "raw"),  # the identifier-leak figure per table
-                )
+
+                def evaluate(noise):
+                    return rel_gate.evaluate_schema(
+                        con,
+                        spec,
+                        store.side_relations(spec, "train"),
+                        store.side_relations(spec, "holdout"),
+                        store.relations(spec, "synthetic"),
+                        store.recorded_bounds(con, spec),
+                        noise,
+                        chain.checks,
+                        scratch=store.stage_schema(schema, "gate"),
+                        raw=store.relations(spec, "raw"),  # the identifier-leak figure per table
+                    )
+
+                result = evaluate(noise)
+                with timed(context.log, f"exact figures of schema '{schema}' for its evidence pack"):
+                    exact = evaluate(schema_evidence.exact_noise(noise)).verdicts
             decision = result.decision(spec.tables)
-            verdicts = [store.public_verdict(v) for v in result.verdicts]
+            judged = result.verdicts
+        verdicts = [store.public_verdict(v) for v in judged]
         with warehouse.connect() as con:
             store.record_verdict(con, schema, run_id, decision, synthetic_sha, model.sha256, verdicts)
             if not decision.release:
@@ -163,6 +180,9 @@ def build_schema_gate(chain: SchemaChain):
                 )
         if not decision.release:
             log_ledger_row(context, warehouse, row)
+        entry_id = charge.row["entry_id"] if charge.row else "refused"
+        gate = {**settings, "ledger_entry": entry_id, "charge": charge.status, "evaluation": evaluation}
+        pack = write_gate_pack(context.log, chain, run_id, decision, judged, exact, gate, warehouse, storage)
         yield dg.AssetCheckResult(
             asset_key=synthetic_key,
             check_name=CHECK,
@@ -173,7 +193,8 @@ def build_schema_gate(chain: SchemaChain):
                 "verdicts": dg.MetadataValue.json(verdicts),
                 "blocked_by": ", ".join(decision.blocked_by) or "none",
                 "gate_rho": rho,
-                "gate_ledger_entry": charge.row["entry_id"] if charge.row else "refused",
+                "gate_ledger_entry": entry_id,
+                **metadata_entries(pack),  # the restricted pack's path, never its figures
             },
         )
 

@@ -5,7 +5,8 @@ exact synthetic tables judged, re-hashed here under the same lock. Every table i
 transaction with the `released` ledger row; a refusal leaves the last good release intact. The
 published zone (what dbt reads) is then refreshed from the warehouse's `release` schema.
 Metadata holds DP outputs and public inputs only: synthetic row counts, the per-person epsilon,
-the gate's noisy verdicts.
+the gate's noisy verdicts, and the paths of the public release certificate and of the restricted
+evidence pack (marked released here; `schema_chain.evidence`).
 """
 
 import json
@@ -15,6 +16,7 @@ import dagster as dg
 from synth_platform.defs.chain.common import lease_guard
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.schema_chain.common import STAGE_VERSIONS, SchemaChain, log_ledger_row
+from synth_platform.defs.schema_chain.evidence import metadata_entries, record_release, write_certificate
 from synth_platform.defs.schema_chain.gate import _entry
 from synth_platform.lib.governance import ledger
 from synth_platform.lib.relational import store
@@ -72,6 +74,10 @@ def build_release_asset(chain: SchemaChain):
         log_ledger_row(context, warehouse, row)
         with warehouse.lock():
             tables, _ = published_refresh.refresh_changed(warehouse.db_path.resolve())
+        public_verdicts = json.loads(verdict["verdicts"])
+        cert = write_certificate(chain, context.run_id, row, public_verdicts, model, warehouse, storage)
+        context.log.info(f"Public release certificate: {cert.html}")
+        pack = record_release(chain, context.run_id, row, warehouse, storage)
         return dg.MaterializeResult(
             metadata={
                 "tables": dg.MetadataValue.json(
@@ -80,9 +86,12 @@ def build_release_asset(chain: SchemaChain):
                 "synthetic_rows": dg.MetadataValue.json(rows),  # DP outputs
                 "epsilon_per_person": spec.synthesizer.epsilon,
                 "ledger_entry": row["entry_id"],
-                "gate_verdicts": dg.MetadataValue.json(json.loads(verdict["verdicts"])),
+                "gate_verdicts": dg.MetadataValue.json(public_verdicts),
                 "published_zone": str(zones.published_path(warehouse.db_path.resolve())),
                 "published_tables": len(tables),
+                "certificate": dg.MetadataValue.path(str(cert.html)),
+                "certificate_json": dg.MetadataValue.path(str(cert.json)),
+                **(metadata_entries(pack) if pack else {}),
             }
         )
 

@@ -179,6 +179,19 @@ def run_failure(
     )
 
 
+#: What a ledger name belongs to: a single-table dataset, or a schema of related tables (its rows are
+#: under the schema's name). Alerts of a schema say so; a dataset's read as they always did.
+DATASET, SCHEMA = "dataset", "schema"
+
+
+def _named(name: str, unit: str) -> str:
+    return f"'{name}'" if unit == DATASET else f"{unit} '{name}'"
+
+
+def _unit_details(unit: str) -> dict:
+    return {} if unit == DATASET else {"unit": unit}
+
+
 def budget_low(
     dataset: str,
     spent: float,
@@ -186,21 +199,36 @@ def budget_low(
     share: float,
     budget: float,
     threshold: float = LOW_BUDGET_SHARE,
+    unit: str = DATASET,
 ) -> Alert | None:
-    """An alert when less than `threshold` of the dataset's epsilon budget remains."""
+    """An alert when less than `threshold` of the dataset's (or schema's: `unit`) epsilon budget remains."""
     if share >= threshold:
         return None
     return Alert(
         "budget_low",
-        f"Privacy budget of '{dataset}' is running out: {share:.0%} left (epsilon spent {spent:.4g} of "
-        f"{budget:g}, remaining {remaining:.4g}; alert below {threshold:.0%}). Further trainings will be "
-        "refused once it is used up: plan a budget decision or stop retraining this dataset.",
+        f"Privacy budget of {_named(dataset, unit)} is running out: {share:.0%} left (epsilon spent "
+        f"{spent:.4g} of {budget:g}, remaining {remaining:.4g}; alert below {threshold:.0%}). Further "
+        "trainings will be refused once it is used up: plan a budget decision or stop retraining this "
+        f"{unit}.",
         dataset,
-        {"epsilon_spent": spent, "epsilon_remaining": remaining, "remaining_share": share, "budget": budget},
+        {
+            "epsilon_spent": spent,
+            "epsilon_remaining": remaining,
+            "remaining_share": share,
+            "budget": budget,
+            **_unit_details(unit),
+        },
     )
 
 
-def stale_release(dataset: str, asset: str, last_update: datetime | None, now: datetime, max_age: timedelta):
+def stale_release(
+    dataset: str,
+    asset: str,
+    last_update: datetime | None,
+    now: datetime,
+    max_age: timedelta,
+    unit: str = DATASET,
+):
     """An alert when the release was last updated more than `max_age` ago (None: never released)."""
     if last_update is None:
         return None
@@ -212,9 +240,14 @@ def stale_release(dataset: str, asset: str, last_update: datetime | None, now: d
         "stale_release",
         f"Release '{asset}' is stale: last updated {last_update.isoformat(timespec='minutes')} "
         f"({hours:.1f} h ago; allowed {max_age.total_seconds() / 3600:g} h). Check the nightly run and "
-        "the release gate of this dataset.",
+        f"the release gate of this {unit}.",
         dataset,
-        {"asset": asset, "last_update": last_update.isoformat(), "age_hours": round(hours, 2)},
+        {
+            "asset": asset,
+            "last_update": last_update.isoformat(),
+            "age_hours": round(hours, 2),
+            **_unit_details(unit),
+        },
     )
 
 

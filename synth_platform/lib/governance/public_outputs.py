@@ -15,6 +15,11 @@ flattens it into `path -> value` pairs. Each path must be covered by a rule here
 A path no rule covers is reported as unclassified, and fails the audit: an output nobody can say
 is covered is exactly the kind of output this audit exists to find. This module is plain Python
 (no Dagster) and is unit-tested on small dictionaries.
+
+A schema of related tables has its own audit (`synth_platform/audit_schema_neighbours.py`): its
+neighbours differ by one person with every row that is theirs, and its outputs are collected under
+`schema_certificate.` and `schema_published.`, with tables grouped by what the spec declares
+(`lookup_tables`: public inputs copied as they are; `synthetic_tables`: DP samples).
 """
 
 from __future__ import annotations
@@ -53,6 +58,90 @@ RULES: list[tuple[str, str, str]] = [
     ("published.ledger.*.decision", "dp", "noisy release gate"),
     ("published.ledger.*.event", "dp", "released/blocked follows the noisy gate; trained/gate are settings"),
     ("published.ledger.*", "public", "spend, versions and digests are settings"),
+    # --- a schema of related tables (audit_schema_neighbours.py): neighbours differ by one *person*
+    # with every row that is theirs (lib/relational/contribution.py). The audit groups tables by what
+    # the spec declares: `lookup_tables` (public inputs, copied as they are) and `synthetic_tables`.
+    # The schema release certificate (lib/governance/schema_certificate.py)
+    ("schema_certificate.run_id", "volatile", "run bookkeeping"),
+    ("schema_certificate.issued_at", "volatile", "run bookkeeping"),
+    ("schema_certificate.decision", "dp", "written only when the noisy schema gate passed"),
+    (
+        "schema_certificate.gate.*.noisy_figure",
+        "dp",
+        "noisy schema gate at per-person sensitivity; "
+        "orphans: read from the synthetic tables only (post-processing)",
+    ),
+    ("schema_certificate.gate.*.passed", "dp", "noisy schema gate (post-processing of its figure)"),
+    # a profile share is over a keyed sample of m people, m from the noisy people counts: its
+    # sensitivity (1/m, sqrt(C)/m) and so its noise scale are post-processing of that DP count
+    (
+        "schema_certificate.gate.profile_*.sigma",
+        "dp",
+        "sensitivity / sqrt(2 rho), sensitivity 1/m with m from the noisy people counts",
+    ),
+    (
+        "schema_certificate.gate.*",
+        "public",
+        "check names, thresholds, rho, noise scale and rule: settings and the public contribution bounds",
+    ),
+    (
+        "schema_certificate.release.lookup_tables.*",
+        "public",
+        "a lookup table the spec declares public, copied as it is: rows, columns and hash are public inputs",
+    ),
+    (
+        "schema_certificate.release.synthetic_tables.*.rows",
+        "dp",
+        "the synthetic sample's size, drawn "
+        "from the model's noisy counts (relational dp_mst, post-processing)",
+    ),
+    (
+        "schema_certificate.release.synthetic_tables.*.table_sha256",
+        "dp",
+        "hash of a synthetic table (post-processing of the DP model)",
+    ),
+    (
+        "schema_certificate.release.synthetic_tables.*",
+        "public",
+        "table name, release name, column names and types, lookup flag, row-count source: the spec",
+    ),
+    ("schema_certificate.release.synthetic_sha256", "dp", "hash of the synthetic tables (post-processing)"),
+    ("schema_certificate.release.*", "public", "fixed text"),
+    (
+        "schema_certificate.privacy.rows_per_person.*",
+        "public",
+        "multiplicities of the declared contribution bounds (contribution.multiplicities)",
+    ),
+    (
+        "schema_certificate.privacy.*",
+        "public",
+        "per-person epsilon, delta, rho: settings, ledger entry ids and cumulative sums of them",
+    ),
+    (
+        "schema_certificate.*",
+        "public",
+        "version, kind, schema, neighbouring relation, synthesizer "
+        "settings, digests of the spec, code and gate settings",
+    ),
+    # the published zone: the schema's released tables and its ledger rows
+    ("schema_published.lookup_tables.*", "public", "a lookup table copied as it is (public input)"),
+    ("schema_published.synthetic_tables.*.rows", "dp", "the synthetic sample's size (post-processing)"),
+    ("schema_published.synthetic_tables.*.columns.*", "public", "release schema: the spec"),
+    (
+        "schema_published.other_tables.governance.ledger.*",
+        "public",
+        "the reduced ledger view's columns, "
+        "and its row count: one row per event of a run, the same whether the gate passed or blocked",
+    ),
+    ("schema_published.ledger.*.recorded_at", "volatile", "run bookkeeping"),
+    ("schema_published.ledger.*.run_id", "volatile", "run bookkeeping"),
+    ("schema_published.ledger.*.decision", "dp", "noisy schema gate"),
+    (
+        "schema_published.ledger.*.event",
+        "dp",
+        "released/blocked follows the noisy gate; trained/gate are settings",
+    ),
+    ("schema_published.ledger.*", "public", "per-person spend, versions and digests are settings"),
 ]
 
 

@@ -7,39 +7,64 @@ declared as `max_children` or chosen under DP, `dp_choose_bound`), rows beyond i
 deterministically (keyed order, so the same data always keeps the same rows) and counted, and the
 noise of every measurement is scaled to the most rows one person can then move.
 
-Attribution: every row belongs to exactly one person
-    - a person-table row to itself;
-    - a child row (one foreign key to its owner parent) to the person of its parent;
-    - an entity owned through the link table (an account) to its *owner*: the holder with the
-      smallest pseudonymised key among all its link rows (keyed, so not a data-revealing order);
-    - a link row to the owner of its entity (the list of an account's holders is part of the
-      account); its side key may name another person, a *co-holder*.
+Whose rows are whose
+    - a person-table row is its person's; a child row (one foreign key to its owner parent) is
+      the person's of its parent;
+    - a link row (a *holding*: side key, entity key) is the person's of its side row;
+    - an entity held through the link table (an account) is *shared* by its holders: it is part
+      of D as long as one holder is. Each holding carries its own copy of the entity and of the
+      entity's descendants (transactions), attributed to that holding's person.
 
 Neighbouring relation (the unit ε protects)
-    Two schema instances D, D' are neighbours when D' is D plus one person and every row
-    attributed to that person in D' (their person row, the entities they own with all those
-    entities' link rows, and every descendant row). Link rows attributed to other people are
-    untouched, so a co-holder reference to the added person may exist in D as a bare key; the
-    synthesizer reads co-holders only as a *count per entity* (part of the owner's data), never
-    who they are, and never a person's number of co-holdings.
+    D and D' are neighbours when D' is D plus one person P with every row that is theirs: their
+    person row and its descendants, their link rows, and the entities only P holds with those
+    entities' descendants. An entity P co-holds is in D already (its attribute row and its
+    descendants are its other holders' data too); in D' it gains one holder.
 
-Why the bounding keeps neighbours neighbours (stability)
-    Each cap is applied inside one person's attributed rows: children per parent (the parent and
-    its children belong to one person), owned entities per owner row, holders per entity (the
-    owner's row first, then co-holders in keyed order). Ownership is the minimum holder key, which
-    the added person's rows cannot change for an entity they do not own. So the bounded D and D'
-    differ exactly by the added person's bounded rows, at most `multiplicity[t]` rows of table t:
+The rule (bounding), and why it is stable
+    - children per parent: at most k by a keyed order over the parent's children (md5 of the row;
+      keys in it are pseudonyms), as for any tree;
+    - link rows: at most k_s per side row, by a keyed order over that side row's own holdings only
+      (md5 of the pseudonymised pair): nobody else's rows enter the choice. A holding whose side
+      key resolves to no (bounded) side row, or whose entity does not exist, is dropped;
+    - an entity is kept iff at least one kept link row points to it; its descendants are capped
+      per (original) parent as any child -- a function of the entity's own rows, not its holders;
+    - the bounded entity table holds one *copy* per kept holding (key ``<entity>|<side key>``,
+      `__parent` = the side key, `__person` = the holder, `__entity` = the original key), and
+      every descendant one copy per copy of its parent (keys suffixed the same way): the bounded
+      schema is a tree again, each copy one person's row.
+    Nobody's selection depends on another person's rows, so bounding D' gives bounding D plus P's
+    bounded rows and nothing else: no row of another person appears, disappears or changes (no
+    cascade). At most `multiplicity[t]` rows of table t are P's:
 
         m(person) = 1
-        m(child t of parent p, bound k)          = m(p) * k
-        m(entity e owned via link side s, k_s)    = m(s) * k_s
-        m(link, holders per entity k_e)           = m(e) * k_e
+        m(child t of parent p, bound k)           = m(p) * k
+        m(link, holdings per side row k_s)         = m(side) * k_s
+        m(entity copies)                           = m(link)            (one per holding)
+        m(descendant t of the entity, bound k)     = m(parent) * k      (copies of P's holdings)
+
+    The one figure that is not a function of P's rows alone is an entity's *holder count* (the
+    number of its kept link rows): P changes it by +1 on each entity P co-holds (at most m(link)
+    entities; k_e bounds only the public cells of that histogram, co-holders 0..k_e-1, the last
+    one "k_e-1 or more"), and adds the entities only P holds (an entry each).
 
 Sensitivity per measurement (L2; the worst case puts all of a person's rows in one cell)
-    - a model over table t's rows (dp_mst): group privacy, rho_person = m(t)^2 * rho_row;
-    - a histogram of children per parent of t (one entry per parent row): m(parent);
-    - a histogram of owned entities per side row: m(side); of holders per entity: m(entity).
+    - a model over table t's rows (dp_mst): group privacy, rho_person = m(t)^2 * rho_row (the
+      synthesizer's training rows are at most `rows_per_person` copies per person, keyed);
+    - a histogram of children per parent of table p (one entry per parent row or copy): m(p); for
+      the link's side this is a person's holdings, m(side) entries of P's own;
+    - the histogram of holders per entity: sqrt(2) * m(link) (`HOLDERS_SENSITIVITY`: each of at
+      most m(link) entities moves one cell up, or appears; moving all from one cell to the next
+      is the worst case);
+    - a leak count or a column marginal over table t: m(t) per histogram.
     A Gaussian with standard deviation sigma on a query of sensitivity Δ costs Δ^2 / (2 sigma^2).
+
+What a copy costs: a shared entity's attribute row is read once per holder (a model over the
+copies weights an account by its holders), the price of attributing it to each of them. What is
+not one person's: a co-held entity's existence while all its holders are present, and a change to
+its attributes, are facts about all its holders -- protected at group level, not at one person's ε.
+A person split (`person_split`) keeps each copy with its holder, so each side is the bounding of
+its own people's rows; `uncopied_sql` gives a side back with original keys for the fit.
 """
 
 from __future__ import annotations
@@ -53,10 +78,14 @@ from synth_platform.lib.relational.schema_spec import SchemaSpec, ownership
 from synth_platform.lib.storage.sql_dialect import DUCKDB
 
 PERSON = "__person"  # the person a row is attributed to (a pseudonymised key)
-PARENT = "__parent"  # for the entity table: its owner's side key
-OWNER = "__owner"  # for the link table: true on the owner's row
-HOLDER_PERSON = "__holder_person"  # for the link table: the person of the side key (co-holder)
-HELPER_COLUMNS = (PERSON, PARENT, OWNER, HOLDER_PERSON)
+PARENT = "__parent"  # for the entity copies: the side key of their holding
+ENTITY = "__entity"  # for the link, entity and descendant copies: the original entity key
+HOLDING = "__holding"  # for copies: the side key (text) of the holding they belong to
+ORIGINAL = "__original"  # for copies with a primary key: the original key value
+ORIGINAL_PARENT = "__original_parent"  # for descendant copies: the original key of their parent
+HELPER_COLUMNS = (PERSON, PARENT, ENTITY, HOLDING, ORIGINAL, ORIGINAL_PARENT)
+#: L2 sensitivity of the holders-per-entity histogram, per row of m(link) (module docstring).
+HOLDERS_SENSITIVITY = math.sqrt(2.0)
 #: Public grid a bound is chosen from when it is not declared.
 BOUND_GRID = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 80, 100, 128, 160, 200, 256)
 BOUND_QUANTILE = 0.95
@@ -81,7 +110,8 @@ def q(name: str) -> str:
 
 def required_bounds(spec: SchemaSpec) -> dict[str, int | None]:
     """table -> its declared bound k along its owner key (None: to be chosen under DP). For the
-    link table the bound is owned entities per side row; for the entity, holders per entity."""
+    link table the bound is holdings per side row; for the entity, the holders per entity the
+    holders histogram tells apart (its public cells; not a cap on anyone's rows)."""
     own = ownership(spec)
     out: dict[str, int | None] = {}
     for table in own.order[1:]:
@@ -101,8 +131,8 @@ def multiplicities(spec: SchemaSpec, bounds: dict[str, int], upto: str | None = 
         if own.link is not None and table == own.link.table:
             continue  # after its entity
         if own.link is not None and table == own.link.entity.parent_table:
-            m[table] = m[own.link.side.parent_table] * bounds[own.link.table]
-            m[own.link.table] = m[table] * bounds[table]
+            m[own.link.table] = m[own.link.side.parent_table] * bounds[own.link.table]
+            m[table] = m[own.link.table]  # one copy per holding
             continue
         m[table] = m[own.owner_fk[table].parent_table] * bounds[table]
     return m
@@ -173,6 +203,64 @@ def _row_hash(alias: str) -> str:
     return f"md5(CAST({alias} AS VARCHAR))"
 
 
+def copied_tables(spec: SchemaSpec) -> set[str]:
+    """The link's entity and every table owned through it: bounded as one copy per holding."""
+    own = ownership(spec)
+    if own.link is None:
+        return set()
+    out = {own.link.entity.parent_table}
+    for name in own.order:
+        fk = own.owner_fk.get(name)
+        if name != own.link.table and fk is not None and fk.parent_table in out:
+            out.add(name)
+    return out
+
+
+def holder_counts(con, link_relation: str) -> dict[int, int]:
+    """Exact {holders: entities} of a bounded link table (its kept holdings per original entity);
+    an input of the holders histogram (sensitivity `HOLDERS_SENSITIVITY` * m(link))."""
+    rows = con.execute(
+        f"SELECT n, count(*) FROM (SELECT {ENTITY}, count(*) AS n FROM {link_relation} GROUP BY 1) GROUP BY 1"
+    ).fetchall()
+    return {int(n): int(c) for n, c in rows}
+
+
+def uncopied_sql(spec: SchemaSpec, name: str, relations: dict[str, str], columns: list[str]) -> str:
+    """A query giving bounded table `name` (`columns`: its columns) back with original keys and
+    without helper columns: the link's entity key is the original entity's again, and the entity
+    and its descendants appear once (the copy of the entity's smallest holding in `relations`).
+    Each side of a person split is the bounding of its own people's rows (`person_split`), so this
+    is a bounded instance again: bounding it once more (`RelationalSynthesizer.fit`) keeps every
+    row, and a co-held entity reaches the fit with all its holders on that side."""
+    own = ownership(spec)
+    plain = [c for c in columns if c not in HELPER_COLUMNS]
+    link = own.link
+    if link is not None and name == link.table:
+        picked = [f"t.{ENTITY} AS {q(c)}" if c == link.entity.child_column else f"t.{q(c)}" for c in plain]
+        return f"SELECT {', '.join(picked)} FROM {relations[name]} t"
+    if name not in copied_tables(spec):
+        return f"SELECT {', '.join(f't.{q(c)}' for c in plain)} FROM {relations[name]} t"
+    pk = spec.tables[name].primary_key
+    fk = own.owner_fk[name].child_column if name != link.entity.parent_table else None
+    picked = []
+    for c in plain:
+        if c == pk:
+            picked.append(f"t.{ORIGINAL} AS {q(c)}")
+        elif c == fk:
+            picked.append(f"t.{ORIGINAL_PARENT} AS {q(c)}")
+        else:
+            picked.append(f"t.{q(c)}")
+    return (
+        f"SELECT {', '.join(picked)} FROM {relations[name]} t JOIN (SELECT {ENTITY} AS e, "
+        f"min({HOLDING}) AS h FROM {relations[link.table]} GROUP BY 1) c "
+        f"ON t.{ENTITY} = c.e AND t.{HOLDING} = c.h"
+    )
+
+
+def _copy_key(key: str, holding: str) -> str:
+    return f"concat(CAST({key} AS VARCHAR), '|', {holding})"
+
+
 def bound_contributions(
     con,
     spec: SchemaSpec,
@@ -182,11 +270,13 @@ def bound_contributions(
     choose=None,
 ) -> tuple[dict[str, str], BoundReport]:
     """Bounded copies of the modelled tables in DuckDB schema `schema` (lookups passed through),
-    each with a `__person` column (the person the row is attributed to), plus `__parent` on the
-    entity and `__owner` / `__holder_person` on the link table. `bounds`: table -> k; a child
-    table's k may be None when `choose(table, children_per_parent, sensitivity)` is given: it is
-    then chosen (under DP, by the caller's mechanism) from the bounded parent's children counts.
-    The link table's two bounds must be given."""
+    each with a `__person` column (the person the row is attributed to); the link table, the
+    entity and its descendants as one copy per kept holding (module docstring: `__parent`,
+    `__entity`, `__holding`, `__original`). `bounds`: table -> k; a child table's k may be None
+    when `choose(table, children_per_parent, sensitivity)` is given: it is then chosen (under DP,
+    by the caller's mechanism) from the bounded parent's children counts. The link table's two
+    bounds must be given. `BoundReport.kept` counts original rows (an entity once, however many
+    holders keep it)."""
     own = ownership(spec)
     bounds = dict(bounds)
     if own.link is not None and (
@@ -194,8 +284,9 @@ def bound_contributions(
     ):
         raise ValueError(
             f"link table {own.link.table!r}: declare max_children on both of its foreign keys "
-            "(owned entities per person-side row, and holders per entity)"
+            "(holdings per person-side row, and holders per entity)"
         )
+    copied = copied_tables(spec)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
     out = {name: relations[name] for name in spec.lookups}
     report = BoundReport()
@@ -228,11 +319,14 @@ def bound_contributions(
         fk = own.owner_fk[name]
         parent_pk = spec.tables[fk.parent_table].primary_key
         table_pk = spec.tables[name].primary_key
+        # the parent's original keys (a copied parent: its kept originals, whatever its holders)
+        parent_key = ORIGINAL if fk.parent_table in copied else parent_pk
+        parents = f"(SELECT DISTINCT {q(parent_key)} AS k FROM {out[fk.parent_table]})"
         if bounds.get(name) is None:
             if choose is None:
                 raise ValueError(f"no bound for table {name!r}: declare max_children on {fk.column}")
             counts = children_per_parent_counts(
-                con, out[fk.parent_table], parent_pk, relations[name], fk.child_column
+                con, out[fk.parent_table], parent_key, relations[name], fk.child_column
             )
             sensitivity = multiplicities(spec, bounds, upto=fk.parent_table)[fk.parent_table]
             bounds[name] = int(choose(name, counts, sensitivity))
@@ -241,21 +335,39 @@ def bound_contributions(
             if table_pk
             else ""
         )
-        sql = (
-            f"WITH j AS (SELECT t.*, p.{PERSON} AS {PERSON} FROM {relations[name]} t "
-            f"JOIN {out[fk.parent_table]} p "
-            f"ON t.{q(fk.child_column)} = p.{q(parent_pk)} {dedupe}) "
+        capped = (
+            f"WITH j AS (SELECT t.* FROM {relations[name]} t "
+            f"WHERE t.{q(fk.child_column)} IN (SELECT k FROM {parents}) {dedupe}) "
             f"SELECT * FROM j QUALIFY row_number() OVER (PARTITION BY {q(fk.child_column)} "
             f"ORDER BY {_row_hash('j')}) <= {int(bounds[name])}"
         )
-        joined = _count(
-            con,
-            f"(SELECT 1 FROM {relations[name]} t JOIN {out[fk.parent_table]} p "
-            f"ON t.{q(fk.child_column)} = p.{q(parent_pk)})",
-        )
+        if name in copied:
+            # one copy per copy of the parent (per holding), keys suffixed with the holding
+            replace = [f"p.{q(parent_pk)} AS {q(fk.child_column)}"]
+            extra = (
+                f", p.{PERSON} AS {PERSON}, p.{ENTITY} AS {ENTITY}, p.{HOLDING} AS {HOLDING}, "
+                f"c.{q(fk.child_column)} AS {ORIGINAL_PARENT}"
+            )
+            if table_pk:
+                replace.append(f"{_copy_key(f'c.{q(table_pk)}', f'p.{HOLDING}')} AS {q(table_pk)}")
+                extra += f", c.{q(table_pk)} AS {ORIGINAL}"
+            sql = (
+                f"SELECT c.* REPLACE ({', '.join(replace)}){extra} FROM ({capped}) c "
+                f"JOIN {out[fk.parent_table]} p ON c.{q(fk.child_column)} = p.{ORIGINAL}"
+            )
+        else:
+            sql = (
+                f"SELECT c.*, p.{PERSON} AS {PERSON} FROM ({capped}) c "
+                f"JOIN {out[fk.parent_table]} p ON c.{q(fk.child_column)} = p.{q(parent_pk)}"
+            )
+        joined = _count(con, f"(SELECT 1 FROM {relations[name]} t WHERE t.{q(fk.child_column)} IN {parents})")
         con.execute(f"CREATE OR REPLACE TABLE {target(name)} AS {sql}")
         out[name] = target(name)
-        report.kept[name] = _count(con, out[name])
+        report.kept[name] = (
+            _count(con, f"(SELECT DISTINCT {ORIGINAL} FROM {out[name]})")
+            if name in copied and table_pk
+            else _count(con, f"({capped})")
+        )
         report.dropped_cascade[name] = _count(con, relations[name]) - joined
         report.dropped_over_bound[name] = joined - report.kept[name]
     report.bounds = bounds
@@ -264,58 +376,51 @@ def bound_contributions(
 
 
 def _bound_link(con, spec, relations, out, report, target, bounds) -> None:
-    """The link table and its entity: owner = smallest side key among an entity's holders that
-    resolve to a (bounded) side row; at most k_s owned entities per side row (keyed order), at most
-    k_e holders per entity (owner first, then keyed order). A co-holder row whose side key resolves
-    nowhere is kept (it is the owner's data, counted as a holder): dropping it would let one
-    person's absence change another person's entity, which the neighbouring relation excludes."""
+    """The link table and its entity (module docstring): a holding needs a (bounded) side row and
+    an existing entity; at most k_s holdings per side row, by the md5 of the pseudonymised pair
+    (that side row's own rows only); an entity is kept iff a kept holding points to it, as one
+    copy per kept holding."""
     link = ownership(spec).link
     s, e = q(link.side.child_column), q(link.entity.child_column)
     side_pk = q(spec.tables[link.side.parent_table].primary_key)
     entity = link.entity.parent_table
     entity_pk = q(spec.tables[entity].primary_key)
-    k_s, k_e = int(bounds[link.table]), int(bounds[entity])
+    k_s = int(bounds[link.table])
+    pair = f"md5(concat(CAST({s} AS VARCHAR), '|', CAST({e} AS VARCHAR)))"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __entity_once AS SELECT * FROM {relations[entity]} x "
+        f"WHERE {entity_pk} IS NOT NULL "
+        f"QUALIFY row_number() OVER (PARTITION BY {entity_pk} ORDER BY {_row_hash('x')}) = 1"
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __link_resolved AS "
-        f"SELECT l.*, sp.{PERSON} AS {HOLDER_PERSON} FROM {relations[link.table]} l "
-        f"LEFT JOIN {out[link.side.parent_table]} sp ON l.{s} = sp.{side_pk} "
-        f"WHERE l.{s} IS NOT NULL AND l.{e} IN (SELECT {entity_pk} FROM {relations[entity]}) "
+        f"SELECT l.*, sp.{PERSON} AS {PERSON} FROM {relations[link.table]} l "
+        f"JOIN {out[link.side.parent_table]} sp ON l.{s} = sp.{side_pk} "
+        f"WHERE l.{e} IN (SELECT {entity_pk} FROM __entity_once) "
         f"QUALIFY row_number() OVER (PARTITION BY l.{s}, l.{e} ORDER BY {_row_hash('l')}) = 1"
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __owned AS "
-        f"WITH own AS (SELECT {e} AS e, min({s}) FILTER (WHERE {HOLDER_PERSON} IS NOT NULL) AS owner "
-        f"FROM __link_resolved GROUP BY 1 HAVING owner IS NOT NULL) "
-        f"SELECT e, owner FROM own QUALIFY row_number() OVER (PARTITION BY owner "
-        f"ORDER BY md5(CAST(e AS VARCHAR)), e) <= {k_s}"
-    )
+    holding = f"CAST(l.{s} AS VARCHAR)"
     con.execute(
         f"CREATE OR REPLACE TABLE {target(link.table)} AS "
-        f"WITH lk AS (SELECT l.*, l.{s} = o.owner AS {OWNER}, sp.{PERSON} AS {PERSON} FROM __link_resolved l "
-        f"JOIN __owned o ON l.{e} = o.e JOIN {out[link.side.parent_table]} sp ON sp.{side_pk} = o.owner) "
-        f"SELECT * FROM lk QUALIFY row_number() OVER (PARTITION BY {e} ORDER BY {OWNER} DESC, "
-        f"md5(CAST({s} AS VARCHAR)), {s}) <= {k_e}"
+        f"WITH kept AS (SELECT * FROM __link_resolved QUALIFY row_number() OVER (PARTITION BY {s} "
+        f"ORDER BY {pair}, {e}) <= {k_s}) "
+        f"SELECT l.* REPLACE ({_copy_key(f'l.{e}', holding)} AS {e}), l.{e} AS {ENTITY}, "
+        f"{holding} AS {HOLDING} FROM kept l"
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {target(entity)} AS "
-        f"SELECT x.*, l.{s} AS {PARENT}, l.{PERSON} AS {PERSON} FROM {relations[entity]} x "
-        f"JOIN {target(link.table)} l ON x.{entity_pk} = l.{e} AND l.{OWNER} "
-        f"QUALIFY row_number() OVER (PARTITION BY x.{entity_pk} ORDER BY {_row_hash('x')}) = 1"
+        f"SELECT x.* REPLACE (l.{e} AS {entity_pk}), l.{s} AS {PARENT}, l.{PERSON} AS {PERSON}, "
+        f"l.{ENTITY} AS {ENTITY}, l.{HOLDING} AS {HOLDING}, x.{entity_pk} AS {ORIGINAL} "
+        f"FROM __entity_once x JOIN {target(link.table)} l ON x.{entity_pk} = l.{ENTITY}"
     )
     out[link.table], out[entity] = target(link.table), target(entity)
     resolved = _count(con, "__link_resolved")
-    owned_all = _count(con, f"(SELECT DISTINCT {e} FROM __link_resolved)")
-    for name, total, reachable in (
-        (link.table, _count(con, relations[link.table]), None),
-        (entity, _count(con, relations[entity]), owned_all),
-    ):
-        report.kept[name] = _count(con, out[name])
-        if name == link.table:
-            # over a bound: holders over an entity's cap, or rows of entities over an owner's cap
-            report.dropped_cascade[name] = total - resolved
-            report.dropped_over_bound[name] = resolved - report.kept[name]
-        else:
-            report.dropped_cascade[name] = total - reachable
-            report.dropped_over_bound[name] = reachable - report.kept[name]
+    held = _count(con, f"(SELECT DISTINCT {e} FROM __link_resolved)")
+    report.kept[link.table] = _count(con, out[link.table])
+    report.dropped_cascade[link.table] = _count(con, relations[link.table]) - resolved
+    report.dropped_over_bound[link.table] = resolved - report.kept[link.table]
+    report.kept[entity] = _count(con, f"(SELECT DISTINCT {ENTITY} FROM {out[link.table]})")
+    report.dropped_cascade[entity] = _count(con, relations[entity]) - held
+    report.dropped_over_bound[entity] = held - report.kept[entity]
     con.execute("DROP TABLE IF EXISTS __link_resolved")
-    con.execute("DROP TABLE IF EXISTS __owned")
+    con.execute("DROP TABLE IF EXISTS __entity_once")

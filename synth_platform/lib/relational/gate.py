@@ -38,13 +38,14 @@ sensitivity, implied by the contribution bounds (`contribution.multiplicities`, 
 one person has in table t after bounding):
 
 * a histogram with one entry per parent row of table p: Δ = m(p) (all of a person's parent rows
-  in one cell is the worst case); over P joint tables released together: Δ = m(p) sqrt(P);
-* children per *side* row of the link table (a person's holdings): the person's m(side) entries,
-  and each co-holder row of the entities they own (at most m(entity) (k_e - 1)) moves another
-  person's entry between two cells: Δ = m(side) + 2 m(entity) (k_e - 1);
+  in one cell is the worst case); over P joint tables released together: Δ = m(p) sqrt(P). The
+  real side under the link's entity is one copy per holding (`contribution`), so children per
+  *side* row are a person's own holdings: Δ = m(side);
+* holders per entity (and its pair trends), counted per original entity: a person adds one
+  holder to at most m(link) entities, or adds the entity: Δ = sqrt(2) m(link) (times sqrt(P));
 * a table's column marginals (C histograms, each of a person's m(t) rows in one cell of each):
   Δ = m(t) sqrt(C);
-* a leak count: Δ = m(t), or m(t) (2 k_e - 1) under the link's entity (`figures/leaks.py`);
+* a leak count: Δ = m(t) (`figures/leaks.py`);
 * a profile share over a keyed sample of m people: a person's profile is a function of the rows
   attributed to them only, so one person moves one indicator on one side: Δ = 1/m (close copies:
   sqrt(C)/m for C public cuts); people counts: Δ = 1.
@@ -88,6 +89,7 @@ from synth_platform.lib.relational.figures.plan import (
     children_bound,
     children_sensitivity,
     gate_plan,
+    holders_fk,
     modelled_fks,
     trend_child_numbers,
     trend_parent_columns,
@@ -278,7 +280,8 @@ def evaluate_schema(
         k = children_bound(spec, fk, bounds)
         pk = spec.tables[fk.parent_table].primary_key
         if p["kind"] == "children_per_parent":
-            tables = [tuple(children_histogram(con, rel, fk, pk, k) for rel in (train, synthetic))]
+            holders = holders_fk(spec, fk)
+            tables = [tuple(children_histogram(con, rel, fk, pk, k, holders) for rel in (train, synthetic))]
             threshold, what = checks.max_children_tvd, "TVD of children per parent (noisy real side)"
         else:
             tables = trend_tables(con, spec, fk, k, train, synthetic)

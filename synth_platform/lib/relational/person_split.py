@@ -9,17 +9,18 @@ split key (`split_sql.split_params`: platform key, seed) of ``person|`` + that p
 pseudonymised key, compared with the holdout fraction as in `split_sql` -- so adding or removing
 a person moves no other person between sides.
 
-Link rows follow the owner of their entity (they are attributed to it); a co-holder reference in
-such a row may name a person on the other side. Those references are counted
-(`cross_side_references`) and kept: they are part of the owner's data, and the training reads
-co-holders only as a count per entity.
+Link rows follow the person of their side key, and under the link's entity every holding has
+its own copy of the entity and its descendants (`contribution`), so each side is exactly the
+bounding of its own people's rows. An entity held by people on both sides has a copy on each:
+those entities are counted (`cross_side_references`) -- restricted evidence of how much the
+holdout shares with the training side through joint accounts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from synth_platform.lib.relational.contribution import HOLDER_PERSON, PERSON, q
+from synth_platform.lib.relational.contribution import ENTITY, PERSON, q
 from synth_platform.lib.relational.schema_spec import SchemaSpec, ownership
 from synth_platform.lib.storage.sql_dialect import DUCKDB, bind_duckdb
 from synth_platform.lib.synthesize.split_sql import holdout_threshold, split_params
@@ -80,13 +81,10 @@ def split_by_person(
         result.train[name] = result.holdout[name] = bounded[name]
     link = ownership(spec).link
     if link is not None:
-        result.cross_side_references = sum(
-            int(
-                con.execute(
-                    f"SELECT count(*) FROM {sides[link.table]} WHERE {HOLDER_PERSON} NOT IN "
-                    f"(SELECT {PERSON} FROM {sides[spec.person]})"
-                ).fetchone()[0]
-            )
-            for sides in (result.train, result.holdout)
+        result.cross_side_references = int(
+            con.execute(
+                f"SELECT count(*) FROM (SELECT {ENTITY} FROM {result.train[link.table]} INTERSECT "
+                f"SELECT {ENTITY} FROM {result.holdout[link.table]})"
+            ).fetchone()[0]
         )
     return result

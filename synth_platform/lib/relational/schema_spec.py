@@ -26,9 +26,9 @@ Format (YAML or a dict)::
 
 `max_children` (k) bounds the rows a parent may have along that foreign key; rows beyond it are
 dropped deterministically and counted (`lib.relational.contribution`). On the link table, k of
-its person-side key bounds the entities a person *owns* (an entity's owner is its holder with the
-smallest pseudonymised key; co-holdings are part of the owner's data), and k of its entity key
-bounds the holders per entity, owner included. Left out, k is chosen
+its person-side key bounds the holdings of a person (chosen among that person's own holdings, so
+no one's rows depend on anyone else's), and k of its entity key sets the public cells of the
+holders-per-entity histogram (it drops no row). Left out, k is chosen
 under DP from a noisy histogram of children per parent (a small share of the budget). Columns are
 `lib.spec.ColumnSpec`, so `categories:`, `bounds:`, `pii:` and `mask:` mean what they mean for a
 single table. A single-table dataset is a one-table schema: `SchemaSpec.from_dataset(spec)`.
@@ -37,10 +37,21 @@ Supported shapes (checked): every modelled table other than the person and the l
 exactly one foreign key to a modelled table (its owner edge; any number to lookups); the link
 table has exactly two, one towards the person side and one to an *entity* table (accounts) that
 is owned through it.
+
+The gate's settings (optional, `SchemaCheckSpec`)::
+
+    checks:
+      gate_rho: 0.05          # zCDP rho one gate evaluation spends (default 0.01)
+      false_block_rate: 0.01  # chance an honest release is blocked by the gate's noise
+      max_children_tvd: 0.25  # ...and any other threshold of `lib.relational.gate.RelationalChecks`
+
+A small schema's noisy cross-table figures are too wide to block at the default rho; raising it
+here (rather than in Python) keeps the choice in the spec, its digest and its review.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +67,9 @@ from synth_platform.lib.spec import (
     SplitSpec,
     unusable_column_name,
 )
+
+#: zCDP rho one evaluation of a schema's gate spends unless `checks.gate_rho` says otherwise.
+DEFAULT_GATE_RHO = 0.01
 
 #: PII classes a public lookup table may not hold: a lookup is copied to the release as it is.
 PERSON_PII = ("direct_identifier", "quasi_identifier", "sensitive")
@@ -128,6 +142,40 @@ class RelationalSynthesizerSpec(_Strict):
     seed: int = 7
 
 
+class SchemaCheckSpec(_Strict):
+    """The schema gate's settings: its rho per evaluation and the thresholds of
+    `lib.relational.gate.RelationalChecks` (same names). A threshold left out keeps its
+    `RelationalChecks` default, so the defaults live in one place."""
+
+    #: zCDP rho one gate evaluation (a new model + synthetic tables pair) spends on its noisy
+    #: figures, charged to the schema's budget before the gate reads real data. Larger: narrower
+    #: figures (a small schema's cross-table figures can block at all), more budget per release.
+    gate_rho: float = Field(default=DEFAULT_GATE_RHO, gt=0.0, le=1.0)
+    false_block_rate: float | None = None
+    max_children_tvd: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_pair_trend_tvd: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_profile_exact_copy_excess: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_profile_close_copy_excess: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_holdout_people: int | None = Field(default=None, ge=1)
+    min_table_quality: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @field_validator("false_block_rate")
+    @classmethod
+    def _false_block_rate_is_a_small_probability(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and 0.0 < value < 0.5):
+            raise ValueError(
+                f"must be a probability strictly between 0 and 0.5 (the chance that an honest release "
+                f"is blocked by the gate's noise, e.g. 0.01 = 1 in 100 evaluations), not {value!r}"
+            )
+        return value
+
+    def relational_checks(self):
+        """The `RelationalChecks` these settings give (imported here: the gate imports this module)."""
+        from synth_platform.lib.relational.gate import RelationalChecks
+
+        return RelationalChecks(**self.model_dump(exclude_none=True, exclude={"gate_rho"}))
+
+
 class SchemaSpec(_Strict):
     name: str
     description: str = ""
@@ -137,6 +185,7 @@ class SchemaSpec(_Strict):
     synthesizer: RelationalSynthesizerSpec = RelationalSynthesizerSpec()
     split: SplitSpec = SplitSpec()
     privacy: PrivacySpec = PrivacySpec()
+    checks: SchemaCheckSpec = SchemaCheckSpec()
 
     @field_validator("name")
     @classmethod
@@ -164,6 +213,7 @@ class SchemaSpec(_Strict):
         for check in (_check_person, _check_keys, _check_foreign_keys, _check_cycles, _check_lookups):
             check(self)
         ownership(self)  # raises on an unsupported shape or an unreachable table
+        _check_gate_rho(self)
         return self
 
     # ------------------------------------------------------------------ conversions
@@ -321,6 +371,26 @@ def _check_lookups(spec: SchemaSpec) -> None:
                     f"{fk.references} points at the modelled table {fk.parent_table!r}; a public lookup "
                     "may reference only other lookups -- remove `lookup: true` to model it instead"
                 )
+
+
+def _check_gate_rho(spec: SchemaSpec) -> None:
+    """A gate rho the whole budget could never pay would block every release without reading a
+    row (the charge is refused at run time): refuse it on load instead. Only a rho the spec sets
+    is checked, so a spec that leaves the default keeps loading as before."""
+    budget = spec.privacy.epsilon_budget
+    if budget is None or "gate_rho" not in spec.checks.model_fields_set:
+        return
+    from synth_platform.lib.synthesize.accounting import rho_from_epsilon_delta
+
+    allowed = rho_from_epsilon_delta(budget, spec.privacy.delta)
+    if spec.checks.gate_rho > allowed:
+        raise ValueError(
+            f"checks.gate_rho {spec.checks.gate_rho:g} is more than the schema's whole budget could ever "
+            f"pay: privacy.epsilon_budget {budget:g} at delta {spec.privacy.delta:g} is rho "
+            f"{allowed:.4g} in all, and every training (synthesizer.epsilon "
+            f"{spec.synthesizer.epsilon:g}) spends from it too, so every gate would block without "
+            f"judging; lower checks.gate_rho well below {allowed:.4g} or raise privacy.epsilon_budget"
+        )
 
 
 # ---------------------------------------------------------------------- ownership

@@ -38,15 +38,16 @@ from synth_platform.lib.relational import contribution as contrib
 from synth_platform.lib.relational.ingest import warehouse_name
 from synth_platform.lib.relational.person_split import split_by_person
 from synth_platform.lib.relational.pseudonyms import pseudonymise
-from synth_platform.lib.relational.schema_spec import SchemaSpec
+from synth_platform.lib.relational.schema_spec import DEFAULT_GATE_RHO, SchemaSpec
 from synth_platform.lib.storage.private_files import make_parents_private, write_private
 from synth_platform.lib.storage.warehouse import quote_ident
 
 #: A bound left out of the spec: bounding for the gate's evidence uses this public cap; the
 #: synthesizer then chooses its own (smaller or equal) bound under DP on the training side.
 UNDECLARED_BOUND = 100
-#: The gate's zCDP rho per evaluation (charged in a `gate` ledger row before it reads real data).
-GATE_RHO = 0.01
+#: The gate's zCDP rho per evaluation (charged in a `gate` ledger row before it reads real data)
+#: when the schema's spec sets no `checks.gate_rho`.
+GATE_RHO = DEFAULT_GATE_RHO
 #: People per sampled chunk written to the warehouse (memory: one chunk).
 CHUNK_PEOPLE = 20_000
 POINTER = "current.json"
@@ -134,14 +135,20 @@ def side_relations(spec: SchemaSpec, side: str) -> dict[str, str]:
 
 
 def training_views(con, spec: SchemaSpec) -> dict[str, str]:
-    """The training tables without the bounding's helper columns, as views (what `fit` reads)."""
+    """The training tables without the bounding's helper columns and with their original keys (an
+    entity held through the link table once, not once per holding: `contribution.uncopied_sql`),
+    as views (what `fit` reads)."""
     plain = stage_schema(spec.name, "train_plain")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(plain)}")
     out = {}
-    for name, relation in side_relations(spec, "train").items():
+    train = side_relations(spec, "train")
+    for name, relation in train.items():
         columns = [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall()]
-        keep = ", ".join(q(c) for c in columns if c not in contrib.HELPER_COLUMNS)
-        con.execute(f"CREATE OR REPLACE VIEW {q(plain)}.{q(name)} AS SELECT {keep} FROM {relation}")
+        sql = contrib.uncopied_sql(spec, name, train, columns) if name in spec.modelled else None
+        if sql is None:
+            keep = ", ".join(q(c) for c in columns if c not in contrib.HELPER_COLUMNS)
+            sql = f"SELECT {keep} FROM {relation}"
+        con.execute(f"CREATE OR REPLACE VIEW {q(plain)}.{q(name)} AS {sql}")
         out[name] = f"{q(plain)}.{q(name)}"
     return out
 

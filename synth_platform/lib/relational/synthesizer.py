@@ -13,10 +13,12 @@ related schema is generated top-down along the ownership tree of `schema_spec.ow
    (named ``__p_<table.column>``), trained on at most `rows_per_person` rows per person; a sampled
    row is given to a synthetic parent with the same values, so parent attributes (and the
    holder's segment, two levels up) shape their children;
-4. the many-to-many link: entities (accounts) are generated as the owned children of the link's
-   person side (owned entities per person: a DP histogram), each gets co-holders from a DP
-   histogram of holders per entity (drawn uniformly among other synthetic people), and the
-   link's own columns (a role) by `dp_mst` over them plus the owner flag;
+4. the many-to-many link: the real side is bounded as one copy of an entity per holding
+   (`contribution`), so entities (accounts) are fitted as children of the link's person side
+   (holdings per person: a DP histogram) and conditioned on their holder; when sampling, each
+   drawn holding starts a new entity with probability 1 / (mean holders), each entity gets
+   co-holders from a DP histogram of holders per entity (drawn uniformly among other synthetic
+   people), and the link's own columns (a role) come from `dp_mst` over them;
 5. public lookups are copied; foreign keys to lookups are modelled as categories whose domain
    is the lookup's keys (public), so they always resolve.
 

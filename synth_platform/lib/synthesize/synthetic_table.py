@@ -11,7 +11,10 @@ chunk, in the guard, in the swap -- leaves the previous table exactly as it was,
 staging table is dropped (one a crashed writer left is dropped by the next successful swap).
 
 Column types are those DuckDB gives the first chunk's frame (as when a whole frame is written),
-except a column that is all NULL in it, which becomes VARCHAR so later chunks still fit.
+except a column that is all NULL in it, which becomes VARCHAR so later chunks still fit. A chunk
+may also be the Arrow table of such a frame (`SourceShape.chunks(arrow=True)`: chunks refilled
+by worker processes travel as Arrow): DuckDB reads it without a conversion and gives it the same
+types as the frame.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from synth_platform.lib.storage.warehouse import connect, quote_ident
 
@@ -39,7 +43,7 @@ def write_chunks(
     db_path: Path,
     schema: str,
     table: str,
-    chunks: Iterable[pd.DataFrame],
+    chunks: Iterable[pd.DataFrame | pa.Table],
     guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> int:
     """Replace `schema.table` in the warehouse with the concatenated chunks; returns the rows.
@@ -65,7 +69,7 @@ def write_chunks(
 
 
 def _append(
-    con: duckdb.DuckDBPyConnection, schema: str, staged: str, frame: pd.DataFrame, first: bool
+    con: duckdb.DuckDBPyConnection, schema: str, staged: str, frame: pd.DataFrame | pa.Table, first: bool
 ) -> None:
     con.register("_chunk", frame)
     try:

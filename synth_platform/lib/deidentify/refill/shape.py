@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from synth_platform.lib.deidentify.masking import ColumnTreatment
 from synth_platform.lib.deidentify.refill.formats import accepted_formats, check_format, check_formats
@@ -158,7 +159,8 @@ class FilledChunk:
     so the parent checks them against earlier chunks without shipping the values twice."""
 
     index: int
-    frame: pd.DataFrame
+    #: the filled frame; an Arrow table of it when it came back from a worker (`parallel`)
+    frame: pd.DataFrame | pa.Table
     report: dict[str, dict]
     hashes: dict[str, np.ndarray]
 
@@ -236,6 +238,14 @@ class ChunkFiller:
         return _cast(pd.Series(fakes, dtype=object), column_type), TakenValues.hashes(fakes)
 
 
+def _column(frame: pd.DataFrame | pa.Table, column: str) -> pd.Series:
+    """One column of a filled chunk as pandas, with the type it had in the frame (an Arrow
+    table keeps the frame's pandas metadata: text stays object, Int64 stays Int64)."""
+    if isinstance(frame, pa.Table):
+        return frame.select([column]).to_pandas()[column]
+    return frame[column]
+
+
 def _redraw_rng(seed: int, column: str, index: int) -> np.random.Generator:
     """The stream redraws of chunk `index`'s fakes come from: independent of every column and
     chunk stream (a two-part spawn key), and the same in whichever process runs it."""
@@ -299,14 +309,17 @@ class SourceShape:
         index, start = self.claim(len(sampled))
         return self.reconcile(self.filler.fill(index, start, sampled))
 
-    def chunks(self, sampled: Iterable[pd.DataFrame], workers: int | None = None) -> Iterator[pd.DataFrame]:
+    def chunks(
+        self, sampled: Iterable[pd.DataFrame], workers: int | None = None, arrow: bool = False
+    ) -> Iterator[pd.DataFrame | pa.Table]:
         """Every chunk of the table, in order, filled by `workers` processes at once (default:
-        `parallel.refill_workers()`); the same table whatever the count (`parallel.fill_chunks`)."""
+        `parallel.refill_workers()`); the same table whatever the count (`parallel.fill_chunks`).
+        `arrow`: a chunk a worker filled stays the Arrow table it travelled as (for a writer)."""
         from synth_platform.lib.deidentify.refill.parallel import fill_chunks
 
-        return fill_chunks(self, sampled, workers)
+        return fill_chunks(self, sampled, workers, arrow)
 
-    def reconcile(self, filled: FilledChunk) -> pd.DataFrame:
+    def reconcile(self, filled: FilledChunk) -> pd.DataFrame | pa.Table:
         """Chunk `filled.index` made consistent with the chunks before it (call in chunk order):
         a unique-identifier fake an earlier chunk drew is redrawn (never compared with a real
         value: only with other fakes, by hash), then the chunk's fakes are remembered."""
@@ -316,29 +329,40 @@ class SourceShape:
         start = self._starts.pop(filled.index)
         frame = filled.frame
         for column, hashes in filled.hashes.items():
-            self._unrepeat(frame, column, hashes, filled.index, start)
+            frame = self._unrepeat(frame, column, hashes, filled.index, start)
         self.report.update(filled.report)
         return frame
 
-    def _unrepeat(self, frame: pd.DataFrame, column: str, hashes: np.ndarray, index: int, start: int) -> None:
-        """Redraw (in place) the fakes of `column` that an earlier chunk drew or that a redraw
-        repeated inside this chunk, then remember the chunk's fakes."""
+    def _unrepeat(
+        self, frame: pd.DataFrame | pa.Table, column: str, hashes: np.ndarray, index: int, start: int
+    ) -> pd.DataFrame | pa.Table:
+        """Redraw the fakes of `column` that an earlier chunk drew or that a redraw repeated
+        inside this chunk, then remember the chunk's fakes. A frame is changed in place; an Arrow
+        table (immutable) comes back with that one column replaced, the rest untouched."""
         taken = self._taken[column]
         hashes = np.array(hashes, dtype=np.uint64)
         repeated = taken.contains_hashes(hashes)
         rng = None
+        replaced = None
         for _ in range(_UNIQUE_ROUNDS):
             if not repeated.any():
                 break
             rng = rng or _redraw_rng(self.seed, column, index)
             at = np.flatnonzero(repeated)
             values, new_hashes = self.filler.redraw(column, len(at), index, start, rng)
-            replaced = frame[column].copy()
+            replaced = (_column(frame, column) if replaced is None else replaced).copy()
             replaced.iloc[at] = values.array  # the column's own dtype (text, Int64)
-            frame[column] = replaced
             hashes[at] = new_hashes
             repeated = taken.contains_hashes(hashes) | pd.Series(hashes).duplicated().to_numpy()
         taken.add_hashes(hashes)
+        if replaced is None:
+            return frame
+        if isinstance(frame, pa.Table):
+            at = frame.schema.get_field_index(column)
+            field = frame.schema.field(at)
+            return frame.set_column(at, field, pa.Array.from_pandas(replaced, type=field.type))
+        frame[column] = replaced
+        return frame
 
 
 def restore_source_shape(

@@ -11,6 +11,7 @@ from synth_platform.lib.deidentify.masking import ColumnTreatment
 from synth_platform.lib.gate import privacy, quality
 from synth_platform.lib.gate.attacks.suite import RELATIVE_ATTACKS
 from synth_platform.lib.gate.evaluation.checks import privacy_attacks, public_expectations, utility_check
+from synth_platform.lib.gate.evaluation.evidence_worker import EvidenceWorker
 from synth_platform.lib.gate.evaluation.inputs import WholeTables, _reserved_spaces
 from synth_platform.lib.gate.evaluation.model_space import (
     scored_columns,
@@ -34,6 +35,7 @@ def evaluate(
     noise: GateNoise | None = None,
     trained_on: str = "train",
     whole: WholeTables | None = None,
+    worker: EvidenceWorker | None = None,
 ) -> GateReport:
     """Every check of the gate. Without `noise` the decision is taken on the exact figures
     (restricted: an operator's view, `synth-platform check`); with it (the gate asset, after the
@@ -47,6 +49,10 @@ def evaluate(
     `whole` (the gate asset, `read_gate_inputs`): the frames are bounded samples of the warehouse
     tables and the sizes, exact copies and identifier leaks come from SQL over the whole tables;
     without it the frames are the whole tables (`synth-platform check`, tests).
+
+    `worker` (the gate asset on a large table, `evidence_worker`): with `noise`, the exact checks —
+    which then only fill the evidence pack — are computed in that worker process while this one
+    computes the noisy figures; the same report, joined before returning.
     """
     if trained_on not in TRAINED_ON:
         raise ValueError(f"trained_on must be one of {', '.join(TRAINED_ON)}, not {trained_on!r}")
@@ -58,21 +64,35 @@ def evaluate(
     holdout = withhold_rare_generalized(holdout[model_columns], plan)
     synthetic_model = to_model_space(synthetic, plan, train)
 
+    # a private gate's exact attacks and TSTR only fill the evidence pack: a worker computes them
+    # meanwhile (the quality score stays here, where SDMetrics' imports are already paid)
+    pending = None
+    if worker is not None and noise is not None:
+        pending = worker.submit_exact(spec, plan, model_columns, train, holdout, synthetic_model)
     gx = public_expectations(spec, plan, train, synthetic, synthetic_model)
     size_check = _size_check(checks, train, holdout, synthetic, whole)
-    quality_check, attack_checks, utility = _exact_checks(
-        spec, plan, model_columns, train, holdout, synthetic_model, evidence_only=noise is not None
-    )
+    quality_check = _quality_check(checks, model_columns, train, synthetic_model)
+    if pending is None:
+        exact = _exact_checks(
+            spec, plan, model_columns, train, holdout, synthetic_model, evidence_only=noise is not None
+        )
     copy_check = _copy_check(checks, model_columns, train, holdout, synthetic_model, whole)
     leak_check = _leak_check(spec, plan, synthetic, raw_identifiers, whole)
+    released = (
+        None
+        if noise is None
+        else private_figures(
+            spec, plan, synthetic, synthetic_model, train, holdout, raw_identifiers, noise, whole
+        )
+    )
+    if pending is not None:
+        exact = worker.result(pending)  # joined here: the report is whole when evaluate returns
+    attack_checks, utility = exact
     outcomes = [gx, size_check, quality_check, copy_check, *attack_checks, leak_check, *utility]
     if trained_on == "all":
         outcomes = [_not_deciding(o) if o.name in HOLDOUT_RELATIVE else o for o in outcomes]
-    if noise is None:
+    if released is None:
         return GateReport(outcomes)
-    released = private_figures(
-        spec, plan, synthetic, synthetic_model, train, holdout, raw_identifiers, noise, whole
-    )
     return GateReport([_privatised(o, released.get(o.name)) for o in outcomes])
 
 
@@ -163,15 +183,14 @@ def _leak_check(spec, plan, synthetic, raw_identifiers, whole) -> CheckOutcome:
 
 
 def _exact_checks(spec, plan, model_columns, train, holdout, synthetic_model, evidence_only: bool = False):
-    """(quality, attacks, [utility]): the checks that decide an exact gate and only fill the
-    evidence pack of a private one (its noisy bounded figures decide)."""
-    checks = spec.checks
-    quality_check = _quality_check(checks, model_columns, train, synthetic_model)
+    """(attacks, [utility]): with the quality score, the checks that decide an exact gate and only
+    fill the evidence pack of a private one (its noisy bounded figures decide); what the evidence
+    worker computes (`evidence_worker`)."""
     attack_checks = privacy_attacks(
-        checks, plan, synthetic_model, train, holdout, evidence_only=evidence_only
+        spec.checks, plan, synthetic_model, train, holdout, evidence_only=evidence_only
     )
     utility = [utility_check(spec, train, synthetic_model, holdout)] if spec.utility.targets else []
-    return quality_check, attack_checks, utility
+    return attack_checks, utility
 
 
 #: what a generator may have been trained on (`synth-platform check --trained-on`)

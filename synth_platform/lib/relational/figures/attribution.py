@@ -9,8 +9,9 @@ from synth_platform.lib.relational.schema_spec import SchemaSpec, ownership
 
 def attribute_synthetic(con, spec: SchemaSpec, relations: dict[str, str], schema: str) -> dict[str, str]:
     """Copies of the synthetic modelled tables with `__person`, by the rule the real side uses
-    (`contribution`): a person row to itself, a child to its parent's person, an entity to its
-    holder with the smallest key, a link row to its entity's person. Synthetic only: free."""
+    (`contribution`): a person row to itself, a child to its parent's person, a link row to its
+    side row's person, and an entity (with its descendants) to each of its holders -- one copy
+    per holding, as the real side is bounded. Synthetic only: free."""
     own = ownership(spec)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
     out: dict[str, str] = {}
@@ -33,16 +34,15 @@ def attribute_synthetic(con, spec: SchemaSpec, relations: dict[str, str], schema
             side_pk = q(spec.tables[side.parent_table].primary_key)
             entity_pk = q(spec.tables[entity.parent_table].primary_key)
             con.execute(
-                f"CREATE OR REPLACE TABLE {target(entity.parent_table)} AS "
-                f"WITH owner AS (SELECT {q(entity.child_column)} AS e, min({q(side.child_column)}) AS s "
-                f"FROM {relations[name]} GROUP BY 1) "
-                f"SELECT x.*, sp.{PERSON} AS {PERSON} FROM {relations[entity.parent_table]} x "
-                f"JOIN owner o ON x.{entity_pk} = o.e JOIN {out[side.parent_table]} sp ON sp.{side_pk} = o.s"
+                f"CREATE OR REPLACE TABLE {target(name)} AS SELECT l.*, sp.{PERSON} AS {PERSON} "
+                f"FROM {relations[name]} l JOIN {out[side.parent_table]} sp "
+                f"ON l.{q(side.child_column)} = sp.{side_pk}"
             )
             con.execute(
-                f"CREATE OR REPLACE TABLE {target(name)} AS SELECT l.*, x.{PERSON} AS {PERSON} "
-                f"FROM {relations[name]} l JOIN {target(entity.parent_table)} x "
-                f"ON l.{q(entity.child_column)} = x.{entity_pk}"
+                f"CREATE OR REPLACE TABLE {target(entity.parent_table)} AS "
+                f"SELECT x.*, l.{PERSON} AS {PERSON} FROM {relations[entity.parent_table]} x "
+                f"JOIN (SELECT DISTINCT {q(entity.child_column)} AS e, {PERSON} FROM {target(name)}) l "
+                f"ON x.{entity_pk} = l.e"
             )
             out[name], out[entity.parent_table] = target(name), target(entity.parent_table)
             continue

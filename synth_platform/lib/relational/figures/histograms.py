@@ -11,9 +11,10 @@ import pandas as pd
 
 from synth_platform.lib.gate import private_decision as pd_
 from synth_platform.lib.gate.private_decision import GateNoise, NoisyFigure
-from synth_platform.lib.relational.contribution import q, simplex_shares
+from synth_platform.lib.relational.contribution import ENTITY, HOLDING, holder_counts, q, simplex_shares
 from synth_platform.lib.relational.figures.plan import (
     TREND_BINS,
+    holders_fk,
     trend_child_numbers,
     trend_parent_columns,
 )
@@ -31,9 +32,21 @@ def bucket_index(counts: np.ndarray, k: int) -> np.ndarray:
     return np.searchsorted(highs, np.minimum(counts, k + 1), side="left")  # k + 1: the "over" bucket
 
 
-def children_histogram(con, relations: dict[str, str], fk: ForeignKey, pk: str, k: int) -> np.ndarray:
+def children_histogram(
+    con, relations: dict[str, str], fk: ForeignKey, pk: str, k: int, holders: bool = False
+) -> np.ndarray:
     """Parent rows per bucket of their number of children along `fk` (0 included). Counted in
-    DuckDB, one row per distinct number of children: memory does not grow with the parents."""
+    DuckDB, one row per distinct number of children: memory does not grow with the parents.
+    `holders`: `fk` is the link's entity key; on a bounded (real) side, whose entities are one
+    copy per holding, the holders of each original entity (`contribution.holder_counts`)."""
+    if holders and ENTITY in _columns(con, relations[fk.child_table]):
+        counts = holder_counts(con, relations[fk.child_table])
+        found = np.array(list(counts), dtype=np.int64)
+        weights = np.array([float(v) for v in counts.values()])
+        size = len(count_buckets(k)) + 1
+        if not counts:
+            return np.zeros(size)
+        return np.bincount(bucket_index(found, k), weights=weights, minlength=size)
     rows = con.execute(
         f"SELECT coalesce(c.n, 0) AS n, count(*) FROM {relations[fk.parent_table]} p LEFT JOIN "
         f"(SELECT {q(fk.child_column)} AS r, count(*) AS n FROM {relations[fk.child_table]} GROUP BY 1) c "
@@ -44,17 +57,32 @@ def children_histogram(con, relations: dict[str, str], fk: ForeignKey, pk: str, 
     return np.bincount(bucket_index(counts, k), weights=parents, minlength=len(count_buckets(k)) + 1)
 
 
-def per_parent_sql(spec: SchemaSpec, relations: dict[str, str], fk: ForeignKey) -> str:
+def _columns(con, relation: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall()]
+
+
+def per_parent_sql(
+    spec: SchemaSpec, relations: dict[str, str], fk: ForeignKey, by_entity: bool = False
+) -> str:
     """Per parent row: its trend columns, its number of children (`__n`) and the mean of each
-    numeric child column (`mean_<c>`; NULL without children). A query, never read whole."""
+    numeric child column (`mean_<c>`; NULL without children). A query, never read whole.
+    `by_entity`: the link's entity key on a bounded side (one entity copy per holding): per
+    original entity, its holders."""
     parents = trend_parent_columns(spec, fk.parent_table)
     numbers = trend_child_numbers(spec, fk.child_table)
     pk = q(spec.tables[fk.parent_table].primary_key)
+    parent_relation, child_key = relations[fk.parent_table], q(fk.child_column)
+    if by_entity:
+        pk = child_key = ENTITY
+        parent_relation = (
+            f"(SELECT * FROM {parent_relation} QUALIFY row_number() OVER (PARTITION BY {ENTITY} "
+            f"ORDER BY {HOLDING}) = 1)"
+        )
     means = "".join(f", avg(CAST({q(c)} AS DOUBLE)) AS {q('mean_' + c)}" for c in numbers)
     picked = ", ".join([f"p.{q(c)}" for c in parents] + ["coalesce(c.n, 0) AS __n"])
     picked += "".join(f", c.{q('mean_' + c)}" for c in numbers)
     return (
-        f"SELECT {picked} FROM {relations[fk.parent_table]} p LEFT JOIN (SELECT {q(fk.child_column)} AS r, "
+        f"SELECT {picked} FROM {parent_relation} p LEFT JOIN (SELECT {child_key} AS r, "
         f"count(*) AS n{means} FROM {relations[fk.child_table]} GROUP BY 1) c ON p.{pk} = c.r"
     )
 
@@ -118,7 +146,11 @@ def trend_tables(
     """(real cells, synthetic cells) per joint table parent column x aggregate; bins are public.
     Counted in DuckDB by group (value, number of children or mean bin): memory does not grow with
     the parents."""
-    sides = [per_parent_sql(spec, relations, fk) for relations in (real, synthetic)]
+    entity = holders_fk(spec, fk)
+    sides = [
+        per_parent_sql(spec, relations, fk, entity and ENTITY in _columns(con, relations[fk.child_table]))
+        for relations in (real, synthetic)
+    ]
     out = []
     for column in trend_parent_columns(spec, fk.parent_table):
         public = _public_values(con, spec, fk.parent_table, column, sides[1])

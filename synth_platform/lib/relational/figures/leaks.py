@@ -11,17 +11,16 @@ synthetic column. Equality is on a normalised text: lower case, trimmed, separat
 `,.-/()`) removed, so `+49 30 700-0013` and `+4930 7000013` match. Only the count leaves DuckDB.
 
 Sensitivity: the synthetic side is a DP output (fixed); one person adds or removes at most their
-m(t) bounded rows, each counted at most once: Δ = m(t). Under the link table's entity (accounts
-and what hangs below it) a new person can also take over an entity another holder owned, which
-swaps at most one entity out of and one into each co-holder's bounded rows: Δ = m(t) (2 k_e - 1),
-k_e the holders per entity. Noised (Gaussian, zCDP) and blocking when surely above 0.
+m(t) bounded rows, each counted at most once, and no other person's bounded rows change
+(`contribution`: under the link's entity every holding has its own copy, chosen from its own
+person's rows): Δ = m(t) for every table. Noised (Gaussian, zCDP) and blocking when surely above 0.
 """
 
 from __future__ import annotations
 
 from synth_platform.lib.relational import contribution as contrib
 from synth_platform.lib.relational.contribution import q
-from synth_platform.lib.relational.schema_spec import SchemaSpec, ownership
+from synth_platform.lib.relational.schema_spec import SchemaSpec
 from synth_platform.lib.relational.synthesis.columns import identifier_columns
 
 _SEPARATORS = r"[\s,.\-/()]+"
@@ -42,29 +41,8 @@ def leak_tables(spec: SchemaSpec) -> dict[str, list[str]]:
     return out
 
 
-def under_link(spec: SchemaSpec, table: str) -> bool:
-    """Is `table` the link table, its entity or owned through the entity (ownership can move)?"""
-    own = ownership(spec)
-    if own.link is None:
-        return False
-    entity = own.link.entity.parent_table
-    seen = set()
-    while table not in seen:
-        if table in (own.link.table, entity):
-            return True
-        seen.add(table)
-        fk = own.owner_fk.get(table)
-        if fk is None:
-            return False
-        table = fk.parent_table
-    return False
-
-
 def leak_sensitivity(spec: SchemaSpec, table: str, m: dict[str, int], bounds: dict[str, int]) -> float:
-    """Δ of a table's leak count (module docstring)."""
-    if under_link(spec, table):
-        holders = int(bounds[ownership(spec).link.entity.parent_table])
-        return float(m[table] * (2 * holders - 1))
+    """Δ of a table's leak count (module docstring): m(t)."""
     return float(m[table])
 
 

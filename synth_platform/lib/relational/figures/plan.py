@@ -49,12 +49,22 @@ def children_bound(spec: SchemaSpec, fk: ForeignKey, bounds: dict[str, int]) -> 
     return int(bounds[fk.child_table])
 
 
-def children_sensitivity(spec: SchemaSpec, fk: ForeignKey, m: dict[str, int], bounds: dict[str, int]) -> int:
-    """L2 sensitivity of the children-per-parent histogram along `fk` (module docstring)."""
-    if _link_side(spec, fk):
-        entity = ownership(spec).link.entity.parent_table
-        return int(m[fk.parent_table] + 2 * m[entity] * (int(bounds[entity]) - 1))
-    return int(m[fk.parent_table])
+def holders_fk(spec: SchemaSpec, fk: ForeignKey) -> bool:
+    """Is `fk` the link's entity key (its histogram: holders per original entity)?"""
+    link = ownership(spec).link
+    return link is not None and fk.column == link.entity.column
+
+
+def children_sensitivity(
+    spec: SchemaSpec, fk: ForeignKey, m: dict[str, int], bounds: dict[str, int]
+) -> float:
+    """L2 sensitivity of the children-per-parent histogram along `fk` (`contribution` docstring):
+    one entry per parent row (or copy) of a person, m(parent) -- for the link's side a person's
+    own holdings; holders per entity: each of a person's m(link) holdings moves one entity up a
+    cell (or adds it), sqrt(2) m(link)."""
+    if holders_fk(spec, fk):
+        return contrib.HOLDERS_SENSITIVITY * m[ownership(spec).link.table]
+    return float(m[fk.parent_table])
 
 
 def trend_parent_columns(spec: SchemaSpec, table: str) -> list[str]:
@@ -91,10 +101,13 @@ def gate_plan(spec: SchemaSpec, bounds: dict[str, int], leaks: bool = False) -> 
         if _link_side(spec, fk) or not parents:
             continue
         tables = len(parents) * (1 + len(trend_child_numbers(spec, fk.child_table)))
+        # one entry per parent row of a person; holders per entity: each of a person's m(link)
+        # holdings moves one entity's entry (its holders and link means) in every table
+        per_table = children_sensitivity(spec, fk, m, bounds)
         plan[f"pair_trends:{fk.column}"] = {
             "kind": "pair_trends",
             "fk": fk,
-            "sensitivity": float(m[fk.parent_table] * math.sqrt(tables)),
+            "sensitivity": float(per_table * math.sqrt(tables)),
             "figures": 1,
         }
     for table in spec.modelled:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from synth_platform.lib.relational import contribution as contrib
-from synth_platform.lib.relational.contribution import OWNER, PERSON, q
+from synth_platform.lib.relational.contribution import PERSON, q
 from synth_platform.lib.relational.synthesis.budget import _INNER_DELTA, Part
 from synth_platform.lib.synthesize.accounting import epsilon_from_rho
 from synth_platform.lib.synthesize.dp_mst import DPMSTSynthesizer
@@ -27,8 +27,6 @@ class AttributesMixin:
                 f" JOIN {self._ctx_relation(scratch, parent)} p ON t.{q(self._parent_ref(table))} = p.__key"
             )
             columns += [f"p.{q(c)} AS {q('__p_' + c)}" for c in cond]
-        if self.own.link is not None and table == self.own.link.table:
-            columns.append(f"t.{OWNER} AS {OWNER}")
         cap = (
             ""
             if table == self.spec.person

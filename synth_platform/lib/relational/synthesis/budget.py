@@ -25,7 +25,7 @@ class Part:
 
     name: str
     mechanism: str
-    sensitivity: int
+    sensitivity: float
     rho: float
 
 

@@ -127,6 +127,8 @@ class SamplingMixin:
         tm = self.tables[table]
         keys = self._parent_keys(table, parent, contexts[parent])
         counts = tm.counts.draw(keys, rng)
+        if self.own.link is not None and table == self.own.link.entity.parent_table:
+            counts = self._entities_per_holding(counts, rng)
         owner_index = np.repeat(np.arange(len(parents)), counts)
         wanted = [keys[i] for i in owner_index]
         categories = [self._ctx_categories(c) for c in tm.cond]
