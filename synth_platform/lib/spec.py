@@ -22,6 +22,15 @@ MaskAction = Literal["drop", "pseudonymize", "keep"]
 SynthesizerKind = Literal["gaussian_copula", "ctgan", "tvae", "dp_mst"]
 
 DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def valid_name(value: str) -> str:
+    """A dataset's or schema's name (a warehouse table and ledger name): the rule, with its message."""
+    if not DATASET_NAME.match(value):
+        raise ValueError("must be lower-case letters, digits and underscores, starting with a letter")
+    return value
+
+
 GENERALIZE = re.compile(r"^(zip3|year|month|bin:[1-9][0-9]*)$")
 #: Dagster's owner format: an email address, or a team name after `team:` (as Dagster checks it).
 OWNER_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,7}")
@@ -400,9 +409,7 @@ class DatasetSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not DATASET_NAME.match(value):
-            raise ValueError("must be lower-case letters, digits and underscores, starting with a letter")
-        return value
+        return valid_name(value)
 
     @field_validator("columns")
     @classmethod

@@ -223,14 +223,15 @@ synthetic values.</p>
 </body></html>"""
 
 
-def write(directory: Path, content: dict) -> Certificate:
+def write(directory: Path, content: dict, render=None) -> Certificate:
     """Write certificate.json and certificate.html (world-readable: this is the public document;
-    new folders 0755, so the platform's owner-only umask does not hide it)."""
+    new folders 0755, so the platform's owner-only umask does not hide it). `render` turns the
+    content into the HTML page (default: a dataset's; a schema's certificate passes its own)."""
     make_parents_public(directory)
     cert = Certificate(directory)
     for path, text in (
         (cert.json, json.dumps(content, indent=2, default=str)),
-        (cert.html, render_html(content)),
+        (cert.html, (render or render_html)(content)),
     ):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text)

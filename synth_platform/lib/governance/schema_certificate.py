@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from synth_platform.lib.governance import certificate
 from synth_platform.lib.governance.certificate import Certificate, certificate_dir
-from synth_platform.lib.storage.private_files import make_parents_public
 
 CERTIFICATE_VERSION = "1"
 KIND = "schema"
@@ -200,18 +199,8 @@ parameters <code>{e(json.dumps(synth.get("parameters"), sort_keys=True, default=
 
 def write(directory: Path, content: dict) -> Certificate:
     """certificate.json and certificate.html, world-readable (0644 files, new folders 0755): the
-    public document, as `certificate.write` writes a dataset's."""
-    make_parents_public(directory)
-    cert = Certificate(directory)
-    for path, text in (
-        (cert.json, json.dumps(content, indent=2, default=str)),
-        (cert.html, render_html(content)),
-    ):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    return cert
+    public document, written by the same code as a dataset's (`certificate.write`)."""
+    return certificate.write(directory, content, render=render_html)
 
 
 __all__ = ["NEIGHBOURING_RELATION", "build", "certificate_dir", "gate_rows", "render_html", "spend", "write"]

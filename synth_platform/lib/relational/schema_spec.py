@@ -66,6 +66,7 @@ from synth_platform.lib.spec import (
     SpecError,
     SplitSpec,
     unusable_column_name,
+    valid_name,
 )
 
 #: zCDP rho one evaluation of a schema's gate spends unless `checks.gate_rho` says otherwise.
@@ -190,9 +191,7 @@ class SchemaSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not DATASET_NAME.match(value):
-            raise ValueError("must be lower-case letters, digits and underscores, starting with a letter")
-        return value
+        return valid_name(value)
 
     @field_validator("tables")
     @classmethod
