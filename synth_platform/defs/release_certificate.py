@@ -29,6 +29,11 @@ def _declared(spec: DatasetSpec) -> dict[str, dict]:
     return out
 
 
+def _year(values: pd.Series) -> pd.Series:
+    """A date column's values as their years (what its picture shows); unreadable dates are missing."""
+    return pd.to_datetime(values, errors="coerce").dt.year.astype("Int64")
+
+
 def _gate_rows(figures: dict) -> list[dict]:
     return [
         {
@@ -78,22 +83,24 @@ def write_certificate(
     model,
     run_id: str,
     released_row: dict,
-    released: pd.DataFrame,
+    released: certificate.TableCounts,
     figures: dict,
 ) -> certificate.Certificate:
     """Build and write the certificate. Never call it while holding a warehouse connection: it
-    opens its own, briefly (the warehouse lock is not re-entrant across connections)."""
+    opens its own, briefly (the warehouse lock is not re-entrant across connections).
+
+    `released`: the released table's counts (`certificate.read_counts`, taken under the publish's
+    lock)."""
     recorded = approved_plan.recorded_plan(warehouse.db_path, spec)
     this_release, cumulative = _spend(warehouse, spec, model, released_row)
-    frame = released.copy()
     for name, column in spec.columns.items():
-        if column.type == "date" and name in frame:  # a date is pictured by its year
-            frame[name] = pd.to_datetime(frame[name], errors="coerce").dt.year.astype("Int64")
+        if column.type == "date" and name in released.columns:  # a date is pictured by its year
+            released = released.replace(name, released.columns[name].map(_year))
     content = certificate.build(
         dataset=spec.name,
         run_id=run_id,
         decision="released",
-        synthetic=frame,
+        synthetic=released,
         synthesizer=model.kind,
         parameters=model.params,
         differentially_private=spec.synthesizer.differentially_private,

@@ -25,13 +25,13 @@ from synth_platform.lib.pii import approved_plan, discovery
 from synth_platform.lib.storage.warehouse import quote_ident, replacing_tables
 
 
-def _record(warehouse: WarehouseResource, ds: str, report, plan_frame, guard) -> None:
+def _record(con, ds: str, report, plan_frame, guard) -> None:
     """Write the report and the checked plan (or drop the recorded plan: one the latest discovery did
     not confirm is applied by no stage) in one transaction with this run's lease check."""
     tables = {("governance", f"pii_{ds}"): report}
     if plan_frame is not None:
         tables[("governance", approved_plan_table(ds))] = plan_frame
-    with warehouse.connect() as con, replacing_tables(con, tables):
+    with replacing_tables(con, tables):
         guard(con)
         if plan_frame is None:
             con.execute(
@@ -93,17 +93,19 @@ def build_pii_report_asset(chain: ChainContext):
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, storage: StorageResource
     ) -> dg.MaterializeResult:
         generalized = {name: c.generalize for name, c in spec.columns.items() if c.generalize}
-        with warehouse.connect(read_only=True) as con:  # a seeded SQL sample and whole-table counts
+        # one locked session: discovery reads (a seeded SQL sample and whole-table counts), then the
+        # report and the checked plan are written; the connection is opened once, not twice
+        with warehouse.connect() as con:
             findings, _ = discovery.discover_table(con, "raw", ds, hints=spec_hints(spec))
             qi_risk = discovery.quasi_identifier_risk_table(con, "raw", ds, findings, generalized)
-        report = discovery.findings_table(findings)
-        guard = lease_guard(ds, context)
-        try:
-            plan = _checked_plan(spec, storage.specs_path, findings, report)
-        except dg.Failure:
-            _record(warehouse, ds, report, None, guard)
-            raise
-        _record(warehouse, ds, report, approved_plan.plan_table(plan), guard)
+            report = discovery.findings_table(findings)
+            guard = lease_guard(ds, context)
+            try:
+                plan = _checked_plan(spec, storage.specs_path, findings, report)
+            except dg.Failure:
+                _record(con, ds, report, None, guard)
+                raise
+            _record(con, ds, report, approved_plan.plan_table(plan), guard)
         counts = report["pii_class"].value_counts().to_dict()
         return dg.MaterializeResult(
             metadata={

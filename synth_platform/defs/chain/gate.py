@@ -185,9 +185,9 @@ def build_release_gate(chain: ChainContext):
             context.instance, chain.key("synthesizer"), storage.model_dir(ds), key
         )
         # On a large table a worker process computes the exact (evidence-only) checks beside the
-        # noisy decision and then draws the pack's pictures, importing anonymeter and matplotlib while
-        # DuckDB works below; GX, sklearn and SDMetrics (all of them without the worker) import on a
-        # thread here meanwhile.
+        # noisy decision and then draws the pack's pictures, importing anonymeter, SDMetrics and
+        # matplotlib while DuckDB works below; GX and sklearn (and, without the worker, the others)
+        # import on a thread here meanwhile.
         draw_in_worker = pictures_in_worker()  # read first: a bad setting raises before a worker starts
         worker, not_started = start_worker(model.train_rows)
         if not_started:

@@ -7,8 +7,6 @@ it, under the same lock (lib.storage.run_lease).
 """
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 
 from synth_platform.defs.chain.common import (
     LEDGER_KEY,
@@ -25,9 +23,8 @@ from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.release_certificate import write_certificate
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
 from synth_platform.defs.table_metadata import warehouse_identity_lineage, warehouse_table_metadata
-from synth_platform.lib.governance import release
+from synth_platform.lib.governance import certificate, release
 from synth_platform.lib.storage import run_lease
-from synth_platform.lib.storage.warehouse import quote_ident
 
 
 def build_release_asset(chain: ChainContext):
@@ -74,8 +71,11 @@ def build_release_asset(chain: ChainContext):
                 ) from None
             try:
                 # Under the same lock, the table just published (a DP output): what the certificate
-                # pictures, and the row count and schema from DuckDB's catalogue.
-                frame = certificate_frame(con, ds, [t.column for t in plan if t.reaches_model])
+                # pictures, counted by DuckDB (a GROUP BY per pictured column: no row reaches
+                # pandas), and the row count and schema from DuckDB's catalogue.
+                counts = certificate.read_counts(
+                    con, release.RELEASE_SCHEMA, ds, [t.column for t in plan if t.reaches_model]
+                )
                 lineage = warehouse_identity_lineage(con, release.RELEASE_SCHEMA, ds, chain.key("synthetic"))
                 table_metadata = warehouse_table_metadata(con, release.RELEASE_SCHEMA, ds, lineage)
             finally:
@@ -92,7 +92,7 @@ def build_release_asset(chain: ChainContext):
             model=model,
             run_id=run_id,
             released_row=row,
-            released=frame,
+            released=counts,
             figures=figures,
         )
         context.log.info(f"Public release certificate: {cert.html}")
@@ -115,31 +115,3 @@ def build_release_asset(chain: ChainContext):
         )
 
     return release_asset
-
-
-def certificate_frame(con, ds: str, pictured: list[str]) -> pd.DataFrame:
-    """The released table as the certificate reads it, one column at a time and without the
-    columns it does not picture: a pictured text column arrives as a pandas categorical (its
-    distinct values once, a small code per row), a column it does not picture as an all-missing
-    placeholder of one byte a row (the certificate takes only its name; its type comes from the
-    spec). So a release of millions of rows costs the certificate a few bytes a row, not the table.
-    """
-    table = f"{quote_ident(release.RELEASE_SCHEMA)}.{quote_ident(ds)}"
-    names = [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [release.RELEASE_SCHEMA, ds],
-        ).fetchall()
-    ]
-    rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-    columns: dict[str, pd.Series] = {}
-    for name in names:
-        if name in pictured:
-            arrow = con.sql(f"SELECT {quote_ident(name)} FROM {table}").to_arrow_table()
-            columns[name] = arrow.to_pandas(strings_to_categorical=True)[name]
-        else:
-            codes = np.full(rows, -1, dtype=np.int8)
-            columns[name] = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index([], dtype=object)))
-    return pd.DataFrame(columns)

@@ -47,9 +47,16 @@ PAIR_BINS = 5
 SCORED_MAX_CATEGORIES = 100
 
 
-def keyed_hashes(frame: pd.DataFrame, hash_key: str) -> np.ndarray:
-    """Each row's keyed hash of its content (what `keyed_sample` ranks rows by)."""
-    canonical = frame.astype("string").fillna("\x00<NA>")
+def canonical_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each cell as text, a missing one as a marker: what the keyed hashes hash. Most of a keyed
+    hash's cost: the gate writes each frame once and hashes it under several keys."""
+    return frame.astype("string").fillna("\x00<NA>")
+
+
+def keyed_hashes(frame: pd.DataFrame, hash_key: str, canonical: pd.DataFrame | None = None) -> np.ndarray:
+    """Each row's keyed hash of its content (what `keyed_sample` ranks rows by); `canonical`:
+    `canonical_text(frame)` when the caller already has it."""
+    canonical = canonical_text(frame) if canonical is None else canonical
     return pd.util.hash_pandas_object(canonical, index=False, hash_key=hash_key).to_numpy()
 
 
@@ -501,10 +508,13 @@ def exposure_criteria(columns: list[str], numeric: list[str]) -> list:
 def exposure_halves(source: pd.DataFrame, hash_key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The source split in two by a keyed hash of each row's content: a person's half depends on
     their row alone (neighbouring sources stay neighbours on each half)."""
-    canonical = source.astype("string").fillna("\x00<NA>")
-    hashes = pd.util.hash_pandas_object(canonical, index=False, hash_key=hash_key).to_numpy()
-    odd = (hashes & np.uint64(1)).astype(bool)
+    odd = _odd_half(canonical_text(source), hash_key)
     return source[~odd], source[odd]
+
+
+def _odd_half(canonical: pd.DataFrame, hash_key: str) -> np.ndarray:
+    """Per row (of `canonical_text` of the source): is it in the second half (`exposure_halves`)."""
+    return (keyed_hashes(canonical, hash_key, canonical) & np.uint64(1)).astype(bool)
 
 
 def exposure_matchings(
@@ -515,6 +525,7 @@ def exposure_matchings(
     m: int,
     n_reference: int,
     hash_key: str,
+    canonical: pd.DataFrame | None = None,
 ) -> tuple[list[int], list[int], list]:
     """(found, chance, criteria): per public criterion, the maximum matching of m keyed people of
     one half to distinct rows of the synthetic table's first `n_reference` rows, and to distinct
@@ -524,14 +535,26 @@ def exposure_matchings(
     of fixed size swaps at most one person in and one out, and a maximum matching moves by at most
     one per vertex added or removed: each matching moves by <= 1 (`exposure.matched_people`).
     Ranges and tolerances come from the synthetic table (public).
+
+    `canonical`: `canonical_text(source[columns])` when the caller has it (the halves and both
+    keyed samples hash that one text, written once: the same hashes as `exposure_halves` and
+    `keyed_sample` compute).
     """
     from synth_platform.lib.gate.attacks.exposure import matched_people
 
     chosen = exposure_criteria(columns, numeric)
     half_key = hashlib.sha256(f"exposure-half\x1f{hash_key}".encode()).hexdigest()[:16]
-    half_a, half_b = exposure_halves(source[columns], half_key)
-    people = keyed_sample(half_a, m, hash_key)
-    others = keyed_sample(half_b, n_reference, hash_key)
+    frame = source[columns]
+    canonical = canonical_text(frame) if canonical is None else canonical
+    odd = _odd_half(canonical, half_key)
+    half_a, half_b = frame[~odd], frame[odd]
+
+    def sample(half: pd.DataFrame, text: pd.DataFrame, size: int) -> pd.DataFrame:
+        hashes = keyed_hashes(half, hash_key, text) if 0 < size < len(half) else None
+        return keyed_sample(half, size, hash_key, hashes)
+
+    people = sample(half_a, canonical[~odd], m)
+    others = sample(half_b, canonical[odd], n_reference)
     reference = synthetic[columns].iloc[:n_reference]
     found, chance = matched_people(people, [reference, others], columns, numeric, chosen, range_from=0)
     return found, chance, chosen

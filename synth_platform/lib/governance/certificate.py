@@ -12,7 +12,8 @@ what may leave the governed side:
 - pictures of the *synthetic* table (a DP output) on axes from the declared (public) domains or,
   where none is declared, from the synthetic values themselves.
 
-Nothing here reads a real row: `build` takes the synthetic frame and plain numbers, and the
+Nothing here reads a real row: `build` takes the synthetic table (a frame, or its `TableCounts`:
+each pictured column's distinct values and their counts, from DuckDB) and plain numbers, and the
 pictures are inline SVG drawn from it. Before adding a field, ask what one person's row
 changes in it: if the answer is not "only through a DP mechanism", it does not belong here.
 """
@@ -23,15 +24,18 @@ import html
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from synth_platform.lib.storage.private_files import make_parents_public
+from synth_platform.lib.storage.warehouse import quote_ident
 
 CERTIFICATE_VERSION = "1"
 #: The most categories a picture names; the rest are drawn as one bar, "other (n values)".
@@ -64,19 +68,51 @@ def column_picture(values: pd.Series, declared: dict | None) -> dict:
     """A histogram of one synthetic column: bars on a declared domain, else on the synthetic values."""
     declared = declared or {}
     present = values.dropna()
+    nulls = int(values.isna().sum())
     if "categories" in declared or not pd.api.types.is_numeric_dtype(present):
-        counts = present.astype(str).value_counts()
-        if "categories" in declared:
-            labels = [str(c) for c in declared["categories"]]
-            counts = counts.reindex(labels, fill_value=0)
-            if len(labels) > MAX_BARS:
-                counts = counts.sort_values(ascending=False)
-        bars = [(str(k), int(v)) for k, v in counts.head(MAX_BARS).items()]
-        rest = int(counts.iloc[MAX_BARS:].sum()) if len(counts) > MAX_BARS else 0
-        if rest:
-            bars.append((f"other ({len(counts) - MAX_BARS} values)", rest))
-        return {"kind": "categorical", "bars": bars, "nulls": int(values.isna().sum())}
-    numbers = present.astype(float).to_numpy()
+        return _categorical_picture(present.astype(str).value_counts(), nulls, declared)
+    return _numeric_picture(present.astype(float).to_numpy(), nulls, declared)
+
+
+def counted_picture(column: ColumnCounts, declared: dict | None) -> dict:
+    """`column_picture` of the column `column` counts: the same picture, from its distinct values.
+
+    Every step of `column_picture` is per value or a count, so it is computed once per distinct
+    value and weighted by how often the value occurs: a categorical picture sums the counts of the
+    values that print alike (in order of first appearance, as `value_counts` keeps them before its
+    sort, so ties fall the same way), a numeric one passes the counts to `np.histogram` as weights.
+    """
+    declared = declared or {}
+    values = column.values.reset_index(drop=True)
+    missing = values.isna().to_numpy()
+    weights = np.asarray(column.weights, dtype=np.int64)
+    present, kept = values[~missing], weights[~missing]
+    nulls = int(weights[missing].sum())
+    if "categories" in declared or not pd.api.types.is_numeric_dtype(present):
+        keys = present.astype(str).to_numpy(dtype=object)
+        tally = pd.Series(kept, index=pd.Index(keys, dtype=object)).groupby(level=0, sort=False).sum()
+        counts = pd.Series(tally.to_numpy(dtype=np.int64), index=pd.Index(tally.index, dtype=object))
+        return _categorical_picture(counts.sort_values(ascending=False), nulls, declared)
+    return _numeric_picture(present.astype(float).to_numpy(), nulls, declared, weights=kept)
+
+
+def _categorical_picture(counts: pd.Series, nulls: int, declared: dict) -> dict:
+    """Bars from a `value_counts`-shaped series (labels as text, largest count first)."""
+    if "categories" in declared:
+        labels = [str(c) for c in declared["categories"]]
+        counts = counts.reindex(labels, fill_value=0)
+        if len(labels) > MAX_BARS:
+            counts = counts.sort_values(ascending=False)
+    bars = [(str(k), int(v)) for k, v in counts.head(MAX_BARS).items()]
+    rest = int(counts.iloc[MAX_BARS:].sum()) if len(counts) > MAX_BARS else 0
+    if rest:
+        bars.append((f"other ({len(counts) - MAX_BARS} values)", rest))
+    return {"kind": "categorical", "bars": bars, "nulls": nulls}
+
+
+def _numeric_picture(
+    numbers: np.ndarray, nulls: int, declared: dict, weights: np.ndarray | None = None
+) -> dict:
     if "bounds" in declared:
         low, high = (float(b) for b in declared["bounds"])
         axis = "declared bounds"
@@ -87,14 +123,83 @@ def column_picture(values: pd.Series, declared: dict | None) -> dict:
         low, high, axis = 0.0, 1.0, "no values"
     if high <= low:
         high = low + 1.0
-    counts, edges = np.histogram(np.clip(numbers, low, high), bins=BINS, range=(low, high))
+    counts, edges = np.histogram(np.clip(numbers, low, high), bins=BINS, range=(low, high), weights=weights)
     return {
         "kind": "numeric",
         "axis": axis,
         "edges": [float(e) for e in edges],
         "counts": [int(c) for c in counts],
-        "nulls": int(values.isna().sum()),
+        "nulls": nulls,
     }
+
+
+@dataclass(frozen=True)
+class ColumnCounts:
+    """One column as its distinct values (missing included), in order of first appearance in the
+    table, and how many rows hold each: all a picture needs, a few values instead of every row."""
+
+    values: pd.Series
+    weights: np.ndarray
+
+    def map(self, convert: Callable[[pd.Series], pd.Series]) -> ColumnCounts:
+        """The column with `convert` (a per-value conversion, e.g. a date to its year) applied."""
+        return ColumnCounts(convert(self.values), self.weights)
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """What the certificate reads of a released table: its row count, each column's type as a
+    pandas read of it names it, and the pictured columns' `ColumnCounts` (computed by DuckDB)."""
+
+    rows: int
+    dtypes: dict[str, str]
+    columns: dict[str, ColumnCounts]
+
+    def replace(self, name: str, column: ColumnCounts) -> TableCounts:
+        return TableCounts(self.rows, self.dtypes, {**self.columns, name: column})
+
+
+def read_counts(con: duckdb.DuckDBPyConnection, schema: str, table: str, pictured: list[str]) -> TableCounts:
+    """The table's `TableCounts`, by one `GROUP BY` per pictured column inside DuckDB.
+
+    The pictures used to be drawn from the table read into pandas (a pictured text column as a
+    categorical, the others as one-byte placeholders): at a million rows, reading and counting in
+    pandas took seconds. Each column's distinct values come out through Arrow exactly as that
+    read converted them (a text column as a categorical; an integer column holding a missing
+    value as floats, since the missing group is among them), so `counted_picture` of these counts
+    is `column_picture` of that read (synth_platform_tests/test_certificate_counts.py). The
+    first appearance of a value is its smallest `rowid` (a table scans in `rowid` order); a float
+    -0.0 is kept apart from 0.0, as pandas prints it. A column not pictured is listed by name with
+    the placeholder's type, "category", as before.
+    """
+    name = f"{quote_ident(schema)}.{quote_ident(table)}"
+    types = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    rows = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+    dtypes: dict[str, str] = {}
+    columns: dict[str, ColumnCounts] = {}
+    for column, data_type in types:
+        if column not in pictured:
+            dtypes[column] = "category"
+            continue
+        value = quote_ident(column)
+        # DuckDB groups -0.0 with 0.0; pandas prints them apart ("-0.0", "0.0"): keep them apart
+        key = f"{value}, signbit({value})" if data_type in ("DOUBLE", "FLOAT") else value
+        grouped = (
+            con.sql(
+                f"SELECT {value} AS v, count(*) AS n, min(rowid) AS first "
+                f"FROM {name} GROUP BY {key} ORDER BY first"
+            )
+            .to_arrow_table()
+            .to_pandas(strings_to_categorical=True)
+        )
+        columns[column] = ColumnCounts(grouped["v"], grouped["n"].to_numpy(dtype=np.int64))
+        dtypes[column] = str(grouped["v"].dtype)
+    return TableCounts(rows, dtypes, columns)
 
 
 def build(
@@ -102,7 +207,7 @@ def build(
     dataset: str,
     run_id: str,
     decision: str,
-    synthetic: pd.DataFrame,
+    synthetic: pd.DataFrame | TableCounts,
     synthesizer: str,
     parameters: dict,
     differentially_private: bool,
@@ -118,8 +223,19 @@ def build(
     """The certificate's content. Every argument is a DP output or a public input (see module doc).
 
     `gate` rows hold the check name, the noisy figure, its noise scale and threshold, and the
-    noisy verdict: never an exact figure.
+    noisy verdict: never an exact figure. `synthetic`: the synthetic table, as a frame or as its
+    `TableCounts` (the release stage's: the same pictures, without the rows in pandas).
     """
+    counted = isinstance(synthetic, TableCounts)
+    rows = synthetic.rows if counted else len(synthetic)
+    dtypes = synthetic.dtypes if counted else {c: str(synthetic[c].dtype) for c in synthetic}
+    drawn = pictured or list(synthetic.columns)
+    pictures = {
+        c: counted_picture(synthetic.columns[c], declared_domains.get(c))
+        if counted
+        else column_picture(synthetic[c], declared_domains.get(c))
+        for c in drawn
+    }
     allowed_gate = {"check", "noisy_figure", "sigma", "threshold", "passed", "rho", "sensitivity", "rule"}
     return {
         "certificate_version": CERTIFICATE_VERSION,
@@ -136,16 +252,13 @@ def build(
         "privacy": {"this_release": spend, "source_cumulative": cumulative},
         "digests": digests,
         "release": {
-            "rows": len(synthetic),
+            "rows": rows,
             "row_count_source": "the model's noisy total (a DP output) or the spec's declared size",
-            "columns": [{"name": c, "type": column_types.get(c, str(synthetic[c].dtype))} for c in synthetic],
+            "columns": [{"name": c, "type": column_types.get(c, dtype)} for c, dtype in dtypes.items()],
         },
         "gate": [{k: v for k, v in row.items() if k in allowed_gate} for row in gate],
         # refilled identifiers are fakes drawn independently of the data: nothing to picture
-        "pictures": {
-            c: column_picture(synthetic[c], declared_domains.get(c))
-            for c in (pictured or list(synthetic.columns))
-        },
+        "pictures": pictures,
     }
 
 

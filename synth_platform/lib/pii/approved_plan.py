@@ -332,9 +332,17 @@ def recorded_plan(db_path: Path, spec: DatasetSpec) -> ApprovedPlan | None:
     from synth_platform.lib.storage import warehouse
 
     table = plan_table_name(spec.name)
-    if not warehouse.table_exists(db_path, "governance", table):
+    if not Path(db_path).exists():
         return None
-    return from_table(warehouse.read_table(db_path, "governance", table), spec, f"governance.{table}")
+    with warehouse.connect(db_path, read_only=True) as con:  # one connection: a run asks this often
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            ["governance", table],
+        ).fetchone()
+        if not (found and found[0]):
+            return None
+        frame = con.execute(f"SELECT * FROM governance.{warehouse.quote_ident(table)}").df()
+    return from_table(frame, spec, f"governance.{table}")
 
 
 def plan_table(plan: ApprovedPlan) -> pd.DataFrame:

@@ -37,7 +37,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -388,7 +389,8 @@ def split_table(
     before_commit=None,
     replacing=None,
 ) -> SplitCounts:
-    """Write train and holdout from `source` inside the warehouse (`split_sql`), in one transaction.
+    """Write train and holdout from `source` inside the warehouse (`split_sql`), in one transaction;
+    the keyed pass over `source` runs once for both sides (`_sided_once`).
 
     `before_commit(con, counts)` runs in that transaction once both sides exist (the run-lease check
     and the gate's row need): if it raises, neither side is replaced. `replacing`: the transaction
@@ -396,20 +398,58 @@ def split_table(
     """
     from synth_platform.lib.deidentify.masking_sql import duckdb_column_kinds
     from synth_platform.lib.storage.sql_dialect import DUCKDB, bind_duckdb
-    from synth_platform.lib.storage.warehouse import SqlQuery, replacing_tables
+    from synth_platform.lib.storage.warehouse import replacing_tables
     from synth_platform.lib.synthesize import split_sql
 
     if not 0.0 < fraction < 1.0:
         raise ValueError("holdout fraction must be between 0 and 1")
     relation = DUCKDB.relation(*source)
     columns = list(duckdb_column_kinds(con, relation).items())
-    selects = split_sql.split_selects(relation, key, fraction, seed, secret, DUCKDB, columns)
+    params = split_sql.split_params(secret, seed)  # the split key's HMAC pads, bound as variables
     total = int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
-    tables = {train_target: SqlQuery(selects.train_sql), holdout_target: SqlQuery(selects.holdout_sql)}
-    with bind_duckdb(con, selects.params), (replacing or replacing_tables)(con, tables):
-        train = int(con.execute(f"SELECT count(*) FROM {DUCKDB.relation(*train_target)}").fetchone()[0])
-        holdout = int(con.execute(f"SELECT count(*) FROM {DUCKDB.relation(*holdout_target)}").fetchone()[0])
-        counts = SplitCounts(train, holdout, total - train - holdout)
-        if before_commit is not None:
-            before_commit(con, counts)
+    with bind_duckdb(con, params), _sided_once(con, relation, key, fraction, columns) as sides:
+        tables = {train_target: sides["train"], holdout_target: sides["holdout"]}
+        with (replacing or replacing_tables)(con, tables):
+            train, holdout = (
+                int(con.execute(f"SELECT count(*) FROM {DUCKDB.relation(*target)}").fetchone()[0])
+                for target in (train_target, holdout_target)
+            )
+            counts = SplitCounts(train, holdout, total - train - holdout)
+            if before_commit is not None:
+                before_commit(con, counts)
     return counts
+
+
+#: The connection-local table holding every kept row with its side (`_sided_once`).
+_SIDED = "_synth_split_sided"
+
+
+@contextmanager
+def _sided_once(con, relation: str, key: str | None, fraction: float, columns) -> Iterator[dict]:
+    """Train's and holdout's SELECTs reading one TEMP table of the sided rows, not two keyed passes.
+
+    `split_sql.split_selects` gives two SELECTs that share their `WITH ... sided` part (the
+    one-row-per-key ranking and an HMAC per row: the split's whole cost) and differ only in the
+    side they keep. That part runs once here into a TEMP table (the connection's own memory,
+    spilling to the warehouse's private temp folder; never in the database file, so a crash leaves
+    nothing behind), and each side selects from it: the same rows in the same order (by source
+    position), columns and types. The caller binds the split key's parameters; dropped after use.
+    """
+    from synth_platform.lib.storage.sql_dialect import DUCKDB
+    from synth_platform.lib.storage.warehouse import SqlQuery
+    from synth_platform.lib.synthesize import split_sql
+
+    with_ = split_sql._ctes(relation, key, fraction, columns, DUCKDB, bound=True)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_SIDED} AS {with_}\nSELECT * FROM sided")
+    names, flag, position = (
+        split_sql._select_columns(columns, DUCKDB),
+        split_sql._HOLDOUT,
+        split_sql._POS,
+    )
+    try:
+        yield {
+            "train": SqlQuery(f"SELECT {names} FROM temp.{_SIDED} WHERE NOT {flag} ORDER BY {position}"),
+            "holdout": SqlQuery(f"SELECT {names} FROM temp.{_SIDED} WHERE {flag} ORDER BY {position}"),
+        }
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{_SIDED}")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from synth_platform.lib.deidentify.refill.family_names import family_names
 from synth_platform.lib.deidentify.refill.formats import (
     CARD_FORMATS,
     MAC_FORMATS,
@@ -33,7 +34,6 @@ from synth_platform.lib.deidentify.refill.kinds import (
     MAX_INTEGER_ID_DIGITS,
     UK_DRAMA_RANGES,
 )
-from synth_platform.lib.pii.name_dictionaries import fictional_family_names
 
 _EMAIL_DOMAINS = np.array(["example.com", "example.net", "example.org"], dtype=object)
 #: Redraw rounds spent making fakes distinct from each other (never from real values).
@@ -86,8 +86,15 @@ class TakenValues:
         hashes its chunk's fakes, the parent checks them here without the values."""
         if not len(self._sorted) or not len(hashes):
             return np.zeros(len(hashes), dtype=bool)
-        at = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
-        return self._sorted[at] == hashes
+        # searched in sorted order (then put back): the binary searches walk the table in step
+        # instead of jumping across it, twice as fast on a table of millions
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        at = np.minimum(np.searchsorted(self._sorted, ordered), len(self._sorted) - 1)
+        found = np.empty(len(hashes), dtype=bool)
+        found[order] = self._sorted[at] == ordered
+        return found
 
     def add(self, values: np.ndarray) -> None:
         """Remember a chunk's fakes (two sorted runs merged: linear time with a stable sort)."""
@@ -191,8 +198,9 @@ class ReservedFaker:
         female = np.array(sorted(Provider.first_names_female), dtype=object)
         male = np.array(sorted(Provider.first_names_male), dtype=object)
         # family names are invented, outside every shipped name dictionary: no full name can equal
-        # a real one (lib.pii.name_dictionaries.fictional_family_names)
-        return female, male, fictional_family_names()
+        # a real one (lib.pii.name_dictionaries.fictional_family_names; read from the file made of
+        # them when it matches: `family_names`)
+        return female, male, family_names()
 
     def given_and_family(self, sexes: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Given names that follow the synthetic row's sex (when the table has one), family names."""
@@ -222,7 +230,7 @@ class ReservedFaker:
     def street_addresses(self, n: int) -> np.ndarray:
         from faker.providers.address.en_US import Provider
 
-        surnames = self.rng.choice(fictional_family_names(), 400, replace=False)
+        surnames = self.rng.choice(family_names(), 400, replace=False)
         streets = np.array(
             [f"{name} {suffix}" for name in surnames for suffix in Provider.street_suffixes[:25]],
             dtype=object,

@@ -33,13 +33,24 @@ from synth_platform.lib.deidentify.refill.reserved_faker import (
 )
 from synth_platform.lib.spec import DatasetSpec
 
+#: '00'..'99': the two digits a ZIP3 gets back, looked up instead of formatted row by row.
+_TWO_DIGITS = np.array([f"{d:02d}" for d in range(100)], dtype=object)
+
+
+def _fullmatch_each_distinct(text: pd.Series, pattern: str) -> np.ndarray:
+    """`text.str.fullmatch(pattern)` (missing: False), matched once per distinct value (a ZIP3
+    column holds at most a thousand) rather than once per row."""
+    codes, distinct = pd.factorize(text)
+    matches = pd.Series(distinct, dtype="string").str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+    return np.append(matches, False)[codes]  # code -1 (missing) takes the appended False
+
 
 def _degeneralize(values: pd.Series, rule: str, rng: np.random.Generator) -> pd.Series:
     n = len(values)
     if rule == "zip3":
-        suffix = pd.Series([f"{d:02d}" for d in rng.integers(0, 100, n)], index=values.index)
+        suffix = pd.Series(_TWO_DIGITS[rng.integers(0, 100, n)], index=values.index)
         text = values.astype("string")
-        return (text + suffix).where(text.str.fullmatch(r"\d{3}").fillna(False), None).astype(object)
+        return (text + suffix).where(_fullmatch_each_distinct(text, r"\d{3}"), None).astype(object)
     if rule == "year":
         years = pd.to_numeric(values, errors="coerce")
         start = pd.to_datetime(years.astype("Int64").astype("string") + "-01-01", errors="coerce")
@@ -65,7 +76,10 @@ def _cast(values: pd.Series, column_type: str) -> pd.Series:
         return pd.to_datetime(values, errors="coerce").dt.normalize()
     if column_type == "boolean":
         return values.astype("boolean")
-    return values.astype(object).where(values.notna(), None)
+    present = values.notna()
+    if present.all():  # nothing to turn into None (a refilled column): no second copy
+        return values.astype(object)
+    return values.astype(object).where(present, None)
 
 
 def refill_column(

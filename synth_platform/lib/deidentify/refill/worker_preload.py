@@ -3,7 +3,8 @@
 Importing the refill (pandas, numpy, the fakers) and building the pools names are drawn from
 take each worker about a second of CPU when it does them itself: the invented family names
 (`name_dictionaries.fictional_family_names`, cached per process) are made by checking thousands
-of candidates against every name dictionary. Done here once, in the fork server, every worker
+of candidates against every name dictionary (or read from the file made of them, `family_names`,
+when it matches). Done here once, in the fork server, every worker
 forked from it starts with them. The pools are a fixed function of this code (seeded, no data),
 so which process built them changes nothing in the table.
 """

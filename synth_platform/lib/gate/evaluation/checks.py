@@ -4,6 +4,7 @@ figures fill the restricted evidence pack only; without one they decide."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 import pandas as pd
@@ -105,11 +106,13 @@ def privacy_attacks(
     holdout: pd.DataFrame,
     timings: dict | None = None,
     evidence_only: bool = False,
+    only: Collection[str] | None = None,
 ) -> list[CheckOutcome]:
     """Every attack of the suite on model-space tables; roles from the PII report classes.
 
     `evidence_only` (a private gate, whose noisy figures decide): the anonymeter attacks target at
-    most `EVIDENCE_TARGETS` people, and their details say so (`targets_capped`)."""
+    most `EVIDENCE_TARGETS` people, and their details say so (`targets_capped`). `only`: the
+    attacks to run (`attacks.run_suite`), all when None."""
     reaching = [t for t in plan if t.reaches_model]
     config = attack_config(checks)
     capped = evidence_only and config.anonymeter_attacks > EVIDENCE_TARGETS
@@ -125,6 +128,7 @@ def privacy_attacks(
         generalised=[t.column for t in reaching if t.action == "generalize"],
         config=config,
         timings=timings,
+        only=only,
     )
     outcomes = [attack_outcome(r) for r in results]
     if not capped:

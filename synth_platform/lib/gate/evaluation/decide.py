@@ -9,9 +9,9 @@ import pandas as pd
 
 from synth_platform.lib.deidentify.masking import ColumnTreatment
 from synth_platform.lib.gate import privacy, quality
-from synth_platform.lib.gate.attacks.suite import RELATIVE_ATTACKS
+from synth_platform.lib.gate.attacks.suite import ATTACKS, RELATIVE_ATTACKS
 from synth_platform.lib.gate.evaluation.checks import privacy_attacks, public_expectations, utility_check
-from synth_platform.lib.gate.evaluation.evidence_worker import EvidenceWorker
+from synth_platform.lib.gate.evaluation.evidence_worker import GATE_SIDE_ATTACKS, EvidenceWorker
 from synth_platform.lib.gate.evaluation.inputs import WholeTables, _reserved_spaces
 from synth_platform.lib.gate.evaluation.model_space import (
     scored_columns,
@@ -64,15 +64,15 @@ def evaluate(
     holdout = withhold_rare_generalized(holdout[model_columns], plan)
     synthetic_model = to_model_space(synthetic, plan, train)
 
-    # a private gate's exact attacks and TSTR only fill the evidence pack: a worker computes them
-    # meanwhile (the quality score stays here, where SDMetrics' imports are already paid)
+    # a private gate's exact quality score, attacks and TSTR only fill the evidence pack: a worker
+    # computes them meanwhile (SDMetrics imports torch, ~1 CPU-s: there, not here)
     pending = None
     if worker is not None and noise is not None:
         pending = worker.submit_exact(spec, plan, model_columns, train, holdout, synthetic_model)
     gx = public_expectations(spec, plan, train, synthetic, synthetic_model)
     size_check = _size_check(checks, train, holdout, synthetic, whole)
-    quality_check = _quality_check(checks, model_columns, train, synthetic_model)
     if pending is None:
+        quality_check = _quality_check(checks, model_columns, train, synthetic_model)
         exact = _exact_checks(
             spec, plan, model_columns, train, holdout, synthetic_model, evidence_only=noise is not None
         )
@@ -86,7 +86,14 @@ def evaluate(
         )
     )
     if pending is not None:
-        exact = worker.result(pending)  # joined here: the report is whole when evaluate returns
+        # the attacks kept here (`GATE_SIDE_ATTACKS`) while the worker computes the others
+        here = privacy_attacks(
+            checks, plan, synthetic_model, train, holdout, evidence_only=True, only=GATE_SIDE_ATTACKS
+        )
+        # joined here: the report is whole when evaluate returns
+        quality_check, there, utility = worker.result(pending)
+        order = list(ATTACKS)
+        exact = sorted([*there, *here], key=lambda o: order.index(o.name)), utility
     attack_checks, utility = exact
     outcomes = [gx, size_check, quality_check, copy_check, *attack_checks, leak_check, *utility]
     if trained_on == "all":
@@ -182,12 +189,14 @@ def _leak_check(spec, plan, synthetic, raw_identifiers, whole) -> CheckOutcome:
     )
 
 
-def _exact_checks(spec, plan, model_columns, train, holdout, synthetic_model, evidence_only: bool = False):
+def _exact_checks(
+    spec, plan, model_columns, train, holdout, synthetic_model, evidence_only: bool = False, attacks=None
+):
     """(attacks, [utility]): with the quality score, the checks that decide an exact gate and only
     fill the evidence pack of a private one (its noisy bounded figures decide); what the evidence
-    worker computes (`evidence_worker`)."""
+    worker computes (`evidence_worker`). `attacks`: which attacks (all when None)."""
     attack_checks = privacy_attacks(
-        spec.checks, plan, synthetic_model, train, holdout, evidence_only=evidence_only
+        spec.checks, plan, synthetic_model, train, holdout, evidence_only=evidence_only, only=attacks
     )
     utility = [utility_check(spec, train, synthetic_model, holdout)] if spec.utility.targets else []
     return attack_checks, utility

@@ -5,17 +5,32 @@ do, and the exact ones only fill the restricted evidence pack. The exact attack 
 TSTR were about 3.5 of the gate's 11 seconds on 50,000 rows, on one core while the other idled
 (with a free core the gate now takes 1.3-2.2 s less, for 1-2.5 s more CPU: the worker's imports).
 `EvidenceWorker` runs them in one worker process, started when the gate starts: it imports
-anonymeter and scikit-learn while the gate's SQL runs, then computes them on the gate's frames
-while this process computes the GX suite, the exact quality score (SDMetrics imports torch, which
-the run's synthesizer step has already imported here: a worker would import it again) and the
-noisy figures. `evaluate` joins it before it returns, so the report — and the evidence pack
-written from it before the gate step ends — is the one the serial path gives.
+anonymeter, scikit-learn and SDMetrics while the gate's SQL runs, then computes them on the gate's
+frames while this process computes the GX suite and the noisy figures. `evaluate` joins it before
+it returns, so the report — and the evidence pack written from it before the gate step ends — is
+the one the serial path gives.
+
+The exact SDMetrics quality score is computed there too: it decides nothing under a private gate,
+and SDMetrics imports torch (about 1 of its 1.4 CPU-s), which the gate's process otherwise never
+needs (the run's synthesizer step no longer imports it: `sampling.py`). Those imports ran on a
+thread beside the gate's SQL, competing with it for the GIL and the cores (a 3 ms ledger query of
+the gate took 0.36 s in a profiled 50,000-row run), and the gate still waited 0.5 s for them.
 
 The pack's pictures (`evidence_pictures`: about 1.5 s on 50,000 rows) are drawn there too, queued
 behind the exact checks: the gate gives the worker its frames before `evaluate` and joins the
 pictures only when it writes the pack, after recording its verdict, so they overlap the noisy
 figures instead of following them (`SYNTH_GATE_EVIDENCE_PICTURES=0` draws them in the gate's
-process, as before, for a comparison).
+process, as before, for a comparison). They are drawn from the model-space frames the exact
+checks received (`_pictures_of_exact_frames`): the frames cross to the worker once.
+
+Both cores busy: the exact attacks in `GATE_SIDE_ATTACKS` are computed in the gate's process,
+after its noisy figures, so that neither process waits long on the other (CPU seconds on the
+demo's 50,000 rows: the worker's share was 5.0 against the gate's 3.4, then 3.9 and 4.0; with the
+quality score there, the worker's checks 3.0 and pictures 1.6 against the gate's 4.3, measured on
+one BLAS thread each; close copies moved to the gate's process as well would give 2.6 + 1.5 against
+4.9, a longer gate). The processes keep OpenBLAS's default threads, though one thread would save
+the gate ~0.3 CPU-s: its float32 products differ in the last bit with the thread count, so a
+near-tie could pick another nearest row and change a figure.
 
 The same figures: the worker gets the same model-space frames (pickled: values, dtypes and index
 kept) and each check seeds its own draws (`checks.seed`, `utility.seed`; anonymeter's global
@@ -53,12 +68,17 @@ PICTURES_ENV = "SYNTH_GATE_EVIDENCE_PICTURES"
 MIN_ROWS = 10_000
 #: What only the exact (evidence) checks and the pictures import: the worker imports them, the
 #: gate's process need not.
-EVIDENCE_MODULES = ("anonymeter.evaluators", "sklearn.ensemble", "matplotlib.pyplot")
+EVIDENCE_MODULES = ("anonymeter.evaluators", "sklearn.ensemble", "sdmetrics.reports", "matplotlib.pyplot")
 #: What the gate's own process still imports beside its SQL when the worker is on (GX decides,
-#: scikit-learn scores the bounded TSTR, SDMetrics the exact quality).
-GATE_MODULES = ("great_expectations", "sklearn.ensemble", "sdmetrics.reports")
+#: scikit-learn scores the bounded TSTR).
+GATE_MODULES = ("great_expectations", "sklearn.ensemble")
 #: What the worker computes, as an error names it.
-EXACT_CHECKS = "the exact privacy attacks and TSTR (evidence pack only)"
+EXACT_CHECKS = "the exact quality score, privacy attacks and TSTR (evidence pack only)"
+#: The exact attacks the gate's own process computes, after its noisy figures, while the worker
+#: computes the others, TSTR and then the pictures: the worker had the longer share (module
+#: docstring), so the gate waited on it; absolute exposure (~0.7 CPU-s, no anonymeter import)
+#: evens them. Each attack seeds its own draws: the same figures wherever it runs.
+GATE_SIDE_ATTACKS = ("absolute_exposure",)
 PICTURES = "the evidence pack's pictures"
 
 
@@ -98,13 +118,19 @@ def evidence_pictures(spec, plan, frames) -> tuple[dict[str, bytes], dict[str, s
     shape, train, holdout: the bounded samples `evaluate` gets), in model space as `evaluate` puts
     them. One function for both paths — the gate's process or the worker — so the same bytes."""
     from synth_platform.lib.gate.evaluation.model_space import to_model_space, withhold_rare_generalized
-    from synth_platform.lib.governance import evidence_plots
 
     synthetic, train, holdout = frames
     model_columns = [t.column for t in plan if t.reaches_model]
     train_m = withhold_rare_generalized(train[model_columns], plan)
     holdout_m = withhold_rare_generalized(holdout[model_columns], plan)
     synthetic_m = to_model_space(synthetic, plan, train_m)
+    return _render(spec, model_columns, train_m, holdout_m, synthetic_m)
+
+
+def _render(spec, model_columns, train_m, holdout_m, synthetic_m):
+    """The pictures of model-space frames, as `evidence_pictures` puts them."""
+    from synth_platform.lib.governance import evidence_plots
+
     return evidence_plots.render_all(
         train_m,
         synthetic_m,
@@ -137,11 +163,33 @@ def _warm() -> list[str]:
     return failures
 
 
-def _exact(spec, plan, model_columns, train, holdout, synthetic_model):
-    """In the worker: (attacks, [utility]) as `evaluate` computes them serially."""
-    from synth_platform.lib.gate.evaluation.decide import _exact_checks
+#: In the worker process: the model-space frames the exact checks got, kept for the pictures
+#: (`_pictures_of_exact_frames`), so the gate sends its frames once, not twice.
+_RECEIVED: dict[str, tuple] = {}
 
-    return _exact_checks(spec, plan, model_columns, train, holdout, synthetic_model, evidence_only=True)
+
+def _exact(spec, plan, model_columns, train, holdout, synthetic_model):
+    """In the worker: (quality, attacks but `GATE_SIDE_ATTACKS`, [utility]) as `evaluate` computes
+    them serially (the quality score first, as there)."""
+    _RECEIVED["frames"] = (model_columns, train, holdout, synthetic_model)
+    from synth_platform.lib.gate.attacks import ATTACKS
+    from synth_platform.lib.gate.evaluation.decide import _exact_checks, _quality_check
+
+    quality = _quality_check(spec.checks, model_columns, train, synthetic_model)
+    attacks = [name for name in ATTACKS if name not in GATE_SIDE_ATTACKS]
+    attack_checks, utility = _exact_checks(
+        spec, plan, model_columns, train, holdout, synthetic_model, evidence_only=True, attacks=attacks
+    )
+    return quality, attack_checks, utility
+
+
+def _pictures_of_exact_frames(spec):
+    """In the worker, after `_exact`: the pictures of the model-space frames it got — the frames
+    `evidence_pictures` would compute from the gate's (the same functions of the same frames:
+    the same bytes), without sending the gate's frames again (~0.2 s of pickling in the gate on
+    50,000 rows, and as much unpickling and re-projecting here)."""
+    model_columns, train, holdout, synthetic_model = _RECEIVED.pop("frames")
+    return _render(spec, model_columns, train, holdout, synthetic_model)
 
 
 class EvidenceWorker:
@@ -188,7 +236,11 @@ class EvidenceWorker:
 
     def _start_pictures(self) -> None:
         if self._pictures_args is not None and self._pictures is None:
-            self._pictures = self._submit(self._pictures_job, *self._pictures_args)
+            if self._exact_submitted and self._job is _exact and self._pictures_job is evidence_pictures:
+                # the worker already holds the model-space frames: only the spec goes
+                self._pictures = self._submit(_pictures_of_exact_frames, self._pictures_args[0])
+            else:
+                self._pictures = self._submit(self._pictures_job, *self._pictures_args)
             self._pictures_args = None
 
     def result(self, pending: Future):

@@ -74,7 +74,7 @@ def _copied_flags(con, plan, synthetic: tuple[str, str], train: tuple[str, str],
         people = f"(SELECT __i, {select} FROM __gate_people)"
         syn = privacy._model_space_relation(con, plan, *synthetic, like, real=False)
         hits = con.execute(
-            f"SELECT a.__i FROM {people} a SEMI JOIN (SELECT DISTINCT * FROM {syn}) b "
+            f"SELECT a.__i FROM {people} a SEMI JOIN {syn} b "  # a semi-join needs no DISTINCT
             f"ON {privacy._null_safe_on(n)}"
         ).fetchall()
     finally:

@@ -194,10 +194,11 @@ def private_figures(
     m_h = private_decision.public_size(n_h, sigma_n, GATE_SAMPLE_ROWS)
 
     hashes: dict[int, np.ndarray] = {}  # per frame (train, holdout): hashed once for every check
+    texts = {id(train): bf.canonical_text(train), id(holdout): bf.canonical_text(holdout)}  # and written once
 
     def sample(frame: pd.DataFrame, m: int) -> pd.DataFrame:
         if 0 < m < len(frame) and id(frame) not in hashes:
-            hashes[id(frame)] = bf.keyed_hashes(frame, key)
+            hashes[id(frame)] = bf.keyed_hashes(frame, key, texts.get(id(frame)))
         return bf.keyed_sample(frame, m, key, hashes.get(id(frame)))
 
     people_t, people_h = sample(train, m_t), sample(holdout, m_h)
@@ -321,8 +322,20 @@ def private_figures(
             "excess share of people with a rare combination whose profile reappears",
         )
 
+    source_text = pd.concat([texts[id(train)][columns], texts[id(holdout)][columns]], ignore_index=True)
     out["absolute_exposure"] = _private_exposure(
-        noise, train, holdout, synthetic_model, columns, numeric, n_t + n_h, sigma_n, rho, checks, z
+        noise,
+        train,
+        holdout,
+        synthetic_model,
+        columns,
+        numeric,
+        n_t + n_h,
+        sigma_n,
+        rho,
+        checks,
+        z,
+        source_text,
     )
 
     leaking = (
@@ -347,11 +360,23 @@ def private_figures(
 
 
 def _private_exposure(
-    noise, train, holdout, synthetic_model, columns, numeric, noisy_total, sigma_n, rho, checks, z=None
+    noise,
+    train,
+    holdout,
+    synthetic_model,
+    columns,
+    numeric,
+    noisy_total,
+    sigma_n,
+    rho,
+    checks,
+    z=None,
+    source_text=None,
 ):
     """Absolute exposure's bounded figure: matchings of one keyed half's people to the synthetic
     table and to the other half (`bounded_figures.exposure_matchings`), released as a vector of
-    shares. One person moves both sides, so each side gets half the check's rho."""
+    shares. One person moves both sides, so each side gets half the check's rho. `source_text`:
+    the train and holdout rows' `canonical_text`, when the caller wrote it already."""
     bf = bounded_figures
     half = max(noisy_total, 0.0) / 2.0
     # the keyed half's size is binomial about the total's half: keep 3 sd of it and 2 of the noise
@@ -366,6 +391,7 @@ def _private_exposure(
         m,
         n_reference,
         private_decision.sample_key(noise.key, "absolute_exposure"),
+        canonical=source_text,
     )
     threshold = checks.max_absolute_exposure_excess
     noisy = private_decision.noisy_share_differences(

@@ -41,12 +41,18 @@ def has_entries(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _present_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The ledger table's columns in order; [] when it does not exist.
+
+    Asked of the table itself (`pragma_table_info`, well under a millisecond) once `_exists` has
+    found it: `information_schema.columns` scans every table's columns, which on a fresh connection
+    to a warehouse of million-row tables costs ~10 ms each time the ledger is touched.
+    """
+    if not _exists(con):
+        return []
     return [
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-            "ORDER BY ordinal_position",
-            [SCHEMA, TABLE],
+            f"SELECT name FROM pragma_table_info('{SCHEMA}.{TABLE}') ORDER BY cid"
         ).fetchall()
     ]
 
