@@ -211,3 +211,23 @@ def test_exact_copies_count_each_row_once_whatever_the_training_duplicates():
     assert whole.copies == privacy.exact_copies(synthetic, train, holdout, columns)
     assert whole.copies.copies >= 16
     assert int(whole.copied.sum()) == bounded_figures.exact_copy_hits(train_read, synthetic, columns)
+
+
+def test_the_rule_reads_words_and_groups_that_only_unicode_spaces_separate():
+    """A copied name whose words only no-break or ideographic spaces separate, in reversed order, and
+    a low-digit code grouped by narrow no-break spaces are the source's identifiers to the rule (it
+    used to see words and groups only between ASCII spaces), and the scan hands them to it."""
+    raw = _raw()
+    name, code = raw.loc[21, "owner_name"], "QH-7XKP-LMZT"
+    raw.loc[22, "owner_ref"] = code
+    spelt = [
+        "\u00a0".join(reversed(name.split())),
+        "\u3000".join(reversed(name.split())),
+        "QH\u202f7XKP\u202fLMZT",
+    ]
+    identifying, _ = forbidden_values([raw[c] for c in IDS]).classify(pd.Series(spelt, dtype=object))
+    assert identifying.all(), [s for s, hit in zip(spelt, identifying, strict=True) if not hit]
+    synthetic = _synthetic(raw)
+    synthetic.loc[150:152, "note"] = spelt
+    leaks = _assert_scan_covers_rule(raw, synthetic)
+    assert leaks.columns_with_leaks.get("note", 0) >= 3

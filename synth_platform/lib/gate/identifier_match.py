@@ -19,6 +19,11 @@ import pyarrow.compute as pc
 from synth_platform.lib.pii.name_dictionaries import dictionaries, pools
 
 _EXTENSION = r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$"
+#: Whitespace as Arrow's `utf8_trim_whitespace` and `utf8_split_whitespace` know it, in RE2 syntax (Arrow's
+#: regex kernels and DuckDB both use RE2). RE2's `\s` alone is ASCII: a name whose words a no-break space
+#: separates was never compared with its words reordered, nor a code grouped by them compacted. The SQL
+#: leak scan's keys use the same class (`privacy`), checked against Arrow code point by code point.
+WHITESPACE_CLASS = r"\s\p{Z}\x{0B}\x{1C}-\x{1F}\x{85}"
 
 
 def is_digit_identifier(n_digits, n_chars):
@@ -80,7 +85,7 @@ def _forms(text: pa.Array) -> list[Form]:
     rows = np.flatnonzero(has_digit)
     if len(rows):
         subset = text.take(pa.array(rows))
-        compact = pc.replace_substring_regex(subset, r"[\s\-./()]+", "")
+        compact = pc.replace_substring_regex(subset, f"[{WHITESPACE_CLASS}\\-./()]+", "")
         changed = _np(pc.not_equal(compact, subset))
         forms.append((rows[changed], _np(compact)[changed]))
         with_ext = pc.or_(pc.match_substring(subset, "x"), pc.match_substring(subset, "#"))
@@ -92,7 +97,8 @@ def _forms(text: pa.Array) -> list[Form]:
         rich = is_digit_identifier(_np(pc.utf8_length(digits)), _np(pc.utf8_length(bare)))
         keep = rich & _np(pc.not_equal(national, subset))
         forms.append((rows[keep], _np(national)[keep]))
-    wordy = np.flatnonzero(~has_digit & _np(pc.fill_null(pc.match_substring_regex(text, r"[\s,]"), False)))
+    spaced = pc.fill_null(pc.match_substring_regex(text, f"[{WHITESPACE_CLASS},]"), False)
+    wordy = np.flatnonzero(~has_digit & _np(spaced))
     if len(wordy):
         forms.append((wordy, _sorted_words(text.take(pa.array(wordy)))))
     return forms

@@ -25,6 +25,7 @@ from synth_platform.lib.deidentify.refill import (
     raw_reserved_regex,
     reserved_space_regex,
 )
+from synth_platform.lib.gate.identifier_match import WHITESPACE_CLASS
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,7 @@ def exact_copies_sql(con, plan, synthetic: tuple[str, str], train: tuple[str, st
 #: `utf8_split_whitespace`): RE2's `\s` and `\p{Z}` miss the vertical tab, the information
 #: separators U+001C..U+001F and NEL U+0085, so a raw "name\v" or "a\x85b" was keyed apart
 #: from the text the rule compares (a test checks the class against Arrow's, code point by point)
-_SPACE_CLASS = r"\s\p{Z}\x{0B}\x{1C}-\x{1F}\x{85}"
+_SPACE_CLASS = WHITESPACE_CLASS  # the rule's own (`identifier_match`)
 _SPACE_RE = f"[{_SPACE_CLASS}]"
 _SEPARATORS = f"[{_SPACE_CLASS},.\\-/()]+"
 #: `identifier_match._EXTENSION`, the same RE2 syntax
