@@ -3,10 +3,8 @@
 * The evaluation split into a package keeps both gates: the exact gate's figures are those of the
   private gate's evidence pack (its anonymeter attacks on fewer targets, said so), and the private
   gate decides on noisy figures only.
-* The raw identifiers' match keys are cached once per source as keyed digests
-  (`lib/gate/leak_key_cache`): the leak scan finds the same candidates, leaks and leaking people
-  with and without the cache; a new raw table or a new platform key rebuilds it; the cache holds
-  no raw value and no match key.
+* The identifier-leak scan over the whole tables finds the planted leaks the Python rule finds,
+  and keys a new landing file again (no keys kept between scans).
 * The heavy imports warmed on a thread never raise: a module that fails is named.
 
 Tables unlike the demo: Japanese and accented column names, NULLs, a clinic's and a shop's shape.
@@ -24,7 +22,7 @@ import pandas as pd
 import pytest
 
 from synth_platform.lib.deidentify.masking import ColumnTreatment
-from synth_platform.lib.gate import evaluation, leak_key_cache, privacy
+from synth_platform.lib.gate import evaluation, privacy
 from synth_platform.lib.gate.evaluation.checks import ANONYMETER_CHECKS, EVIDENCE_TARGETS
 from synth_platform.lib.gate.evaluation.warmup import warm_imports
 from synth_platform.lib.gate.private_decision import GateNoise
@@ -127,7 +125,7 @@ def test_the_private_gates_evidence_holds_the_exact_gates_figures(shop):
             assert outcome.passed == outcome.noisy.passed, outcome.name
 
 
-# --- the raw identifiers' keys, cached as keyed digests -----------------------------------------
+# --- the identifier-leak scan over the whole tables --------------------------------------------
 
 RAW = ("raw", "boutique")
 SYNTHETIC = ("synthetic", "boutique")
@@ -185,138 +183,36 @@ def _warehouse(raw: pd.DataFrame, synthetic: pd.DataFrame) -> duckdb.DuckDBPyCon
     return con
 
 
-def _candidates(con, cached=None) -> privacy.LeakCandidates:
-    return privacy.leak_candidates(con, SYNTHETIC, RAW, IDENTIFIERS, None, cached=cached)
-
-
-def _normalised(candidates: privacy.LeakCandidates) -> tuple:
-    synthetic = {
-        c: sorted(map(tuple, f.astype(str).to_numpy().tolist())) for c, f in candidates.synthetic.items()
-    }
-    raw = {c: sorted(map(str, v.tolist())) for c, v in candidates.raw.items() if len(v)}
-    return synthetic, raw
-
-
-def _judged(con, candidates) -> tuple:
+def _judged(con) -> tuple:
+    candidates = privacy.leak_candidates(con, SYNTHETIC, RAW, IDENTIFIERS, None)
     columns = list(privacy.table_columns(con, *SYNTHETIC))
     return privacy.identifier_leaks_of_candidates(candidates, columns), privacy.leaking_people_sql(
         con, candidates, RAW
     )
 
 
-def test_cached_keys_find_the_same_leaks_as_keying_the_raw_values():
+def test_the_leak_scan_finds_the_planted_leaks_as_the_rule_does():
+    """A re-spaced name in capitals, a re-punctuated phone, a copied e-mail and a name in the wrong
+    column: four source people, the counts the Python rule gives on the whole tables."""
     raw = _raw()
-    con = _warehouse(raw, _synthetic(raw))
-    keyed = _candidates(con)
-    cached = leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key", eager=True)
-    assert cached is not None
-    from_cache = _candidates(con, cached)
-    assert _normalised(from_cache) == _normalised(keyed)
-    leaks, people = _judged(con, from_cache)
-    assert (leaks, people) == _judged(con, keyed)
-    # the planted leaks are found: a re-spaced name, a re-punctuated phone, a copied e-mail, a name
-    # in the wrong column; four source people
+    synthetic = _synthetic(raw)
+    con = _warehouse(raw, synthetic)
+    leaks, people = _judged(con)
     assert leaks.leaked_cells >= 4 and people == 4, (leaks, people)
+    assert leaks == privacy.identifier_leaks(synthetic, [raw[c] for c in IDENTIFIERS])
 
 
-def test_the_cache_holds_no_raw_value_and_no_match_key():
+def test_a_new_landing_file_is_keyed_again():
+    """Nothing from an earlier scan is reused: a raw e-mail that now equals a synthetic one is a leak."""
     raw = _raw()
     con = _warehouse(raw, _synthetic(raw))
-    leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key", eager=True)
-    keys = con.execute(f"SELECT v, k FROM ({privacy.raw_keys_sql(con, RAW, IDENTIFIERS)})").fetchall()
-    secrets = {str(x) for row in keys for x in row if x and len(str(x)) >= 4}
-    secrets |= {str(v) for c in IDENTIFIERS for v in raw[c].dropna()}
-    secrets |= {part for name in NAMES for part in name.split()} - {"Jean"}  # words of 4+ letters
-    stored = []
-    for table in (leak_key_cache.DIGESTS, leak_key_cache.SOURCES):
-        frame = con.execute(f"SELECT * FROM {leak_key_cache.SCHEMA}.{table}").df()
-        stored += [str(v) for v in frame.to_numpy().ravel()]
-    assert len(stored) > 100
-    found = [s for s in secrets if any(s.lower() in cell.lower() for cell in stored)]
-    assert found == []
-    # digests are keyed: another platform key gives other digests for the same values
-    other = _warehouse(raw, _synthetic(raw))
-    leak_key_cache.ensure(other, "boutique", RAW, IDENTIFIERS, None, b"another-key", eager=True)
-    mine = set(con.execute(f"SELECT kd FROM {leak_key_cache.SCHEMA}.{leak_key_cache.DIGESTS}").fetchall())
-    theirs = set(other.execute(f"SELECT kd FROM {leak_key_cache.SCHEMA}.{leak_key_cache.DIGESTS}").fetchall())
-    assert mine and theirs and not (mine & theirs)
-
-
-def _copy_into_source(con) -> None:
-    """A new landing file: one raw e-mail is now one the synthetic table holds (a new leak)."""
+    _, before = _judged(con)
     con.execute(
         'UPDATE raw."boutique" SET courriel = ? WHERE courriel = ?',
         ["faux.7@example.com", "client.30@boutique-privée.fr"],
     )
-
-
-def _identities(con) -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            f"SELECT identity FROM {leak_key_cache.SCHEMA}.{leak_key_cache.SOURCES}"
-        ).fetchall()
-    ]
-
-
-def test_a_new_source_or_a_new_key_rebuilds_the_cache():
-    raw = _raw()
-    con = _warehouse(raw, _synthetic(raw))
-    first = leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key", eager=True)
-    assert (
-        leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key", eager=True) == first
-    )
-    # a new landing file: one cell changed, and it is now copied by the synthetic table
-    _copy_into_source(con)
-    assert leak_key_cache.lookup(con, "boutique", RAW, IDENTIFIERS, {}, b"platform-key") is None
-    stale = _candidates(con, first)  # the old digests miss the new value: never used once stale
-    fresh = leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key", eager=True)
-    assert fresh.identity != first.identity and _identities(con) == [fresh.identity]
-    assert _normalised(_candidates(con, fresh)) == _normalised(_candidates(con))
-    assert _judged(con, _candidates(con, fresh))[1] == 5  # the new copy is a fifth leaking person
-    assert _judged(con, stale)[1] == 4
-    # a new platform key: the old digests are not current for it, and are replaced
-    assert leak_key_cache.lookup(con, "boutique", RAW, IDENTIFIERS, {}, b"new-key") is None
-    rekeyed = leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"new-key", eager=True)
-    assert rekeyed.identity not in (first.identity, fresh.identity)
-    assert _identities(con) == [rekeyed.identity]
-    assert leak_key_cache.lookup(con, "boutique", RAW, IDENTIFIERS, {}, b"platform-key") is None
-    assert _normalised(_candidates(con, rekeyed)) == _normalised(_candidates(con))
-
-
-def _digests(con) -> int:
-    return con.execute(f"SELECT count(*) FROM {leak_key_cache.SCHEMA}.{leak_key_cache.DIGESTS}").fetchall()[
-        0
-    ][0]
-
-
-def test_a_source_judged_once_pays_nothing_and_the_second_gate_builds_the_cache():
-    raw = _raw()
-    con = _warehouse(raw, _synthetic(raw))
-    assert leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key") is None
-    assert _digests(con) == 0  # seen: an identity, no digest
-    second = leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key")
-    assert second is not None and _digests(con) > 0
-    assert leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key") == second
-    _copy_into_source(con)  # a new source: seen again first, its old digests dropped
-    assert leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key") is None
-    assert _digests(con) == 0
-
-
-def test_the_gate_inputs_use_the_cache_only_when_it_is_current():
-    """`read_gate_inputs` checks the cache itself: a stale cache (the raw table changed after it
-    was built) is not used, so the leak figures are those of keying the raw values."""
-    raw = _raw()
-    con = _warehouse(raw, _synthetic(raw))
-    leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, None, b"platform-key", eager=True)
-    _copy_into_source(con)
-    from synth_platform.lib.gate.evaluation.inputs import _cached_leak_keys
-
-    plan = [ColumnTreatment(c, "direct_identifier", "name", "drop") for c in IDENTIFIERS]
-    assert _cached_leak_keys(con, plan, RAW, IDENTIFIERS, ("boutique", b"platform-key")) is None
-    leak_key_cache.ensure(con, "boutique", RAW, IDENTIFIERS, plan, b"platform-key", eager=True)
-    assert _cached_leak_keys(con, plan, RAW, IDENTIFIERS, ("boutique", b"platform-key")) is not None
-    assert _cached_leak_keys(con, plan, RAW, IDENTIFIERS, None) is None
+    _, after = _judged(con)
+    assert after == before + 1
 
 
 # --- warmed imports -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from synth_platform.defs.chain.current_model import authenticated_current_model
 from synth_platform.defs.evidence_pack import metadata_entries, write_gate_evidence
 from synth_platform.defs.ledger_view import recent_ledger
 from synth_platform.defs.resources import PseudonymKeyResource, StorageResource, WarehouseResource
-from synth_platform.lib.gate import evaluation, leak_key_cache, private_decision
+from synth_platform.lib.gate import evaluation, private_decision
 from synth_platform.lib.gate.evaluation.evidence_worker import gate_modules, pictures_in_worker, start_worker
 from synth_platform.lib.gate.evaluation.warmup import WarmImports
 from synth_platform.lib.governance import ledger, release
@@ -233,7 +233,6 @@ def build_release_gate(chain: ChainContext):
                 frames = None
             else:
                 identifier_columns = direct_identifier_columns(plan)
-                _ensure_leak_keys(context.log, warehouse, ds, identifier_columns, plan, key)
                 reading = f"release gate inputs of '{ds}' (SQL samples and scans)"
                 with timed(context.log, reading, None), warehouse.connect(read_only=True) as con:
                     synthetic_frame, train, holdout, whole = evaluation.read_gate_inputs(
@@ -242,7 +241,6 @@ def build_release_gate(chain: ChainContext):
                         gate_tables(ds),
                         identifier_columns,
                         private_decision.sample_key(key, "gate-sql-sample"),
-                        leak_keys=(ds, key),
                     )
                 if worker_draws:  # drawn after the exact checks, joined when the pack is written
                     worker.submit_pictures(spec, plan, (synthetic_frame, train, holdout))
@@ -327,20 +325,6 @@ def build_release_gate(chain: ChainContext):
             )
 
     return release_gate
-
-
-def _ensure_leak_keys(log, warehouse: WarehouseResource, ds: str, identifier_columns, plan, key) -> None:
-    """Key the raw identifiers once per source for the leak scan (`lib/gate/leak_key_cache`: keyed
-    digests in the warehouse, rebuilt when the raw table, the plan or the key changes; built by
-    the second gate of a source, so a source judged once pays nothing). A cache that cannot be
-    built costs speed, not safety: the scan then keys the raw values itself."""
-    try:
-        with timed(log, f"raw identifier keys of '{ds}' (once per source)", None), warehouse.connect() as con:
-            leak_key_cache.ensure(con, ds, gate_tables(ds)["raw"], identifier_columns, plan, key)
-    except Exception as error:  # the scan falls back to keying the raw values
-        log.warning(
-            f"Release gate of '{ds}': the raw identifier keys were not cached ({type(error).__name__})."
-        )
 
 
 def _log_decision_rule(log, ds: str, report: evaluation.GateReport) -> None:

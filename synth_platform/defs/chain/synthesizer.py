@@ -34,7 +34,7 @@ from synth_platform.lib.governance import budget, ledger
 from synth_platform.lib.governance.source_identity import source_id as source_id_of
 from synth_platform.lib.progress import timed
 from synth_platform.lib.storage import ingest_log
-from synth_platform.lib.storage.warehouse import quote_ident
+from synth_platform.lib.storage.warehouse import has_table, quote_ident
 from synth_platform.lib.synthesize import synthesis
 
 __all__ = ["build_synthesizer_asset", "dagster_heads"]  # dagster_heads: re-exported for callers
@@ -49,11 +49,7 @@ def _plan_digest(con, ds: str) -> str | None:
         from synth_platform.defs.chain.common import approved_plan_table
 
         table = approved_plan_table(ds)
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            ["governance", table],
-        ).fetchone()
-        if not (found and found[0]):
+        if not has_table(con, "governance", table):
             return None
         digests = con.execute(
             f"SELECT digest FROM {quote_ident('governance')}.{quote_ident(table)}"

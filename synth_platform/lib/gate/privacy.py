@@ -463,7 +463,6 @@ def leak_candidates(
     raw: tuple[str, str],
     identifier_columns: list[str],
     plan=None,
-    cached=None,
 ) -> LeakCandidates:
     """Synthetic cells and raw identifier values whose keys meet (see above), by SQL semi-joins
     over the whole tables. Raw values of every length are keyed: the rule itself drops the short
@@ -472,11 +471,9 @@ def leak_candidates(
     reserved space are skipped before keying (`ReservedSpaces`, `RESERVED_RULE`): most of the
     synthetic identifier text, which cannot leak.
 
-    With `cached` (`leak_key_cache.lookup`: the raw keys' digests, current for this raw table,
-    plan and key) the raw values are not keyed again: synthetic keys meet the cached digests, and
-    the raw values behind a hit are found by their digest. The same candidates either way."""
-    if cached is not None and identifier_columns:
-        return _leak_candidates_cached(con, synthetic, raw, identifier_columns, plan, cached)
+    The raw values are keyed on every scan. Keeping their keys as keyed digests between gates of one
+    source (a cache this module once read) cost ~20 s of CPU to build at a million rows and saved
+    under a second a gate once the keying ran in stages, so it was removed."""
     syn_types = table_columns(con, *synthetic)
     raw_types = table_columns(con, *raw)
     syn_source = f"{_ident(synthetic[0])}.{_ident(synthetic[1])}"
@@ -535,54 +532,6 @@ def _synthetic_candidates(con, syn_source: str, syn_types: dict[str, str]) -> di
         if not counted.empty:
             out_syn[str(column)] = counted
     return out_syn
-
-
-def _leak_candidates_cached(con, synthetic, raw, identifier_columns, plan, cached) -> LeakCandidates:
-    """`leak_candidates` on the cached digests of the raw keys (`leak_key_cache`): the synthetic
-    keys are digested and semi-joined with them; a raw column is read again only when one of its
-    digests was hit, for the values whose digest was."""
-    syn_types = table_columns(con, *synthetic)
-    raw_types = table_columns(con, *raw)
-    syn_source = f"{_ident(synthetic[0])}.{_ident(synthetic[1])}"
-    raw_source = f"{_ident(raw[0])}.{_ident(raw[1])}"
-    fakes = reserved_spaces(plan, syn_types) if plan is not None else ReservedSpaces()
-    syn_keys = " UNION ALL ".join(
-        _keys_select(c, t, syn_source, skip_written=fakes.synthetic.get(c)) for c, t in syn_types.items()
-    )
-    in_space = _reserved_counts(con, syn_source, fakes.synthetic) if plan is not None else None
-    where = [cached.dataset, cached.identity]
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __raw_digests AS SELECT * FROM {cached.relation()}", where)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __syn_hits AS SELECT DISTINCT s.col, s.v, s.k, s.kd FROM "
-            f"(SELECT col, v, k, {cached.digest_sql('k')} AS kd FROM ({syn_keys})) s "
-            "SEMI JOIN (SELECT DISTINCT kd FROM __raw_digests) r ON s.kd = r.kd",
-            [cached.secret],
-        )
-        out_syn = _synthetic_candidates(con, syn_source, syn_types)
-        out_raw: dict[str, pd.Series] = {}
-        for column in identifier_columns:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE __raw_hit AS SELECT DISTINCT r.vd FROM __raw_digests r "
-                "SEMI JOIN __syn_hits s ON r.kd = s.kd WHERE r.col = ?",
-                [column],
-            )
-            if not con.execute("SELECT count(*) FROM __raw_hit").fetchall()[0][0]:
-                out_raw[column] = pd.Series([], dtype=object, name=column)
-                continue
-            texts = " OR ".join(
-                f"{cached.digest_sql(t)} IN (SELECT vd FROM __raw_hit)"
-                for t in _value_texts(_ident(column), raw_types[column])
-            )
-            params = [cached.secret] * len(_value_texts("x", raw_types[column]))
-            values = con.execute(
-                f"SELECT DISTINCT {_ident(column)} AS v FROM {raw_source} WHERE {texts}", params
-            ).df()["v"]
-            out_raw[column] = values.rename(column)
-    finally:
-        for name in ("__raw_digests", "__syn_hits", "__raw_hit"):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-    return LeakCandidates(out_syn, out_raw, in_space)
 
 
 def identifier_leaks_of_candidates(candidates: LeakCandidates, synthetic_columns: list[str]) -> LeakResult:

@@ -335,11 +335,7 @@ def recorded_plan(db_path: Path, spec: DatasetSpec) -> ApprovedPlan | None:
     if not Path(db_path).exists():
         return None
     with warehouse.connect(db_path, read_only=True) as con:  # one connection: a run asks this often
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            ["governance", table],
-        ).fetchone()
-        if not (found and found[0]):
+        if not warehouse.has_table(con, "governance", table):
             return None
         frame = con.execute(f"SELECT * FROM governance.{warehouse.quote_ident(table)}").df()
     return from_table(frame, spec, f"governance.{table}")

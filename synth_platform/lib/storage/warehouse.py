@@ -197,12 +197,17 @@ def read_table(db_path: Path, schema: str, table: str, columns: list[str] | None
         return con.execute(f"SELECT {selected} FROM {quote_ident(schema)}.{quote_ident(table)}").df()
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists, on a connection the caller already holds."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
 def table_exists(db_path: Path, schema: str, table: str) -> bool:
     if not Path(db_path).exists():
         return False
     with connect(db_path, read_only=True) as con:
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()
-    return bool(found and found[0])
+        return has_table(con, schema, table)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from synth_platform.lib.deidentify.masking import ColumnTreatment
-from synth_platform.lib.gate import leak_key_cache, privacy
+from synth_platform.lib.gate import privacy
 from synth_platform.lib.spec import DatasetSpec
 
 #: rows of each of train, holdout and synthetic the gate's pandas checks read at most. Every check
@@ -89,15 +89,6 @@ def _reserved_spaces(spec: DatasetSpec, plan: list[ColumnTreatment]) -> privacy.
     return privacy.reserved_spaces(plan, {c: col.type for c, col in spec.columns.items()})
 
 
-def _cached_leak_keys(con, plan, raw, identifier_columns, leak_keys):
-    """The raw keys' cached digests if current for this raw table, plan and key, else None."""
-    if leak_keys is None:
-        return None
-    dataset, key = leak_keys
-    reserved = privacy.reserved_spaces(plan, privacy.table_columns(con, *raw)).raw
-    return leak_key_cache.lookup(con, dataset, raw, identifier_columns, reserved, key)
-
-
 def read_gate_inputs(
     con,
     plan: list[ColumnTreatment],
@@ -105,24 +96,19 @@ def read_gate_inputs(
     identifier_columns: list[str],
     hash_key: str,
     sample_rows: int = GATE_SAMPLE_ROWS,
-    leak_keys: tuple[str, bytes] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, WholeTables]:
     """(synthetic, train, holdout samples, whole-table figures) for `evaluate`, read from the
     warehouse: `tables` maps synthetic / train / holdout / raw to (schema, table). Tables of at
     most `sample_rows` rows are read whole, in stored order: the gate then sees exactly what it
-    saw when it read whole tables.
-
-    `leak_keys` (dataset, platform key): the leak scan uses the raw keys' cached digests when
-    `leak_key_cache` holds them for the raw table as it is now (checked here), else keys them."""
+    saw when it read whole tables."""
 
     frames, rows = {}, {}
     for name in ("synthetic", "train", "holdout"):
         frames[name], rows[name] = _sample(con, *tables[name], sample_rows, hash_key)
     copies = privacy.exact_copies_sql(con, plan, tables["synthetic"], tables["train"], tables["holdout"])
     if identifier_columns:
-        cached = _cached_leak_keys(con, plan, tables["raw"], identifier_columns, leak_keys)
         candidates = privacy.leak_candidates(
-            con, tables["synthetic"], tables["raw"], identifier_columns, plan, cached=cached
+            con, tables["synthetic"], tables["raw"], identifier_columns, plan
         )
         leaks = privacy.identifier_leaks_of_candidates(candidates, list(frames["synthetic"].columns))
         leaking = privacy.leaking_people_sql(con, candidates, tables["raw"])
