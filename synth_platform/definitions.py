@@ -92,7 +92,9 @@ def build_definitions(
     return dg.Definitions.merge(
         folder,
         platform_definitions(specs, schemas),
-        dg.Definitions(resources=platform_resources(settings, synthesizers)),
+        # every job's steps in the run's own process, the chain jobs' and a UI "Materialize" run's alike
+        # (defs/automation.chain_job says why: the chain is a line holding one warehouse slot)
+        dg.Definitions(resources=platform_resources(settings, synthesizers), executor=dg.in_process_executor),
     )
 
 

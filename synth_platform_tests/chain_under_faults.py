@@ -148,7 +148,6 @@ def _run_config(path: Path, landing_file: Path) -> Path:
         yaml.safe_dump(
             {
                 "ops": {f"{DATASET}__raw": {"config": {"landing_file": str(landing_file)}}},
-                "execution": {"config": {"in_process": {}}},  # one process per run: cheap to start
             }
         )
     )

@@ -1,8 +1,10 @@
 """The chain runs its steps in the run's own process, however it is started (defs/automation.py).
 
-The chain job declares `in_process_executor`; the nightly schedule launches the refresh job
-(Dagster's default executor) with run config asking for the same. The config must be one that
-job accepts, or every nightly run would fail before its first step.
+The chain job declares `in_process_executor`, and so do the Definitions for every other job: the
+nightly schedule's refresh job and the implicit asset job a UI "Materialize" click launches. A
+run started from the UI then costs what a run of the chain job costs (a process per step re-imported
+the code location each time), and the nightly request's config must be one the job accepts, or
+every nightly run would fail before its first step.
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ def test_chain_job_executes_in_process_and_nightly_runs_ask_for_it(tmp_path):
         repository_def=defs.get_repository_def(), resources={"storage": defs.resources["storage"]}
     ) as context:
         (request,) = schedule.evaluate_tick(context).run_requests
-    assert request.run_config["execution"] == {"config": {"in_process": {}}}
+    assert "execution" not in request.run_config
     refresh = defs.resolve_job_def(REFRESH_ALL_JOB)
-    resolved = dg.validate_run_config(refresh, request.run_config)["execution"]
-    assert list(resolved["multi_or_in_process_executor"]) == ["in_process"]
+    assert refresh.executor_def is dg.in_process_executor
+    dg.validate_run_config(refresh, request.run_config)  # launchable as requested
+
+
+def test_a_ui_materialize_run_executes_in_process(tmp_path):
+    """The UI's "Materialize" launches the implicit asset job: Dagster's default would start a
+    process per step; the Definitions give it the in-process executor."""
+    settings = Settings(root=tmp_path, specs_dir=DATASETS_DIR, warehouse_path=tmp_path / "w.duckdb")
+    defs = build_definitions(settings)
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor

@@ -36,10 +36,6 @@ def dataset_selection(spec: DatasetSpec) -> dg.AssetSelection:
     return dg.AssetSelection.groups(spec.name) | dg.AssetSelection.assets(release).downstream()
 
 
-#: Run config that runs a job's steps in the run's own process (jobs on Dagster's default executor).
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
-
-
 def chain_job(spec: DatasetSpec):
     """The dataset's chain, every step in the run's own process (`in_process_executor`).
 
@@ -111,11 +107,8 @@ def nightly_schedule(job, specs: list[DatasetSpec]) -> dg.ScheduleDefinition:
             requests.append(
                 dg.RunRequest(
                     run_key=f"nightly:{spec.name}",
-                    # in process, as the chain job runs (`chain_job`): this job keeps the default executor
-                    run_config={
-                        "ops": {raw_op_name(spec.name): {"config": {"landing_file": str(path)}}},
-                        **IN_PROCESS,
-                    },
+                    # in process, as every job runs (`definitions.build_definitions`)
+                    run_config={"ops": {raw_op_name(spec.name): {"config": {"landing_file": str(path)}}}},
                     tags={DATASET_TAG: spec.name, "synth/source_file": path.name},
                     asset_selection=sorted(selection.resolve(graph)),
                     asset_check_keys=sorted(selection.resolve_checks(graph)),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from synth_platform.defs.automation import DATASET_TAG, IN_PROCESS, STABLE_AFTER_SECONDS
+from synth_platform.defs.automation import DATASET_TAG, STABLE_AFTER_SECONDS
 from synth_platform.defs.automation_status import default_status
 from synth_platform.defs.resources import StorageResource
 from synth_platform.defs.schema_chain.common import CHAIN_TAG, CHAIN_TAG_VALUE, SchemaChain
@@ -152,7 +152,6 @@ def nightly_schema_schedule(job, specs: list[SchemaSpec]) -> dg.ScheduleDefiniti
             requests.append(
                 dg.RunRequest(
                     run_key=f"nightly:{spec.name}",
-                    run_config=IN_PROCESS,  # as the schema job runs (`schema_job`)
                     tags={DATASET_TAG: spec.name, SCHEMA_TAG: spec.name},
                     asset_selection=sorted(selection.resolve(graph)),
                     asset_check_keys=sorted(selection.resolve_checks(graph)),
