@@ -369,6 +369,20 @@ def _checks_table(checks: list[dict]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def page_head(name, report: dict, decision: str, kind: str = "") -> list[str]:
+    """The opening of a restricted evidence page: title, style, heading, decision badge, audience;
+    `kind` before the dataset's or schema's `name` ('schema ')."""
+    return [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>RESTRICTED evidence: {kind}{_e(name)} run {_e(report.get('run_id'))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Evidence pack (restricted, owner only) — {kind}{_e(name)}</h1>",
+        f"<p><span class='badge {_decision_class(decision)}'>{_e(decision)}</span> "
+        f"&nbsp;run <code>{_e(report.get('run_id'))}</code> · {_e(report.get('generated_at'))}</p>",
+        f"<p class='note'>{_e(report.get('audience'))}</p>",
+    ]
+
+
 def render_html(report: dict, pictures: dict[str, bytes]) -> str:
     """A self-contained page: decision and checks first, pictures next, provenance last."""
     decision = str(report.get("decision", ""))
@@ -377,13 +391,7 @@ def render_html(report: dict, pictures: dict[str, bytes]) -> str:
     source = report.get("source", {})
     code = report.get("code", {})
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>RESTRICTED evidence: {_e(report.get('dataset'))} run {_e(report.get('run_id'))}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>Evidence pack (restricted, owner only) — {_e(report.get('dataset'))}</h1>",
-        f"<p><span class='badge {_decision_class(decision)}'>{_e(decision)}</span> "
-        f"&nbsp;run <code>{_e(report.get('run_id'))}</code> · {_e(report.get('generated_at'))}</p>",
-        f"<p class='note'>{_e(report.get('audience'))}</p>",
+        *page_head(report.get("dataset"), report, decision),
         "<h2>Summary</h2>",
         _table(
             [

@@ -28,7 +28,7 @@ import numpy as np
 
 from synth_platform.lib.gate.private_decision import GateNoise
 from synth_platform.lib.governance import evidence
-from synth_platform.lib.governance.evidence import _CSS, _decision_class, _e, _num, _table
+from synth_platform.lib.governance.evidence import _e, _num, _table
 from synth_platform.lib.storage.private_files import write_private
 
 #: verdict kinds that belong to one table (their name is `<kind>:<table>`); the rest span tables
@@ -204,14 +204,7 @@ def render_html(report: dict) -> str:
     decision = str(report.get("decision", ""))
     gate = report.get("gate", {})
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>RESTRICTED evidence: schema {_e(report.get('schema'))} "
-        f"run {_e(report.get('run_id'))}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>Evidence pack (restricted, owner only) — schema {_e(report.get('schema'))}</h1>",
-        f"<p><span class='badge {_decision_class(decision)}'>{_e(decision)}</span> "
-        f"&nbsp;run <code>{_e(report.get('run_id'))}</code> · {_e(report.get('generated_at'))}</p>",
-        f"<p class='note'>{_e(report.get('audience'))}</p>",
+        *evidence.page_head(report.get("schema"), report, decision, kind="schema "),
         "<h2>Summary</h2>",
         _table(
             [
@@ -246,16 +239,7 @@ def render_html(report: dict) -> str:
     parts.append("<h2>Privacy budget</h2>")
     parts.append(_table([{"item": k, "value": v} for k, v in (report.get("privacy_budget") or {}).items()]))
     parts.append("<h2>Ledger rows of this run</h2>")
-    columns = [
-        "entry_id",
-        "event",
-        "decision",
-        "epsilon_spent",
-        "rho_spent",
-        "cumulative_epsilon",
-        "row_hash",
-    ]
-    parts.append(_table(report.get("ledger_rows") or [], columns))
+    parts.append(_table(report.get("ledger_rows") or [], list(LEDGER_COLUMNS)))
     parts.append("<h2>Gate settings</h2>")
     parts.append(f"<pre>{_e(json.dumps(gate, indent=2))}</pre>")
     parts.append("<h2>Provenance</h2>")
