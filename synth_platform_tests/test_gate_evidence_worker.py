@@ -10,6 +10,7 @@
 * When the worker is used: `SYNTH_GATE_EVIDENCE_WORKER`, else the training table's size; whether
   it draws the pictures: `SYNTH_GATE_EVIDENCE_PICTURES`.
 * Through Dagster, a gate whose worker draws the pictures writes them into the pack.
+* The worker never imports torch (SDMetrics treats it as optional and no exact check needs it).
 
 A small clinic table unlike the demo: accented column names, missing values, a numeric target.
 """
@@ -118,6 +119,9 @@ def test_the_worker_gives_the_evidence_pack_the_serial_path_gives(clinic):
             _spec(), PLAN, synthetic, train, holdout, [], noise=NOISE, worker=worker
         )
         pictures, notes = worker.pictures()
+        # the worker computed all that without importing torch (SDMetrics' optional dependency,
+        # ~1.4 s of the worker's imports), which the gate's process may still import
+        assert worker._submit(_torch_imported).result() is False
     # the same pack files: every picture drawn, byte for byte, with the same notes
     assert (
         set(pictures) == set(serial_pictures) == {"distributions", "correlation_difference", "dcr_histograms"}
@@ -132,6 +136,13 @@ def test_the_worker_gives_the_evidence_pack_the_serial_path_gives(clinic):
     assert singling.noisy is not None and "exact_passed" in singling.details
     assert singling.details["rows_evaluated"] > 0
     assert any(o.name == "utility_tstr" and o.details.get("targets") for o in parallel.outcomes)
+
+
+def _torch_imported() -> bool:
+    """In the worker (module level: pickled by name): whether torch was imported there."""
+    import sys
+
+    return "torch" in sys.modules
 
 
 def _fails(*_frames):
