@@ -74,6 +74,20 @@ def newest_stable_file(landing_dir, pattern: str, now: float, wait: float = STAB
     return stable, changing
 
 
+#: When the nightly refreshes run (datasets and schemas alike), in `nightly_timezone()`.
+NIGHTLY_CRON = "0 2 * * *"
+
+
+def nightly_timezone() -> str:
+    """The nightly refreshes' timezone: `SYNTH_SCHEDULE_TIMEZONE`, UTC by default."""
+    return os.environ.get("SYNTH_SCHEDULE_TIMEZONE", "UTC")
+
+
+def nightly_when(timezone: str) -> str:
+    """The start of a nightly schedule's description: when it runs and how to move it."""
+    return f"Every night at 02:00 ({timezone}; set SYNTH_SCHEDULE_TIMEZONE)"
+
+
 def nightly_schedule(job, specs: list[DatasetSpec]) -> dg.ScheduleDefinition:
     """One run per dataset, each with its `synth/dataset` tag and its newest *stable* landing file.
 
@@ -81,15 +95,15 @@ def nightly_schedule(job, specs: list[DatasetSpec]) -> dg.ScheduleDefinition:
     dataset's chain and its dbt models (the chain job's selection, with its gate checks); the tag
     puts each run in the dataset's queue next to the sensor's runs of it.
     """
-    timezone = os.environ.get("SYNTH_SCHEDULE_TIMEZONE", "UTC")
+    timezone = nightly_timezone()
 
     @dg.schedule(
         name="nightly_refresh",
-        cron_schedule="0 2 * * *",
+        cron_schedule=NIGHTLY_CRON,
         execution_timezone=timezone,
         job=job,
         default_status=default_status(dg.DefaultScheduleStatus),
-        description=f"Every night at 02:00 ({timezone}; set SYNTH_SCHEDULE_TIMEZONE): one run per dataset, "
+        description=f"{nightly_when(timezone)}: one run per dataset, "
         f"from its newest landing file unchanged for {STABLE_AFTER_SECONDS} s.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext, storage: StorageResource):

@@ -15,13 +15,18 @@ run queue runs one per name at a time, like a dataset's.
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import dagster as dg
 
-from synth_platform.defs.automation import DATASET_TAG, STABLE_AFTER_SECONDS
+from synth_platform.defs.automation import (
+    DATASET_TAG,
+    NIGHTLY_CRON,
+    STABLE_AFTER_SECONDS,
+    nightly_timezone,
+    nightly_when,
+)
 from synth_platform.defs.automation_status import default_status
 from synth_platform.defs.resources import StorageResource
 from synth_platform.defs.schema_chain.common import CHAIN_TAG, CHAIN_TAG_VALUE, SchemaChain
@@ -123,15 +128,15 @@ def nightly_schema_schedule(job, specs: list[SchemaSpec]) -> dg.ScheduleDefiniti
     schema's chain, its gate and its dbt models (the schema job's selection); the `synth/dataset`
     tag puts it in the same queue as the sensor's runs of that schema.
     """
-    timezone = os.environ.get("SYNTH_SCHEDULE_TIMEZONE", "UTC")
+    timezone = nightly_timezone()
 
     @dg.schedule(
         name="nightly_schema_refresh",
-        cron_schedule="0 2 * * *",
+        cron_schedule=NIGHTLY_CRON,
         execution_timezone=timezone,
         job=job,
         default_status=default_status(dg.DefaultScheduleStatus),
-        description=f"Every night at 02:00 ({timezone}; set SYNTH_SCHEDULE_TIMEZONE): one run per schema, "
+        description=f"{nightly_when(timezone)}: one run per schema, "
         f"once every table's newest landing file is unchanged for {STABLE_AFTER_SECONDS} s; an unchanged "
         "set re-uses the model at no cost.",
     )
