@@ -27,6 +27,7 @@ from synth_platform.lib.gate.evaluation.checks import ANONYMETER_CHECKS, EVIDENC
 from synth_platform.lib.gate.evaluation.warmup import warm_imports
 from synth_platform.lib.gate.private_decision import GateNoise
 from synth_platform.lib.spec import DatasetSpec
+from synth_platform_tests.small_gate_spec import small_gate_spec
 
 # --- the exact gate and the private gate's evidence -----------------------------------------------
 
@@ -47,23 +48,7 @@ PLAN = [
 
 
 def _spec() -> DatasetSpec:
-    return DatasetSpec.model_validate(
-        {
-            "name": "shop",
-            "source": {"landing_dir": "landing/shop", "format": "parquet"},
-            "key": "会員番号",
-            "columns": COLUMNS,
-            "synthesizer": {"kind": "gaussian_copula"},
-            "privacy": {"epsilon_budget": None},
-            "checks": {
-                "min_holdout_rows": 50,
-                "min_evaluation_rows": 50,
-                "anonymeter_attacks": 200,
-                "evaluation_rows": 400,
-            },
-            "utility": {"targets": ["会員種別"], "max_gap": 0.5},
-        }
-    )
+    return small_gate_spec("shop", "会員番号", COLUMNS, ["会員種別"])
 
 
 def _people(rng: np.random.Generator, n: int) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from synth_platform.lib.gate.evaluation.evidence_worker import EvidenceWorker, E
 from synth_platform.lib.gate.private_decision import GateNoise
 from synth_platform.lib.governance import evidence
 from synth_platform.lib.spec import DatasetSpec
+from synth_platform_tests.small_gate_spec import small_gate_spec
 
 COLUMNS = {
     "n° patient": {"type": "string", "pii": {"class": "direct_identifier", "type": "customer_id"}},
@@ -51,23 +52,7 @@ PLANTED = "Zoë Planted-Secret 0612345678"
 
 
 def _spec() -> DatasetSpec:
-    return DatasetSpec.model_validate(
-        {
-            "name": "clinique",
-            "source": {"landing_dir": "landing/clinique", "format": "parquet"},
-            "key": "n° patient",
-            "columns": COLUMNS,
-            "synthesizer": {"kind": "gaussian_copula"},
-            "privacy": {"epsilon_budget": None},
-            "checks": {
-                "min_holdout_rows": 50,
-                "min_evaluation_rows": 50,
-                "anonymeter_attacks": 200,
-                "evaluation_rows": 400,
-            },
-            "utility": {"targets": ["service", "séjour (jours)"], "max_gap": 0.5},
-        }
-    )
+    return small_gate_spec("clinique", "n° patient", COLUMNS, ["service", "séjour (jours)"])
 
 
 def _patients(rng: np.random.Generator, n: int) -> pd.DataFrame:
