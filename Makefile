@@ -77,6 +77,8 @@ bench-data: setup
 	$(BIN)/python -m synth_platform.bench.data --rows $(ROWS)
 
 # Only the scale bench (real Dagster runs per size; SCALE_ROWS=50000 for a quick look). `make bench` runs it too.
+# SCALE_REPEAT=3 measures each size three times and reports medians and the spread of the overhead ratio.
 SCALE_ROWS ?= 50000,1000000,10000000
+SCALE_REPEAT ?= 1
 bench-scale: setup
-	$(BIN)/python -m synth_platform.bench.scale --rows $(SCALE_ROWS)
+	$(BIN)/python -m synth_platform.bench.scale --rows $(SCALE_ROWS) --repeat $(SCALE_REPEAT)

@@ -159,6 +159,41 @@ def test_table_lists_stages_in_run_order_with_exponents_and_gaps():
     assert "1.50" in lines["governance"] and "killed:RSS" in lines["outcome"]
 
 
+def _repeat(run, fit, sample, raw_seconds, outcome="success"):
+    ratio = bench_scale.overhead_ratio(run, fit, sample) if outcome == "success" else None
+    return _result(
+        50_000,
+        {"raw": (1, raw_seconds)},
+        run_seconds=run,
+        bare_fit_seconds=fit,
+        bare_sample_seconds=sample,
+        overhead_ratio=ratio,
+        outcome=outcome,
+    )
+
+
+def test_repeats_give_the_median_run_and_bare_mechanism_and_the_spread_of_ratios():
+    """`--repeat`: a noisy bare fit no longer decides the ratio alone; the stages are one real run's."""
+    repeats = [
+        _repeat(24.0, 9.3, 0.1, 0.6),  # a slow bare fit: alone it gives 1.55
+        _repeat(26.0, 8.0, 0.1, 0.9),
+        _repeat(25.0, 8.1, 0.1, 0.7),
+        _repeat(99.0, 8.0, 0.1, 9.9, outcome="failed"),  # a failed run is left out of the medians
+    ]
+    combined = bench_scale.combine_repeats(repeats)
+    assert combined["run_seconds"] == 25.0 and combined["stages"]["raw"]["seconds"] == 0.7  # that run's
+    assert (combined["bare_fit_seconds"], combined["bare_sample_seconds"]) == (8.1, 0.1)
+    assert combined["overhead_ratio"] == pytest.approx((25.0 - 8.2) / 8.2)
+    low, high = combined["overhead_ratio_range"]
+    assert low == pytest.approx((24.0 - 9.4) / 9.4) and high == pytest.approx((26.0 - 8.1) / 8.1)
+    assert [r["run_seconds"] for r in combined["repeats"]] == [24.0, 26.0, 25.0, 99.0]
+    table = bench_scale.format_table([combined])
+    spread = next(line for line in table.splitlines() if "lowest - highest" in line)
+    assert f"{low:.2f}-{high:.2f} (4)" in spread
+    assert bench_scale.combine_repeats(repeats[:1]) is repeats[0]  # measured once: as it was
+    assert "lowest - highest" not in bench_scale.format_table([repeats[0]])
+
+
 def test_columns_table_prints_the_exponent_in_columns():
     results = [{"columns": c, "synthesizer": c**2 / 10, "release_gate": c * 1.0} for c in (10, 20, 40)]
     table = bench_scale.format_columns_table(results)

@@ -27,6 +27,7 @@ import os
 import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,13 @@ def _cell(value, fmt: str, width: int = 12) -> str:
     return f"{'-' if value is None else format(value, fmt):>{width}}"
 
 
+def _spread(result: dict, width: int = 12) -> str:
+    """`low-high` of a size's repeats' ratios (`combine_repeats`), `-` for a size measured once."""
+    spread = result.get("overhead_ratio_range")
+    text = "-" if not spread else f"{spread[0]:.2f}-{spread[1]:.2f} ({len(result.get('repeats', []))})"
+    return f"{text:>{width}}"
+
+
 def format_table(results: list[dict]) -> str:
     """Seconds per stage (rows) by size (columns), then totals, rows/s, peak RSS, the bare mechanism,
     the overhead ratio and each stage's exponent in rows; `-` where a size has no figure."""
@@ -143,6 +151,8 @@ def format_table(results: list[dict]) -> str:
     ]
     for label, key, fmt in rows_fmt:
         lines.append(f"{label:<34}" + "".join(_cell(r.get(key), fmt) for r in results))
+        if key == "overhead_ratio" and any(r.get("overhead_ratio_range") for r in results):
+            lines.append(f"{'  ratio, lowest - highest repeat':<34}" + "".join(_spread(r) for r in results))
     lines.append(f"{'outcome':<34}" + "".join(f" {r.get('outcome', '-'):>11}" for r in results))
     lines.append("(* a stage that failed or was stopped: its seconds are not in the exponent)")
     return "\n".join(lines)
@@ -501,6 +511,36 @@ def bench_rows(rows: int, max_rss_gb: float, timeout_s: float, bare: bool = True
     return result
 
 
+#: What each repeat of a size keeps in `repeats` (the figures its ratio and spread come from).
+REPEAT_FIGURES = ("run_seconds", "bare_fit_seconds", "bare_sample_seconds", "overhead_ratio", "outcome")
+
+
+def combine_repeats(repeats: list[dict]) -> dict:
+    """One result for a size measured several times (`--repeat`): the stages, CPU and memory of the
+    repeat whose run total is the (lower) median, the ratio of that median run to the median bare
+    fit and median bare sample, the smallest and largest repeat's own ratio, and every repeat's
+    figures. On this machine one bare fit of the same graph varies by a second (JAX compiling it),
+    which moves a single 50,000-row ratio by ~0.4: a median over repeats says what changed."""
+    if len(repeats) == 1:
+        return repeats[0]
+    done = [r for r in repeats if r.get("outcome") == "success" and r.get("run_seconds") is not None]
+    figures = [{key: r.get(key) for key in REPEAT_FIGURES} for r in repeats]
+    if not done:
+        return {**repeats[-1], "repeats": figures}
+    run = statistics.median_low(r["run_seconds"] for r in done)
+    chosen = dict(next(r for r in done if r["run_seconds"] == run))
+    chosen["repeats"] = figures
+    bares = [r for r in done if None not in (r.get("bare_fit_seconds"), r.get("bare_sample_seconds"))]
+    if bares:
+        fit = statistics.median_low(r["bare_fit_seconds"] for r in bares)
+        sample = statistics.median_low(r["bare_sample_seconds"] for r in bares)
+        chosen.update(bare_fit_seconds=fit, bare_sample_seconds=sample)
+        chosen["overhead_ratio"] = overhead_ratio(run, fit, sample)
+        ratios = [r["overhead_ratio"] for r in bares if r.get("overhead_ratio") is not None]
+        chosen["overhead_ratio_range"] = [min(ratios), max(ratios)] if ratios else None
+    return chosen
+
+
 def _summarise_run(rows: int, run: dict) -> dict:
     stages = run.get("stages", {})
     total = run.get("run_seconds")
@@ -717,6 +757,9 @@ def main(argv: list[str] | None = None) -> None:
         "--keep", action="store_true", help="keep the other sizes' results already in scale.json"
     )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare mechanism")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="measure each size this many times; medians (odd: one run)"
+    )
     parser.add_argument("--max-rss-gb", type=float, default=14.0, help="kill a run above this RSS")
     parser.add_argument("--timeout", type=float, default=3600.0, help="kill a run after this many seconds")
     parser.add_argument("--child", choices=["run", "fit"], help=argparse.SUPPRESS)
@@ -731,7 +774,12 @@ def main(argv: list[str] | None = None) -> None:
     results = previous_results(set(sizes)) if args.keep else []
     for rows in sizes:
         print(f"{rows:,} rows:", flush=True)
-        results.append(bench_rows(rows, args.max_rss_gb, args.timeout, bare=not args.no_bare))
+        repeats = []
+        for index in range(max(1, args.repeat)):
+            if args.repeat > 1:
+                print(f"  repeat {index + 1} of {args.repeat}", flush=True)
+            repeats.append(bench_rows(rows, args.max_rss_gb, args.timeout, bare=not args.no_bare))
+        results.append(combine_repeats(repeats))
         results.sort(key=lambda r: r["rows"])
         write_outputs(results, [])  # after every size: a later size that fails keeps the earlier ones
         last = results[-1]
