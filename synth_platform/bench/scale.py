@@ -112,7 +112,7 @@ def _cell(value, fmt: str, width: int = 12) -> str:
 def _spread(result: dict, width: int = 12) -> str:
     """`low-high` of a size's repeats' ratios (`combine_repeats`), `-` for a size measured once."""
     spread = result.get("overhead_ratio_range")
-    text = "-" if not spread else f"{spread[0]:.2f}-{spread[1]:.2f} ({len(result.get('repeats', []))})"
+    text = "-" if not spread else f"{spread[0]:.2f}-{spread[1]:.2f}"
     return f"{text:>{width}}"
 
 
@@ -152,7 +152,9 @@ def format_table(results: list[dict]) -> str:
     for label, key, fmt in rows_fmt:
         lines.append(f"{label:<34}" + "".join(_cell(r.get(key), fmt) for r in results))
         if key == "overhead_ratio" and any(r.get("overhead_ratio_range") for r in results):
-            lines.append(f"{'  ratio, lowest - highest repeat':<34}" + "".join(_spread(r) for r in results))
+            runs = max(len(r.get("repeats", [])) for r in results)
+            label = f"  lowest-highest of {runs} repeats"
+            lines.append(f"{label:<34}" + "".join(_spread(r) for r in results))
     lines.append(f"{'outcome':<34}" + "".join(f" {r.get('outcome', '-'):>11}" for r in results))
     lines.append("(* a stage that failed or was stopped: its seconds are not in the exponent)")
     return "\n".join(lines)
