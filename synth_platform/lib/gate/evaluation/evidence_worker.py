@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from synth_platform.lib.gate.evaluation.warmup import HEAVY_MODULES, _import_all
@@ -161,10 +162,9 @@ def start_worker(train_rows: int | None) -> tuple[EvidenceWorker | None, str | N
 
 class _WithoutTorch:
     """An import hook that makes `torch` (and its submodules) unimportable: installed in the worker,
-    whose jobs never use it. SDMetrics imports torch only for its Bayesian-network metrics and
-    treats it as optional (an ImportError leaves them out); the worker's imports took 3.4 s with it
-    and 2.0 s without. A module that does need torch fails with the usual
-    ModuleNotFoundError, which the gate reports as a worker failure."""
+    whose jobs never use it (SDMetrics treats it as optional: an ImportError leaves its
+    Bayesian-network metrics out; see the module docstring for the cost). A module that does need
+    torch fails with the usual ModuleNotFoundError, which the gate reports as a worker failure."""
 
     def find_spec(self, name, path=None, target=None):
         if name == "torch" or name.startswith("torch."):
@@ -174,8 +174,6 @@ class _WithoutTorch:
 
 def _worker_start() -> None:
     """The worker process's initializer: no torch (`_WithoutTorch`) before anything is imported."""
-    import sys
-
     if "torch" not in sys.modules:
         sys.meta_path.insert(0, _WithoutTorch())
 
